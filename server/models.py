@@ -1,0 +1,194 @@
+"""Database tables. The schema is owned by Alembic (server/migrations)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps are always aware UTC in Python, whatever the engine keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use aware UTC datetimes")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Event(Base):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300))
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    venue: Mapped[str | None] = mapped_column(String(300))
+    online_url: Mapped[str | None] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    languages: Mapped[list] = mapped_column(JSON, default=list)
+    max_delegation_members: Mapped[int] = mapped_column(Integer, default=3)
+
+    sessions: Mapped[list[Session]] = relationship(back_populates="event", order_by="Session.starts_at")
+
+
+class Session(Base):
+    """One item of the programme, and the home of its floor."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    kind: Mapped[str] = mapped_column(String(40), default="meeting")
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    room: Mapped[str | None] = mapped_column(String(200))
+    is_hybrid: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Floor rules (see rooms.floor.FloorRules).
+    precedence: Mapped[list] = mapped_column(JSON)
+    time_limits: Mapped[dict] = mapped_column(JSON)
+    point_of_order_limit: Mapped[int | None] = mapped_column(Integer)
+    right_of_reply_limit: Mapped[int | None] = mapped_column(Integer)
+    is_list_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The sequence number of the last event in this session's log.
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="sessions")
+
+
+class Delegation(Base):
+    __tablename__ = "delegations"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    # The kind is the tier in the order of precedence (rooms.delegations.Tier).
+    kind: Mapped[str] = mapped_column(String(40))
+
+
+class Participant(Base):
+    __tablename__ = "participants"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegations.id", ondelete="SET NULL"))
+    is_sponsored: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Only a hash of the join token is kept; the token itself is derived from
+    # the secret (server/tokens.py) so links can be printed again.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    delegation: Mapped[Delegation | None] = relationship()
+    roles: Mapped[list[ParticipantRole]] = relationship(cascade="all, delete-orphan")
+
+
+class ParticipantRole(Base):
+    """A role given for the whole event (session_id NULL) or for one session.
+
+    Roles given for a session replace the event's roles in that session."""
+
+    __tablename__ = "participant_roles"
+    __table_args__ = (UniqueConstraint("participant_id", "session_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))
+
+
+class SpeakingRequest(Base):
+    __tablename__ = "speaking_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    delegation_id: Mapped[int] = mapped_column(ForeignKey("delegations.id"))
+    tier: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12), index=True)
+    # Place in the waiting list (1..n); meaningless once the request has left it.
+    position: Mapped[int | None] = mapped_column(Integer)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    speaker_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    requester_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    speaker_name: Mapped[str] = mapped_column(String(200))
+    language: Mapped[str | None] = mapped_column(String(8))
+    note: Mapped[str] = mapped_column(String(500), default="")
+    is_in_room: Mapped[bool] = mapped_column(Boolean, default=False)
+    removed_reason: Mapped[str | None] = mapped_column(String(500))
+
+
+class Speech(Base):
+    __tablename__ = "speeches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("speaking_requests.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    paused_s: Mapped[float] = mapped_column(Float, default=0.0)
+    limit_s: Mapped[int | None] = mapped_column(Integer)
+    language: Mapped[str | None] = mapped_column(String(8))
+
+    request: Mapped[SpeakingRequest] = relationship()
+
+
+class SessionEvent(Base):
+    """The per-session event log: every change, in order, as sent to clients."""
+
+    __tablename__ = "session_events"
+    __table_args__ = (UniqueConstraint("session_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(40))
+    # Who may receive it: "all", "moderators" or "participant:<id>".
+    audience: Mapped[str] = mapped_column(String(40), default="all")
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The message exactly as sent, encoded once.
+    payload: Mapped[str] = mapped_column(Text)

@@ -1,0 +1,65 @@
+"""Typed settings, read once from the environment (prefix ``TRIBUNE_``)."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_FILE = ".tribune-secret"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIBUNE_", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///tribune.db"
+    bus_url: str = "memory://"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    # Join links are derived from the secret (HMAC), so the same secret must be
+    # kept for links to stay valid; see server/tokens.py.
+    secret: str = ""
+    # Public address used in printed join links; defaults to http://host:port.
+    public_url: str = ""
+    # Extra origins allowed to open the WebSocket besides the page's own host.
+    allowed_origins: list[str] = []
+    # How far back a reconnecting client is replayed; older gets a snapshot.
+    replay_limit: int = Field(1000, ge=1)
+    # Per-connection bound on pending outgoing messages before the client is
+    # disconnected (it resumes by last_seq).
+    send_queue_size: int = Field(256, ge=8)
+    max_message_bytes: int = Field(16 * 1024, ge=512)
+    # Command flood control: sustained rate and burst per connection.
+    commands_per_second: float = Field(10.0, gt=0)
+    command_burst: int = Field(30, ge=1)
+
+    @cached_property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def with_secret(self) -> "Settings":
+        """Return settings whose secret is set, creating a local one if needed.
+
+        Without TRIBUNE_SECRET, a random secret is kept in ``.tribune-secret``
+        in the working directory, so that join links survive restarts.
+        """
+        if self.secret:
+            return self
+        path = Path(SECRET_FILE)
+        if path.exists():
+            secret = path.read_text().strip()
+        else:
+            secret = secrets.token_urlsafe(32)
+            path.write_text(secret + "\n")
+            path.chmod(0o600)
+        return self.model_copy(update={"secret": secret})
+
+
+def load_settings(**overrides) -> Settings:
+    return Settings(**overrides).with_secret()

@@ -1,0 +1,27 @@
+"""Join tokens.
+
+A participant's token is derived from the server secret (HMAC of the event,
+the participant's key and a version number), and only its SHA-256 is stored.
+So a stolen database opens no session, yet ``tribune links`` can print every
+link again; bumping ``token_version`` revokes a link.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+
+
+def join_token(secret: str, event_slug: str, participant_key: str, version: int) -> str:
+    message = f"join:{event_slug}:{participant_key}:{version}".encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def join_url(base_url: str, token: str) -> str:
+    return f"{base_url}/join/{token}"
