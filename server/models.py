@@ -116,6 +116,8 @@ class Participant(Base):
     title: Mapped[str | None] = mapped_column(String(200))
     delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegations.id", ondelete="SET NULL"))
     is_sponsored: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The ids of the sessions this participant may enter; NULL means all.
+    session_ids: Mapped[list | None] = mapped_column(JSON)
     # Only a hash of the join token is kept; the token itself is derived from
     # the secret (server/tokens.py) so links can be printed again.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)

@@ -79,6 +79,7 @@ def upgrade() -> None:
     sa.Column('title', sa.String(length=200), nullable=True),
     sa.Column('delegation_id', sa.Integer(), nullable=True),
     sa.Column('is_sponsored', sa.Boolean(), nullable=False),
+    sa.Column('session_ids', sa.JSON(), nullable=True),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
     sa.Column('token_version', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['delegation_id'], ['delegations.id'], ondelete='SET NULL'),
