@@ -81,6 +81,7 @@ class Request:
     kind: Kind
     requested_at: datetime
     speaker_name: str
+    delegation_name: str = ""
     # The participant who will speak; None when the delegation as a whole asked
     # or when the speaker is in the room, entered by a moderator.
     speaker_id: int | None = None
