@@ -150,7 +150,9 @@ async def _handle(text: str, tribune, connection: Connection) -> str:
     if command.type == "ping":
         return _dump({"type": "pong", "id": command.id, "server_time": _now_iso(tribune)})
     try:
-        seq = await tribune.service.execute(connection.actor, command)
+        # Shielded: a client that hangs up mid-command must not cut the
+        # command between its commit and its publication.
+        seq = await asyncio.shield(tribune.service.execute(connection.actor, command))
     except Refused as refused:
         return error_message(refused.code, refused.message, command.id)
     except Exception:

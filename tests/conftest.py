@@ -201,19 +201,24 @@ async def server(database_url, world):
 
 
 class Client:
-    """A participant's WebSocket, reading messages as a page would."""
+    """A participant's WebSocket, reading messages as a page would.
+
+    Waiting for a reply keeps the events that arrive meanwhile, so a test can
+    still read them in order with next_event()."""
 
     def __init__(self, socket, first: dict | None = None):
         self.socket = socket
         self.first = first
-        self.last_seq = first.get("seq", 0) if first else 0
+        self.backlog: list[dict] = []
         self.counter = 0
 
+    async def _read(self, timeout: float) -> dict:
+        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+
     async def recv(self, timeout: float = 5) -> dict:
-        message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
-        if message.get("seq") is not None and message["type"] not in ("ack",):
-            self.last_seq = message["seq"]
-        return message
+        if self.backlog:
+            return self.backlog.pop(0)
+        return await self._read(timeout)
 
     async def send(self, type_: str, **fields) -> str:
         self.counter += 1
@@ -222,19 +227,24 @@ class Client:
         return command_id
 
     async def reply_to(self, command_id: str, timeout: float = 5) -> dict:
-        """The ack or error for a command, skipping the events around it."""
+        """The ack, error or pong for a command; other messages stay for later."""
+        for index, message in enumerate(self.backlog):
+            if message.get("id") == command_id and message["type"] in ("ack", "error", "pong"):
+                return self.backlog.pop(index)
         while True:
-            message = await self.recv(timeout)
-            if message["type"] in ("ack", "error") and message.get("id") == command_id:
+            message = await self._read(timeout)
+            if message.get("id") == command_id and message["type"] in ("ack", "error", "pong"):
                 return message
+            self.backlog.append(message)
 
     async def command(self, type_: str, **fields) -> dict:
         return await self.reply_to(await self.send(type_, **fields))
 
     async def next_event(self, type_: str | None = None, timeout: float = 5) -> dict:
+        """The next session event (optionally of one type), skipping replies."""
         while True:
             message = await self.recv(timeout)
-            if message.get("seq") is not None and message["type"] not in ("ack", "snapshot", "resumed"):
+            if message["type"] not in ("ack", "error", "pong", "snapshot", "resumed"):
                 if type_ is None or message["type"] == type_:
                     return message
 
