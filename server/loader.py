@@ -76,7 +76,7 @@ def _language(value: str) -> str:
 
 Key = Annotated[str, AfterValidator(_key)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
-Text = Annotated[str, Field(max_length=300)]
+Text = Annotated[str, Field(min_length=1, max_length=300)]
 
 
 class _Spec(BaseModel):

@@ -1,0 +1,228 @@
+"""The ``tribune`` command: serve, migrate, load, links, export.
+
+Every command reads the settings once and brings the schema up to date
+first, so a fresh checkout needs no separate setup step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from server import db
+from server.settings import Settings, load_settings
+
+DEMO_FILE = Path(__file__).parent / "demo" / "coop-assist-2020.yaml"
+DEMO_SLUG = "coop-assist-2020"
+DEMO_PANEL = "panel"
+
+
+def _settings(**overrides) -> Settings:
+    return load_settings(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def _run(settings: Settings, work):
+    """Migrate, then run ``work(sessionmaker)`` on one engine, in one event loop."""
+
+    async def main():
+        engine = db.create_engine(settings.database_url)
+        try:
+            await db.migrate(engine)
+            return await work(db.sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main():
+    """Tribune: hybrid multilateral meetings (list of speakers, interpretation).
+
+    Settings come from TRIBUNE_* environment variables (TRIBUNE_DATABASE_URL,
+    TRIBUNE_SECRET, TRIBUNE_HOST, TRIBUNE_PORT, TRIBUNE_PUBLIC_URL...)."""
+
+
+@main.command()
+def migrate():
+    """Bring the database schema up to date."""
+    settings = _settings()
+
+    async def nothing(_sessionmaker):
+        return None
+
+    _run(settings, nothing)
+    click.echo("Schema up to date.")
+
+
+@main.command()
+@click.argument("event_file", type=click.Path(dir_okay=False, path_type=Path))
+def load(event_file: Path):
+    """Create or update the event described in EVENT_FILE (YAML).
+
+    Loading a file again updates the event; nothing is written if the file
+    has any problem. See docs/event-format.md."""
+    from server.loader import EventFileError, load_event_file
+
+    settings = _settings()
+
+    async def work(sessionmaker):
+        return await load_event_file(sessionmaker, event_file, settings.secret)
+
+    try:
+        report = _run(settings, work)
+    except EventFileError as error:
+        click.echo(str(error), err=True)
+        click.echo("Nothing was loaded.", err=True)
+        sys.exit(1)
+    click.echo(report.summary())
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
+@click.option("--event", "event_slug", help="Only this event (its slug).")
+def links(fmt: str, event_slug: str | None):
+    """Print every participant's personal join link."""
+    from server.links import participant_links
+
+    settings = _settings()
+    entries = _run(settings, lambda sessionmaker: participant_links(sessionmaker, settings, event_slug))
+    if fmt == "json":
+        click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
+    elif fmt == "csv":
+        click.echo(_links_csv(entries), nl=False)
+    else:
+        click.echo(_links_table(entries))
+
+
+def _roles_text(entry: dict) -> str:
+    parts = [",".join(entry["roles"]) or "-"]
+    parts += [f"{key}:{','.join(roles)}" for key, roles in entry["session_roles"].items()]
+    return " ".join(parts)
+
+
+def _links_csv(entries: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["event", "key", "name", "delegation", "tier", "roles", "session_roles", "sessions", "url"])
+    for entry in entries:
+        writer.writerow([
+            entry["event"], entry["key"], entry["name"], entry["delegation"] or "", entry["tier"] or "",
+            ";".join(entry["roles"]),
+            ";".join(f"{key}:{','.join(roles)}" for key, roles in entry["session_roles"].items()),
+            ";".join(session["key"] for session in entry["sessions"]),
+            entry["url"],
+        ])
+    return out.getvalue()
+
+
+def _links_table(entries: list[dict]) -> str:
+    if not entries:
+        return "No participants. Load an event first: tribune load EVENT.yaml"
+    rows = [("EVENT", "KEY", "NAME", "DELEGATION", "ROLES", "URL")]
+    rows += [(e["event"], e["key"], e["name"], e["delegation"] or "-", _roles_text(e), e["url"]) for e in entries]
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows)
+
+
+@main.group()
+def export():
+    """Export meeting records."""
+
+
+@export.command("speeches")
+@click.argument("session")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
+              help="Write to this file instead of standard output.")
+def export_speeches_command(session: str, fmt: str, output: Path | None):
+    """Export the speeches of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
+    from server.export import UnknownSession, export_speeches
+
+    settings = _settings()
+    out = io.StringIO()
+    try:
+        count = _run(settings, lambda sessionmaker: export_speeches(sessionmaker, session, out))
+    except UnknownSession as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(out.getvalue(), nl=False)
+    else:
+        output.write_text(out.getvalue(), encoding="utf-8", newline="")
+        click.echo(f"{count} speeches written to {output}", err=True)
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Load the demo event into an empty database and print join links.")
+@click.option("--host", help="Address to listen on (default TRIBUNE_HOST or 127.0.0.1).")
+@click.option("--port", type=int, help="Port to listen on (default TRIBUNE_PORT or 8000).")
+def serve(demo: bool, host: str | None, port: int | None):
+    """Run the web server (migrating the database first)."""
+    settings = _settings(host=host, port=port)
+
+    async def prepare(sessionmaker):
+        if demo:
+            return await _prepare_demo(sessionmaker, settings)
+        return None
+
+    text = _run(settings, prepare)
+    if text:
+        click.echo(text)
+
+    import uvicorn
+
+    from server.app import create_app
+
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+
+
+async def _prepare_demo(sessionmaker, settings: Settings) -> str:
+    from sqlalchemy import func, select
+
+    from server import models
+    from server.links import participant_links
+    from server.loader import load_event_file
+
+    async with sessionmaker() as session:
+        has_events = await session.scalar(select(func.count()).select_from(models.Event))
+    lines = []
+    if not has_events:
+        await load_event_file(sessionmaker, DEMO_FILE, settings.secret)
+        lines.append(f"Loaded the demo event {DEMO_SLUG!r}.")
+    entries = await participant_links(sessionmaker, settings, DEMO_SLUG)
+    if not entries:
+        return "The database already holds events, so the demo was not loaded; see `tribune links`."
+    return "\n".join(lines + demo_links(entries, settings.base_url))
+
+
+def demo_links(entries: list[dict], base_url: str) -> list[str]:
+    """The few links worth printing to try the demo, one person per part."""
+    from rooms.delegations import DEFAULT_PRECEDENCE, TIER_LABELS
+
+    def first(test):
+        return next((entry for entry in entries if test(entry)), None)
+
+    picks: list[tuple[str, dict | None, str]] = []
+    chair = first(lambda e: "chair" in e["session_roles"].get(DEMO_PANEL, []))
+    panel = next((s for s in (chair or {}).get("sessions", []) if s["key"] == DEMO_PANEL), None)
+    after = f"  then open {base_url}/sessions/{panel['id']}/moderate" if panel else ""
+    picks.append(("Moderator console (panel chair)", chair, after))
+    for tier in DEFAULT_PRECEDENCE:
+        picks.append((f"Participant, {TIER_LABELS[tier]}",
+                      first(lambda e, t=tier: e["tier"] == t and e["roles"] == ["participant"] and not e["session_roles"]), ""))
+    picks.append(("Interpreter", first(lambda e: "interpreter" in e["roles"]), ""))
+    picks.append(("Organizer", first(lambda e: "organizer" in e["roles"]), ""))
+    lines = ["Demo join links (each sets a cookie and takes you in):"]
+    for label, entry, extra in picks:
+        if entry is not None:
+            who = entry["name"] + (f" ({entry['delegation']})" if entry["delegation"] else "")
+            lines.append(f"  {label}: {who}\n    {entry['url']}{extra}")
+    return lines
