@@ -1,0 +1,52 @@
+"""docs/protocol.md documents every message the code sends or accepts."""
+
+import json
+import re
+from pathlib import Path
+
+import rooms.floor
+from server.protocol import COMMAND_TYPES, parse_command
+
+DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+
+EVENT_TYPES = {
+    "floor_requested", "request_withdrawn", "request_removed", "request_moved", "list_reordered",
+    "list_closed", "list_reopened", "floor_given", "speech_ended", "speech_paused", "speech_resumed",
+    "language_declared",
+}
+SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong"}
+
+
+def sections() -> dict[str, str]:
+    parts = re.split(r"^### `([a-z_]+)`\s*$", DOC, flags=re.M)
+    # A section ends at the next heading of any level.
+    return {name: re.split(r"^#{1,2} ", text, flags=re.M)[0] for name, text in zip(parts[1::2], parts[2::2])}
+
+
+def test_every_message_has_a_section_with_an_example():
+    documented = sections()
+    for name in COMMAND_TYPES | EVENT_TYPES | SERVER_MESSAGES:
+        assert name in documented, f"{name} is not documented"
+        assert "```json" in documented[name], f"{name} has no example"
+
+
+def test_every_command_example_is_accepted_by_the_parser():
+    documented = sections()
+    for name in COMMAND_TYPES:
+        for block in re.findall(r"```json\n(.*?)```", documented[name], flags=re.S):
+            command = parse_command(block)
+            assert command.type == name
+
+
+def test_every_event_the_floor_can_emit_is_known():
+    # The event types are the Change types produced by rooms.floor.Floor.
+    source = Path(rooms.floor.__file__).read_text()
+    emitted = set(re.findall(r'Change\("([a-z_]+)"', source))
+    assert emitted == EVENT_TYPES
+
+
+def test_event_examples_are_valid_json_apart_from_the_floor_placeholder():
+    for name in EVENT_TYPES | SERVER_MESSAGES:
+        for block in re.findall(r"```json\n(.*?)```", sections()[name], flags=re.S):
+            message = json.loads(block.replace('"floor": {...}', '"floor": {}'))
+            assert message["type"] == name
