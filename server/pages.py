@@ -1,19 +1,167 @@
-"""HTML pages (placeholder until the pages land)."""
+"""HTML pages: the programme, the participant page and the moderator console.
 
-from starlette.responses import PlainTextResponse, RedirectResponse
+The pages are server-rendered shells; the live parts (floor, timer, buttons)
+are drawn by the plain JS modules in static/ from the WebSocket's messages.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from babel.dates import format_date, format_time
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from server.auth import COOKIE
+from interpretation.languages import LANGUAGE_NAMES
+from rooms.roles import runs_floor
+from server import models
+from server.auth import COOKIE, Actor, actor_in, participant_by_token
+from server.i18n import choose_language, render
+
+COOKIE_MAX_AGE = 60 * 60 * 24 * 30
 
 
-async def join(request):
-    response = RedirectResponse("/", status_code=303)
-    response.set_cookie(COOKIE, request.path_params["token"], httponly=True, samesite="lax", max_age=60 * 60 * 24 * 30)
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _session_view(session: models.Session, event: models.Event, language: str, actor: Actor | None) -> dict:
+    zone = _zone(event.timezone)
+    return {
+        "id": session.id,
+        "title": session.title,
+        "kind": session.kind,
+        "description": session.description,
+        "room": session.room,
+        "date": format_date(session.starts_at.astimezone(zone), format="full", locale=language),
+        "starts": format_time(session.starts_at, format="HH:mm", tzinfo=zone, locale=language),
+        "ends": format_time(session.ends_at, format="HH:mm", tzinfo=zone, locale=language),
+        "starts_iso": session.starts_at.isoformat(),
+        "ends_iso": session.ends_at.isoformat(),
+        "may_enter": actor is not None,
+        "runs_floor": actor is not None and runs_floor(actor.roles),
+    }
+
+
+def _languages(event: models.Event) -> list[dict]:
+    return [{"code": code, "name": LANGUAGE_NAMES.get(code, code)} for code in event.languages or []]
+
+
+async def _me(db, request: Request) -> models.Participant | None:
+    return await participant_by_token(db, request.cookies.get(COOKIE))
+
+
+def _me_view(participant: models.Participant | None) -> dict | None:
+    if participant is None:
+        return None
+    return {
+        "name": participant.name,
+        "delegation": participant.delegation.name if participant.delegation else None,
+    }
+
+
+async def home(request: Request):
+    language = choose_language(request)
+    async with request.app.state.tribune.sessionmaker() as db:
+        participant = await _me(db, request)
+        events = (
+            await db.scalars(
+                select(models.Event).options(selectinload(models.Event.sessions)).order_by(models.Event.id)
+            )
+        ).all()
+        programme = []
+        for event in events:
+            sessions = []
+            for session in event.sessions:
+                actor = actor_in(participant, session) if participant is not None else None
+                sessions.append(_session_view(session, event, language, actor))
+            programme.append(
+                {
+                    "title": event.title,
+                    "timezone": event.timezone,
+                    "venue": event.venue,
+                    "online_url": event.online_url,
+                    "description": event.description,
+                    "languages": _languages(event),
+                    "sessions": sessions,
+                    "is_mine": participant is not None and participant.event_id == event.id,
+                }
+            )
+    return render(request, "home.html", {"events": programme, "me": _me_view(participant)})
+
+
+async def join(request: Request):
+    """A personal join link: remember the token in a cookie and go to the first
+    session the person may enter (or the programme)."""
+    token = request.path_params["token"]
+    target = "/"
+    async with request.app.state.tribune.sessionmaker() as db:
+        participant = await participant_by_token(db, token)
+        if participant is None:
+            return render(request, "invalid_link.html", status_code=404)
+        sessions = (
+            await db.scalars(
+                select(models.Session)
+                .where(models.Session.event_id == participant.event_id)
+                .order_by(models.Session.starts_at, models.Session.id)
+            )
+        ).all()
+        for session in sessions:
+            if actor_in(participant, session) is not None:
+                target = f"/sessions/{session.id}"
+                break
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE)
     return response
 
 
-async def home(request):
-    return PlainTextResponse("Tribune")
+async def _session_context(request: Request):
+    """The session, its event and the cookie's standing there; None if no such session."""
+    language = choose_language(request)
+    async with request.app.state.tribune.sessionmaker() as db:
+        session = await db.get(models.Session, request.path_params["session_id"])
+        if session is None:
+            return None
+        event = await db.get(models.Event, session.event_id)
+        participant = await _me(db, request)
+        actor = actor_in(participant, session) if participant is not None else None
+        return {
+            "event": {"id": event.id, "title": event.title, "timezone": event.timezone, "languages": _languages(event)},
+            "session": _session_view(session, event, language, actor),
+            "me": _me_view(participant),
+            "actor": actor,
+        }
 
 
-routes = [Route("/", home), Route("/join/{token}", join)]
+def _not_found(request: Request):
+    return render(request, "404.html", status_code=404)
+
+
+async def participant_page(request: Request):
+    context = await _session_context(request)
+    if context is None:
+        return _not_found(request)
+    return render(request, "session.html", context)
+
+
+async def moderator_page(request: Request):
+    context = await _session_context(request)
+    if context is None:
+        return _not_found(request)
+    actor = context["actor"]
+    status = 200 if actor is not None and actor.runs_floor else 403
+    return render(request, "moderate.html", context, status_code=status)
+
+
+routes = [
+    Route("/", home, name="home"),
+    Route("/join/{token}", join, name="join"),
+    Route("/sessions/{session_id:int}", participant_page, name="session"),
+    Route("/sessions/{session_id:int}/moderate", moderator_page, name="moderate"),
+]

@@ -1,0 +1,94 @@
+"""Page languages: pick a locale per request, and one Jinja2 environment per locale.
+
+Each locale gets its own environment with its Babel catalog installed
+(``install_gettext_translations``), so rendering never swaps translations on a
+shared environment while another request is using it. A missing catalog falls
+back to ``NullTranslations``: the English source text.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import jinja2
+from babel.support import NullTranslations, Translations
+from starlette.requests import Request
+from starlette.templating import Jinja2Templates
+
+from interpretation.languages import LANGUAGE_NAMES, RTL_LANGUAGES
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = HERE / "templates"
+LOCALE_DIR = HERE / "locale"
+
+# The languages the pages are offered in, in the order of the switcher.
+PAGE_LANGUAGES = ("ar", "en", "fr", "es")
+DEFAULT_LANGUAGE = "en"
+LANG_COOKIE = "lang"
+
+
+def parse_accept_language(header: str | None) -> list[str]:
+    """Primary language subtags from an Accept-Language header, best first."""
+    if not header:
+        return []
+    weighted = []
+    for index, part in enumerate(header.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        code = tag.strip().split("-")[0].lower()
+        if code and code != "*" and quality > 0:
+            weighted.append((-quality, index, code))
+    return [code for _, _, code in sorted(weighted)]
+
+
+def choose_language(request: Request) -> str:
+    """``?lang=``, then the ``lang`` cookie, then Accept-Language, then English."""
+    candidates = [request.query_params.get("lang"), request.cookies.get(LANG_COOKIE)]
+    candidates += parse_accept_language(request.headers.get("accept-language"))
+    for code in candidates:
+        if code in PAGE_LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+def text_direction(language: str) -> str:
+    return "rtl" if language in RTL_LANGUAGES else "ltr"
+
+
+@lru_cache(maxsize=None)
+def translations(language: str) -> NullTranslations:
+    # Translations.load returns NullTranslations when the catalog is missing.
+    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+
+
+@lru_cache(maxsize=None)
+def templates(language: str) -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+        autoescape=jinja2.select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
+    env.install_gettext_translations(translations(language), newstyle=True)
+    env.globals["page_languages"] = [(code, LANGUAGE_NAMES.get(code, code)) for code in PAGE_LANGUAGES]
+    return Jinja2Templates(env=env)
+
+
+def render(request: Request, name: str, context: dict | None = None, status_code: int = 200):
+    """Render a page in the request's language; remember an explicit ``?lang=``."""
+    language = choose_language(request)
+    context = {"lang": language, "dir": text_direction(language), **(context or {})}
+    response = templates(language).TemplateResponse(request, name, context, status_code=status_code)
+    if request.query_params.get("lang") == language and request.cookies.get(LANG_COOKIE) != language:
+        response.set_cookie(LANG_COOKIE, language, max_age=60 * 60 * 24 * 365, samesite="lax")
+    return response

@@ -1,0 +1,326 @@
+// Shared client code: the live connection, the server clock, and the parts of
+// the floor both pages draw (current speaker, timer, list rows).
+
+// Close codes after which reconnecting cannot help.
+const FINAL_CLOSES = { 4401: "unauthorized", 4403: "forbidden", 4404: "not_found" };
+const FLOODING = 4429;
+
+export function readJSON(id) {
+  const node = document.getElementById(id);
+  return node ? JSON.parse(node.textContent) : {};
+}
+
+export const strings = readJSON("tribune-strings");
+
+/** A translated string; {name} placeholders are filled from `values`. */
+export function t(key, values = {}) {
+  const text = strings[key] ?? key;
+  return text.replace(/\{(\w+)\}/g, (all, name) => (name in values ? String(values[name]) : all));
+}
+
+/**
+ * One WebSocket to a session that keeps itself open.
+ *
+ * It remembers the last event's seq and reconnects with backoff passing
+ * `last_seq`, so the server replays what was missed (or sends a snapshot).
+ * Every message carrying `floor` goes to `onFloor`; commands return promises
+ * settled by the matching ack or error.
+ */
+export class Connection {
+  constructor(sessionId, handlers = {}) {
+    this.sessionId = sessionId;
+    this.handlers = handlers;
+    this.lastSeq = null;
+    this.snapshot = null; // the first snapshot: event, session, me, delegations
+    this.clockOffset = 0; // server time minus Date.now(), in ms
+    this.pending = new Map(); // command id -> {resolve, reject}
+    this.counter = 0;
+    this.attempt = 0;
+    this.socket = null;
+    this.stopped = false;
+    this.pingTimer = null;
+  }
+
+  start() {
+    this.open();
+    return this;
+  }
+
+  stop() {
+    this.stopped = true;
+    clearInterval(this.pingTimer);
+    if (this.socket) this.socket.close(1000);
+  }
+
+  url() {
+    // Same origin: the browser sends the join cookie; no token in the URL.
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    let url = `${scheme}//${location.host}/ws/sessions/${this.sessionId}`;
+    if (this.lastSeq !== null) url += `?last_seq=${this.lastSeq}`;
+    return url;
+  }
+
+  state(name, detail) {
+    this.handlers.onState?.(name, detail);
+  }
+
+  open() {
+    this.state(this.attempt === 0 ? "connecting" : "reconnecting");
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.addEventListener("message", (event) => this.receive(event.data));
+    socket.addEventListener("close", (event) => this.closed(socket, event));
+  }
+
+  closed(socket, event) {
+    if (socket !== this.socket) return;
+    clearInterval(this.pingTimer);
+    for (const { reject } of this.pending.values()) {
+      reject({ code: "connection_lost", message: t("lost") });
+    }
+    this.pending.clear();
+    if (this.stopped) return;
+    const final = FINAL_CLOSES[event.code];
+    if (final) {
+      this.state("offline", t(final));
+      return;
+    }
+    this.attempt += 1;
+    // Exponential backoff with jitter, 0.5 s up to 15 s (longer after flooding).
+    const base = event.code === FLOODING ? 5000 : 500;
+    const delay = Math.min(15000, base * 2 ** Math.min(this.attempt - 1, 5)) * (0.75 + Math.random() / 2);
+    this.state("reconnecting");
+    setTimeout(() => this.open(), delay);
+  }
+
+  setClock(serverTime) {
+    if (serverTime) this.clockOffset = Date.parse(serverTime) - Date.now();
+  }
+
+  /** The server's clock now, in ms since the epoch. */
+  serverNow() {
+    return Date.now() + this.clockOffset;
+  }
+
+  receive(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    switch (message.type) {
+      case "snapshot":
+        this.snapshot = message;
+        this.setClock(message.server_time);
+        this.lastSeq = message.seq;
+        this.connected();
+        this.handlers.onSnapshot?.(message);
+        break;
+      case "resumed":
+        this.setClock(message.server_time);
+        this.lastSeq = message.seq;
+        this.connected();
+        break;
+      case "pong":
+        this.setClock(message.server_time);
+        break;
+      case "ack":
+      case "error": {
+        const waiting = message.id != null ? this.pending.get(message.id) : undefined;
+        if (waiting) {
+          this.pending.delete(message.id);
+          message.type === "ack" ? waiting.resolve(message) : waiting.reject(message);
+        } else if (message.type === "error") {
+          // An error that answers no command (e.g. refused on connect).
+          this.handlers.onError?.(message);
+        }
+        return;
+      }
+      default:
+        if (typeof message.seq === "number") this.lastSeq = message.seq;
+    }
+    if (message.floor) this.handlers.onFloor?.(message.floor, message);
+  }
+
+  connected() {
+    this.attempt = 0;
+    this.state("connected");
+    clearInterval(this.pingTimer);
+    // Keeps the clock offset fresh and notices a dead link.
+    this.pingTimer = setInterval(() => this.send("ping").catch(() => {}), 20000);
+  }
+
+  /** Send a command; resolves with the ack, rejects with {code, message}. */
+  send(type, fields = {}) {
+    if (!this.socket || this.socket.readyState !== WebSocket.OPEN) {
+      return Promise.reject({ code: "connection_lost", message: t("lost") });
+    }
+    this.counter += 1;
+    const id = `${type}-${Date.now().toString(36)}-${this.counter}`;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.socket.send(JSON.stringify({ type, id, ...fields }));
+    });
+  }
+}
+
+// ---- drawing helpers -------------------------------------------------------
+
+export function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value == null) continue;
+    if (name === "class") node.className = value;
+    else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+    else if (name in node && typeof value !== "string") node[name] = value;
+    else node.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function kindLabel(kind) {
+  return t(`kind.${kind}`);
+}
+
+export function tierLabel(tier) {
+  return t(`tier.${tier}`);
+}
+
+export function languageName(snapshot, code) {
+  if (!code) return "";
+  const found = snapshot?.event?.languages?.find((language) => language.code === code);
+  return found ? found.name : code;
+}
+
+/** Seconds left (negative when over time), or elapsed when there is no limit. */
+export function speechClock(speech, serverNow) {
+  const started = Date.parse(speech.started_at);
+  const until = speech.paused_at ? Date.parse(speech.paused_at) : serverNow;
+  const elapsed = Math.max(0, (until - started) / 1000 - (speech.paused_s || 0));
+  if (speech.limit_s == null) return { elapsed, remaining: null };
+  return { elapsed, remaining: speech.limit_s - elapsed };
+}
+
+export function formatSeconds(seconds) {
+  const whole = Math.floor(Math.abs(seconds));
+  const minutes = Math.floor(whole / 60);
+  const rest = String(whole % 60).padStart(2, "0");
+  return `${minutes}:${rest}`;
+}
+
+/**
+ * Draws the "On the floor" card and ticks its timer from the server clock, so
+ * every client shows the same time whatever its own clock says.
+ */
+export class FloorView {
+  constructor(connection) {
+    this.connection = connection;
+    this.current = null;
+    this.root = document.getElementById("current");
+    this.timer = document.getElementById("timer");
+    this.tick = this.tick.bind(this);
+    setInterval(this.tick, 250);
+  }
+
+  part(role) {
+    return this.root.querySelector(`[data-role="${role}"]`);
+  }
+
+  render(floor) {
+    const speech = floor.current;
+    this.current = speech;
+    this.part("nobody").hidden = Boolean(speech);
+    this.part("speaker").hidden = !speech;
+    this.timer.hidden = !speech;
+    if (speech) {
+      // Only touch text that changed, so the live region speaks only real changes.
+      setText(this.part("speaker-name"), speech.speaker_name);
+      const meta = [
+        `${speech.delegation.name} (${tierLabel(speech.delegation.tier)})`,
+        kindLabel(speech.kind),
+        languageName(this.connection.snapshot, speech.language),
+        speech.is_in_room ? t("in_room") : "",
+      ];
+      setText(this.part("speaker-meta"), meta.filter(Boolean).join(" · "));
+      this.part("speaker-paused").hidden = !speech.is_paused;
+    }
+    this.tick();
+  }
+
+  tick() {
+    const speech = this.current;
+    if (!speech) return;
+    const { elapsed, remaining } = speechClock(speech, this.connection.serverNow());
+    let text;
+    let over = false;
+    if (remaining === null) {
+      text = formatSeconds(elapsed);
+    } else if (remaining < 0) {
+      over = true;
+      text = `+${formatSeconds(remaining)}`;
+    } else {
+      text = formatSeconds(Math.ceil(remaining));
+    }
+    setText(this.timer, text);
+    this.timer.classList.toggle("overrun", over);
+    this.timer.classList.toggle("paused", speech.is_paused);
+    this.timer.classList.toggle("unlimited", remaining === null);
+    this.timer.title = over ? t("overrun") : remaining === null ? t("no_limit") : "";
+  }
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** Shows the connection state in the header. */
+export function connectionBadge(id = "connection") {
+  const badge = document.getElementById(id);
+  return (state, detail) => {
+    if (!badge) return;
+    badge.dataset.state = state;
+    badge.textContent = t(state);
+    if (detail) showStatus(detail, "error");
+  };
+}
+
+let statusTimer = null;
+
+/** The role="alert" status area: errors stay, confirmations fade. */
+export function showStatus(text, kind = "error") {
+  const status = document.getElementById("status");
+  if (!status) return;
+  clearTimeout(statusTimer);
+  status.textContent = text;
+  status.dataset.kind = kind;
+  status.hidden = false;
+  if (kind !== "error") {
+    statusTimer = setTimeout(() => {
+      status.textContent = "";
+      status.hidden = true;
+    }, 4000);
+  }
+}
+
+/** Runs a command and reports its outcome in the status area. */
+export function run(connection, type, fields = {}, success = null) {
+  return connection.send(type, fields).then(
+    (ack) => {
+      if (success) showStatus(success, "ok");
+      return ack;
+    },
+    (error) => {
+      showStatus(error.message || error.code || String(error), "error");
+      return null;
+    },
+  );
+}
+
+export function pageConfig() {
+  return readJSON("tribune-page");
+}

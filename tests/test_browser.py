@@ -1,0 +1,77 @@
+"""One real browser: a delegate asks for the floor, the chair gives it."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require_service
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+# Set TRIBUNE_SCREENSHOTS=/tmp to keep pictures of the pages while developing.
+SHOTS = os.environ.get("TRIBUNE_SCREENSHOTS")
+
+
+async def shot(page, name: str) -> None:
+    if SHOTS:
+        await page.screenshot(path=f"{SHOTS}/tribune-{name}.png", full_page=True)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_request_and_give_the_floor_in_a_browser(server, world):
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            delegate = await (await browser.new_context(base_url=server.url)).new_page()
+            chair = await (await browser.new_context(base_url=server.url)).new_page()
+            errors: list[str] = []
+            for page in (delegate, chair):
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+            # The delegate's join link sets the cookie and lands on the session.
+            await delegate.goto(f"/join/{world.tokens['france']}")
+            assert delegate.url.endswith(f"/sessions/{world.session_id}")
+            await expect(delegate.locator("#connection")).to_have_attribute("data-state", "connected")
+            await delegate.select_option("#ask-language", "fr")
+            await delegate.get_by_role("button", name="Request the floor").click()
+            await expect(delegate.locator("#mine")).to_have_text("You are next")
+            await expect(delegate.locator("#speakers tbody tr")).to_have_count(1)
+
+            # The chair sees the request in the console and gives the floor.
+            await chair.goto(f"/join/{world.tokens['chair']}")
+            await chair.goto(f"/sessions/{world.session_id}/moderate")
+            await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
+            row = chair.locator("#speakers tbody tr").first
+            await expect(row).to_contain_text("Delegate of France")
+            await shot(chair, "moderate-waiting")
+            await row.get_by_role("button", name="Give the floor").click()
+            await expect(chair.locator("#current")).to_contain_text("Delegate of France")
+            await expect(chair.locator("#speakers tbody tr")).to_have_count(0)
+
+            # The delegate's page follows: they have the floor, the clock runs.
+            await expect(delegate.locator("#mine")).to_have_text("You have the floor")
+            await expect(delegate.locator("#current")).to_contain_text("Delegate of France")
+            await expect(delegate.locator("#timer")).to_have_text(
+                # 3 minutes for a State Party, counting down from 3:00.
+                re.compile(r"^[23]:\d\d$")
+            )
+            await shot(delegate, "participant-floor")
+            await shot(chair, "moderate-floor")
+            assert errors == []
+        finally:
+            await browser.close()
