@@ -226,3 +226,7 @@ def demo_links(entries: list[dict], base_url: str) -> list[str]:
             who = entry["name"] + (f" ({entry['delegation']})" if entry["delegation"] else "")
             lines.append(f"  {label}: {who}\n    {entry['url']}{extra}")
     return lines
+
+
+if __name__ == "__main__":
+    main()
