@@ -97,8 +97,9 @@ async def home(request: Request):
 
 
 async def join(request: Request):
-    """A personal join link: remember the token in a cookie and go to the first
-    session the person may enter (or the programme)."""
+    """A personal join link: remember the token in a cookie and take the person
+    into the session that is on now (else the next one, else the first they
+    run or may enter); those who run its floor land on the console."""
     token = request.path_params["token"]
     target = "/"
     async with request.app.state.tribune.sessionmaker() as db:
@@ -112,13 +113,26 @@ async def join(request: Request):
                 .order_by(models.Session.starts_at, models.Session.id)
             )
         ).all()
-        for session in sessions:
-            if actor_in(participant, session) is not None:
-                target = f"/sessions/{session.id}"
-                break
+        entered = [(s, a) for s in sessions if (a := actor_in(participant, s)) is not None]
+        chosen = _landing(entered, request.app.state.tribune.service.clock())
+        if chosen is not None:
+            session, actor = chosen
+            target = f"/sessions/{session.id}" + ("/moderate" if actor.runs_floor else "")
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE)
     return response
+
+
+def _landing(entered: list[tuple[models.Session, Actor]], now) -> tuple[models.Session, Actor] | None:
+    if not entered:
+        return None
+    for session, actor in entered:
+        if session.starts_at <= now < session.ends_at:
+            return session, actor
+    for session, actor in entered:
+        if session.starts_at > now:
+            return session, actor
+    return next(((s, a) for s, a in entered if a.runs_floor), entered[0])
 
 
 async def _session_context(request: Request):

@@ -57,6 +57,12 @@ async def test_join_sets_the_cookie_and_redirects_to_the_first_session(server, w
     assert "Delegate of France" in page.text
 
 
+async def test_join_takes_whoever_runs_the_floor_to_the_console(server, world):
+    async with client(server) as http:
+        response = await http.get(f"/join/{world.tokens['chair']}")
+    assert response.headers["location"] == f"/sessions/{world.session_id}/moderate"
+
+
 async def test_unknown_join_link_sets_no_cookie(server):
     async with client(server) as http:
         response = await http.get("/join/not-a-token")
