@@ -2,6 +2,7 @@
 
 import {
   Connection,
+  FloorLanguage,
   FloorView,
   connectionBadge,
   el,
@@ -38,6 +39,7 @@ const connection = new Connection(sessionId, {
   onFloor: (state) => render(state),
 });
 const floorView = new FloorView(connection);
+const floorLanguage = new FloorLanguage(connection);
 
 function fillDelegations(delegations) {
   const select = button("add-delegation");
@@ -68,6 +70,7 @@ function render(state) {
   dragged = null; // a drag in progress works on rows this render replaces
   floorView.render(state);
   const speech = state.current;
+  floorLanguage.render(speech, may.has("declare_language"));
   button("end-speech").disabled = !speech;
   button("pause-speech").hidden = Boolean(speech?.is_paused);
   button("pause-speech").disabled = !speech;

@@ -2,6 +2,7 @@
 
 import {
   Connection,
+  FloorLanguage,
   FloorView,
   connectionBadge,
   el,
@@ -37,6 +38,7 @@ const connection = new Connection(sessionId, {
   onFloor: (floor) => render(floor),
 });
 const floorView = new FloorView(connection);
+const floorLanguage = new FloorLanguage(connection);
 
 function isMine(request) {
   if (!me) return false;
@@ -45,6 +47,12 @@ function isMine(request) {
     request.requester_id === me.id ||
     (me.delegation !== null && request.delegation.id === me.delegation.id)
   );
+}
+
+/** Whether the speech in progress is mine or my delegation's. */
+function speakingNow(speech) {
+  if (!me || !speech) return false;
+  return speech.speaker_id === me.id || (me.delegation !== null && speech.delegation.id === me.delegation.id);
 }
 
 function setUpAsking() {
@@ -59,6 +67,7 @@ function setUpAsking() {
 
 function render(floor) {
   floorView.render(floor);
+  floorLanguage.render(floor.current, speakingNow(floor.current) && may.has("declare_language"));
   closedBanner.hidden = !floor.is_closed;
   document.getElementById("request-statement").disabled = floor.is_closed;
 

@@ -274,6 +274,44 @@ export class FloorView {
   }
 }
 
+/**
+ * The language select of the current speech (`declare_language`). The page
+ * decides who may see it; the select follows the floor and sends the change.
+ */
+export class FloorLanguage {
+  constructor(connection) {
+    this.connection = connection;
+    this.field = document.getElementById("floor-language-field");
+    this.select = document.getElementById("floor-language");
+    this.speech = null;
+    this.select?.addEventListener("change", () => this.declare());
+  }
+
+  render(speech, allowed) {
+    if (!this.field) return;
+    this.speech = allowed ? speech : null;
+    this.field.hidden = !this.speech;
+    if (this.speech) this.show(this.speech.language);
+  }
+
+  show(code) {
+    if (code && ![...this.select.options].some((option) => option.value === code)) {
+      // A language outside the event's list still shows as it is.
+      this.select.append(el("option", { value: code }, languageName(this.connection.snapshot, code)));
+    }
+    const value = code || "";
+    if (this.select.value !== value) this.select.value = value;
+  }
+
+  async declare() {
+    const language = this.select.value;
+    if (!language || !this.speech) return;
+    const ack = await run(this.connection, "declare_language", { language }, t("language_declared", { language: languageName(this.connection.snapshot, language) }));
+    // Refused: put back the language the server has.
+    if (!ack && this.speech) this.show(this.speech.language);
+  }
+}
+
 function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }

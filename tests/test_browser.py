@@ -1,4 +1,5 @@
-"""One real browser: a delegate asks for the floor, the chair gives it."""
+"""One real browser: a delegate asks for the floor, the chair gives it, the
+delegate declares the language they speak in and the console follows."""
 
 from __future__ import annotations
 
@@ -72,6 +73,28 @@ async def test_request_and_give_the_floor_in_a_browser(server, world):
             )
             await shot(delegate, "participant-floor")
             await shot(chair, "moderate-floor")
+
+            # The speaker declares another language; both pages follow.
+            speaking_in = delegate.get_by_label("I am speaking in")
+            await expect(speaking_in).to_be_visible()
+            await expect(speaking_in).to_have_value("fr")
+            floor_language = chair.get_by_label("Floor language")
+            await expect(floor_language).to_be_visible()
+            await expect(floor_language).to_have_value("fr")
+            await speaking_in.select_option("en")
+            await expect(chair.locator("#current")).to_contain_text("English")
+            await expect(floor_language).to_have_value("en")
+            await expect(delegate.locator("#current")).to_contain_text("English")
+            await shot(delegate, "participant-language")
+            await shot(chair, "moderate-language")
+
+            # The chair can set it too; it is hidden once nobody speaks.
+            await floor_language.select_option("es")
+            await expect(delegate.locator("#current")).to_contain_text("Español")
+            await expect(speaking_in).to_have_value("es")
+            await chair.get_by_role("button", name="End speech").click()
+            await expect(floor_language).to_be_hidden()
+            await expect(speaking_in).to_be_hidden()
             assert errors == []
         finally:
             await browser.close()
