@@ -80,18 +80,21 @@ async def drive(url_for_listener, url_for_speaker, commands, listeners, make_com
         except asyncio.TimeoutError:
             pass
     latencies: list[float] = []
+    last_event = None
     started = time.perf_counter()
     for n in range(commands):
         sent = time.perf_counter()
-        await speaker.send(make_command(n))
+        await speaker.send(make_command(n, last_event))
 
         async def receive(s):
             while True:
-                message = await s.recv()
+                message = await asyncio.wait_for(s.recv(), 30)
                 if is_event(message):
-                    return time.perf_counter() - sent
+                    return time.perf_counter() - sent, message
 
-        latencies.extend(await asyncio.gather(*(receive(s) for s in sockets)))
+        received = await asyncio.gather(*(receive(s) for s in sockets))
+        latencies.extend(latency for latency, _ in received)
+        last_event = received[0][1]
     elapsed = time.perf_counter() - started
     for s in [*sockets, speaker]:
         await s.close()
@@ -124,10 +127,11 @@ async def bench_tribune(database: str | None, listeners: int, commands: int) -> 
         await wait_port(port)
         url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}?token={token}"
 
-        def command(n: int) -> str:
+        def command(n: int, last_event: str | None) -> str:
             if n % 2 == 0:
                 return json.dumps({"type": "request_floor", "id": n})
-            return json.dumps({"type": "withdraw", "id": n, "request_id": n // 2 + 1})
+            request_id = json.loads(last_event)["data"]["request"]["id"]
+            return json.dumps({"type": "withdraw", "id": n, "request_id": request_id})
 
         return await drive(
             lambda i: url, url, commands, listeners, command,
@@ -167,7 +171,7 @@ async def bench_ceiling(listeners: int, commands: int) -> dict:
         padding = "x" * 900
         return await drive(
             lambda i: url, url, commands, listeners,
-            lambda n: json.dumps({"type": "floor_requested", "seq": n, "pad": padding}),
+            lambda n, _: json.dumps({"type": "floor_requested", "seq": n, "pad": padding}),
             lambda m: m.startswith('{"type": "floor_requested"'),
         )
     finally:
