@@ -8,7 +8,9 @@ and withdrawing. Latency is from the moment the command is sent to the
 moment each listener receives the resulting event, on one clock.
 
     .venv/bin/python bench/floor_fanout.py --listeners 200 --commands 100
-    .venv/bin/python bench/floor_fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/floor_fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
+
+A PostgreSQL database given with --database is WIPED at each round.
 
 Tribune does more per message than the ceiling (validation, a database
 transaction with the event log, the full floor in every event), so read the
@@ -69,6 +71,15 @@ async def wait_port(port: int, timeout: float = 20) -> None:
     raise RuntimeError(f"nothing listens on {port}")
 
 
+async def wipe(database: str) -> None:
+    """Each round starts from an empty database (the one given is wiped)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(database.replace("postgresql+asyncpg://", "postgresql://"))
+    await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    await connection.close()
+
+
 async def drive(url_for_listener, url_for_speaker, commands, listeners, make_command, is_event) -> dict:
     sockets = [await websockets.connect(url_for_listener(i), max_size=2**22) for i in range(listeners)]
     speaker = await websockets.connect(url_for_speaker, max_size=2**22)
@@ -112,6 +123,8 @@ async def bench_tribune(database: str | None, listeners: int, commands: int) -> 
     env["TRIBUNE_DATABASE_URL"] = database or f"sqlite+aiosqlite:///{workdir}/bench.db"
     env["TRIBUNE_COMMANDS_PER_SECOND"] = "100000"
     env["TRIBUNE_COMMAND_BURST"] = "100000"
+    if database:
+        await wipe(database)
     (workdir / "bench.yaml").write_text(EVENT_FILE)
     tribune = [sys.executable, "-m", "server.cli"]
     subprocess.run([*tribune, "load", "bench.yaml"], cwd=workdir, env=env, check=True, capture_output=True)
