@@ -57,6 +57,23 @@ async def database_url(request, tmp_path):
     return POSTGRES_URL
 
 
+@pytest.fixture(params=["memory", "redis"])
+async def bus_url(request):
+    """Every bus test runs in process and over Redis (when reachable)."""
+    if request.param == "memory":
+        return "memory://"
+    import redis.asyncio as redis
+
+    client = redis.from_url(REDIS_URL)
+    try:
+        await client.ping()
+    except (OSError, redis.ConnectionError) as exc:
+        require_service("Redis", str(exc))
+    finally:
+        await client.aclose()
+    return REDIS_URL
+
+
 @pytest.fixture
 async def db(database_url):
     engine = create_engine(database_url)

@@ -5,23 +5,6 @@ import asyncio
 import pytest
 
 from server.bus import BusMessage, create_bus
-from tests.conftest import REDIS_URL, require_service
-
-
-@pytest.fixture(params=["memory", "redis"])
-async def bus_url(request):
-    if request.param == "memory":
-        return "memory://"
-    import redis.asyncio as redis
-
-    client = redis.from_url(REDIS_URL)
-    try:
-        await client.ping()
-    except (OSError, redis.ConnectionError) as exc:
-        require_service("Redis", str(exc))
-    finally:
-        await client.aclose()
-    return REDIS_URL
 
 
 async def test_every_process_receives_what_one_publishes(bus_url):

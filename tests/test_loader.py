@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import textwrap
 from pathlib import Path
@@ -12,55 +11,19 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from rooms.delegations import Tier
-from server import db, models, tokens
+from server import models, tokens
 from server.loader import EventFileError, load_event, load_event_file, parse_event
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "server" / "demo" / "coop-assist-2020.yaml"
 DOC = ROOT / "docs" / "event-format.md"
 SECRET = "test-secret"
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-PG_DATABASE = "tribune_loader_test"
 
 
-async def _reset_postgres() -> str:
-    # Another suite uses the `test` database; ours lives next to it.
-    import asyncpg
-
-    try:
-        admin = await asyncpg.connect(PG_ADMIN_URL, timeout=5)
-    except (OSError, asyncpg.PostgresError) as error:
-        message = f"PostgreSQL not reachable at {PG_ADMIN_URL}: {error}"
-        if os.environ.get("TRIBUNE_REQUIRE_SERVICES") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", PG_DATABASE):
-            try:
-                await admin.execute(f'CREATE DATABASE "{PG_DATABASE}"')
-            except asyncpg.DuplicateDatabaseError:
-                pass
-    finally:
-        await admin.close()
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{PG_DATABASE}"
-    connection = await asyncpg.connect(url)
-    try:
-        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public")
-    finally:
-        await connection.close()
-    return "postgresql+asyncpg" + url.removeprefix("postgresql")
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def sessionmaker(request, tmp_path):
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/t.db"
-    else:
-        url = await _reset_postgres()
-    engine = db.create_engine(url)
-    await db.migrate(engine)
-    yield db.sessionmaker(engine)
-    await engine.dispose()
+@pytest.fixture
+def sessionmaker(db):
+    # The suite's one database fixture: SQLite, and PostgreSQL when reachable.
+    return db
 
 
 VALID = textwrap.dedent("""\

@@ -6,10 +6,17 @@ import json
 import pytest
 import websockets
 
-from server.settings import Settings
-from tests.conftest import POSTGRES_URL, REDIS_URL, SECRET, LiveServer, build_world, free_port, reset_postgres
-from tests.test_bus import bus_url  # noqa: F401  (the Redis availability check)
 from server.db import create_engine, migrate, sessionmaker
+from server.settings import Settings
+from tests.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    SECRET,
+    LiveServer,
+    build_world,
+    free_port,
+    reset_postgres,
+)
 
 
 @pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
