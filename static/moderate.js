@@ -6,9 +6,8 @@ import {
   FloorView,
   connectionBadge,
   el,
-  kindLabel,
-  languageName,
   pageConfig,
+  requestCells,
   run,
   showStatus,
   t,
@@ -83,16 +82,11 @@ function render(state) {
   const count = state.waiting.length;
   tbody.replaceChildren(
     ...state.waiting.map((request, index) => {
-      const speaker = [request.speaker_name];
-      if (request.is_in_room) speaker.push(el("span", { class: "tag" }, t("in_room")));
-      if (request.language) speaker.push(el("span", { class: "tag" }, languageName(connection.snapshot, request.language)));
       const row = el(
         "tr",
         { draggable: true, "data-request-id": String(request.id), title: t("drag") },
         el("td", { class: "position" }, el("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"), request.position),
-        el("td", {}, ...speaker),
-        el("td", {}, request.delegation.name, el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
-        el("td", {}, el("span", { class: `kind kind-${request.kind}` }, kindLabel(request.kind)), request.note ? el("div", { class: "note muted" }, request.note) : null),
+        ...requestCells(connection.snapshot, request),
         el(
           "td",
           { class: "row-actions" },

@@ -6,13 +6,11 @@ import {
   FloorView,
   connectionBadge,
   el,
-  kindLabel,
-  languageName,
   pageConfig,
+  requestCells,
   run,
   showStatus,
   t,
-  tierLabel,
 } from "./tribune.js";
 
 const { session_id: sessionId } = pageConfig();
@@ -74,17 +72,11 @@ function render(floor) {
   tbody.replaceChildren(
     ...floor.waiting.map((request) => {
       const own = isMine(request);
-      const speaker = [request.speaker_name];
-      if (request.speaker_id === null && !request.is_in_room) speaker.push(el("span", { class: "muted" }, ` (${t("for_delegation")})`));
-      if (request.is_in_room) speaker.push(el("span", { class: "tag" }, t("in_room")));
-      if (request.language) speaker.push(el("span", { class: "tag" }, languageName(connection.snapshot, request.language)));
       return el(
         "tr",
         { class: own ? "own" : null, "data-request-id": String(request.id) },
         el("td", { class: "position" }, request.position),
-        el("td", {}, ...speaker),
-        el("td", {}, request.delegation.name, el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
-        el("td", {}, el("span", { class: `kind kind-${request.kind}` }, kindLabel(request.kind)), request.note ? el("div", { class: "note muted" }, request.note) : null),
+        ...requestCells(connection.snapshot, request),
         el(
           "td",
           { class: "row-actions" },

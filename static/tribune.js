@@ -197,6 +197,20 @@ export function languageName(snapshot, code) {
   return found ? found.name : code;
 }
 
+/** The speaker, delegation and kind cells of a row in the list of speakers,
+ * the same on the participant page and the moderator console. */
+export function requestCells(snapshot, request) {
+  const speaker = [request.speaker_name];
+  if (request.speaker_id === null && !request.is_in_room) speaker.push(el("span", { class: "muted" }, ` (${t("for_delegation")})`));
+  if (request.is_in_room) speaker.push(el("span", { class: "tag" }, t("in_room")));
+  if (request.language) speaker.push(el("span", { class: "tag" }, languageName(snapshot, request.language)));
+  return [
+    el("td", {}, ...speaker),
+    el("td", {}, request.delegation.name, el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
+    el("td", {}, el("span", { class: `kind kind-${request.kind}` }, kindLabel(request.kind)), request.note ? el("div", { class: "note muted" }, request.note) : null),
+  ];
+}
+
 /** Seconds left (negative when over time), or elapsed when there is no limit. */
 export function speechClock(speech, serverNow) {
   const started = Date.parse(speech.started_at);
