@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.errors import Refused
@@ -72,9 +73,11 @@ class FloorRules:
         return self.time_limits.get(tier)
 
 
-@dataclass
+@dataclass(eq=False)
 class Request:
-    """A request for the floor by (or on behalf of) a delegation."""
+    """A request for the floor by (or on behalf of) a delegation.
+
+    Compared by identity: two requests with equal fields are still two."""
 
     delegation_id: int
     tier: Tier
@@ -99,7 +102,7 @@ class Request:
         )
 
 
-@dataclass
+@dataclass(eq=False)
 class Speech:
     """A speech in progress or heard. Paused time does not count."""
 
@@ -138,7 +141,7 @@ class Change:
     request: Request | None = None
     speech: Speech | None = None
     ended: Speech | None = None
-    data: dict = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -161,17 +164,27 @@ class Floor:
 
     def position_of(self, request_id: int) -> int:
         """1-based place in the list; ``position - 1`` people speak before."""
-        return self.waiting.index(self.find_waiting(request_id)) + 1
+        for index, request in enumerate(self.waiting):
+            if request.id == request_id:
+                return index + 1
+        raise Refused("not_found", f"No waiting request {request_id} on this list.")
 
-    def _key(self, request: Request) -> tuple:
+    def order(self) -> list[int]:
+        """The waiting requests' ids, in order (what every floor event carries)."""
+        return [request.id for request in self.waiting if request.id is not None]
+
+    def _key(self, request: Request) -> tuple[int, int, datetime]:
         tier_rank = self.rules.tier_rank(request.tier) if request.kind is Kind.STATEMENT else 0
         return (_BAND[request.kind], tier_rank, request.requested_at)
 
     # -- requests ----------------------------------------------------------
 
-    def request(self, request: Request) -> Change:
-        """Add a request at the place its kind, tier and time give it."""
-        if self.is_closed and request.kind is Kind.STATEMENT:
+    def request(self, request: Request, *, by_runner: bool = False) -> Change:
+        """Add a request at the place its kind, tier and time give it.
+
+        A closed list stops delegates adding their own statements; whoever
+        runs the floor may still accord it (UN chairs' discretion)."""
+        if self.is_closed and request.kind is Kind.STATEMENT and not by_runner:
             raise Refused(
                 "list_closed",
                 "The list of speakers is closed; points of order and rights of reply are still taken.",

@@ -1,25 +1,40 @@
-"""The app factory. The lifespan owns the database engine, the bus and the hub."""
+"""The app factory. The lifespan owns the database engine, the bus, the hub and the heartbeat."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from server import pages
+from rooms import floor_commands
+from rooms.commands import Registry
+from rooms.floor_views import iso
+from server import event_log, models, pages
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
+from server.flood import FloodGuard
 from server.hub import Hub
-from server.service import FloorService
+from server.kernel import Kernel
+from server.protocol import Parser
+from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
 from server.ws import session_socket
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+def command_registry() -> Registry:
+    """Every command, from the modules of their domains."""
+    return Registry(floor_commands.commands)
 
 
 @dataclass
@@ -28,28 +43,59 @@ class Tribune:
 
     settings: Settings
     engine: AsyncEngine
-    sessionmaker: async_sessionmaker
+    sessionmaker: async_sessionmaker[AsyncSession]
     bus: Bus
     hub: Hub
-    service: FloorService
+    registry: Registry
+    parser: Parser
+    kernel: Kernel
+    floods: FloodGuard
 
 
-def create_app(settings: Settings | None = None) -> Starlette:
+def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Starlette:
+    """The ASGI app. ``bus`` may be injected (tests); else it comes from the settings."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         await migrate(engine)
-        bus = create_bus(settings.bus_url)
-        hub = Hub(bus)
-        await bus.start()
         maker = sessionmaker(engine)
-        app.state.tribune = Tribune(settings, engine, maker, bus, hub, FloorService(maker, bus))
+        the_bus = bus or create_bus(settings.bus_url)
+        registry = command_registry()
+        kernel = Kernel(maker, the_bus, registry)
+
+        async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
+            async with maker() as db:
+                return await event_log.read(db, session_id, after, upto)
+
+        async def last_seqs(session_ids: list[int]) -> dict[int, int]:
+            async with maker() as db:
+                rows = await db.execute(
+                    select(models.Session.id, models.Session.last_seq).where(models.Session.id.in_(session_ids))
+                )
+                return {session_id: seq for session_id, seq in rows.all()}
+
+        hub = Hub(the_bus, read_log, last_seqs, lambda: iso(kernel.clock()) or "")
+        await the_bus.start()
+        app.state.tribune = Tribune(
+            settings,
+            engine,
+            maker,
+            the_bus,
+            hub,
+            registry,
+            Parser(registry),
+            kernel,
+            FloodGuard(settings.commands_per_second, settings.command_burst),
+        )
+        heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         try:
             yield
         finally:
-            await bus.stop()
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+            await the_bus.stop()
             await engine.dispose()
 
     routes = [
@@ -57,4 +103,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    # Tokens never reach a log line, however the app is served.
+    install_log_redaction()
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeaders)], lifespan=lifespan)

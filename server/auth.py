@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
+from rooms.actor import Actor
 from rooms.delegations import Tier
-from rooms.roles import Role, runs_floor
 from rooms.roster import effective_roles, may_enter
 from server import models
 from server.tokens import token_hash
 
 COOKIE = "tribune_token"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """A participant as seen from one session."""
-
-    participant_id: int
-    name: str
-    event_id: int
-    session_id: int
-    roles: frozenset[Role]
-    delegation_id: int | None
-    delegation_name: str | None
-    tier: Tier | None
-
-    @property
-    def runs_floor(self) -> bool:
-        return runs_floor(self.roles)
-
-    def view(self) -> dict:
-        return {
-            "id": self.participant_id,
-            "name": self.name,
-            "roles": sorted(role.value for role in self.roles),
-            "delegation": None
-            if self.delegation_id is None
-            else {"id": self.delegation_id, "name": self.delegation_name, "tier": self.tier.value},
-        }
 
 
 async def participant_by_token(db: AsyncSession, token: str | None) -> models.Participant | None:
@@ -53,6 +23,16 @@ async def participant_by_token(db: AsyncSession, token: str | None) -> models.Pa
         .where(models.Participant.token_hash == token_hash(token))
         .options(selectinload(models.Participant.roles), selectinload(models.Participant.delegation))
     )
+
+
+async def current_actor(db: AsyncSession, participant_id: int, session: models.Session) -> Actor | None:
+    """The participant's standing in the session as the database says now."""
+    participant = await db.scalar(
+        select(models.Participant)
+        .where(models.Participant.id == participant_id)
+        .options(selectinload(models.Participant.roles), joinedload(models.Participant.delegation))
+    )
+    return None if participant is None else actor_in(participant, session)
 
 
 def actor_in(participant: models.Participant, session: models.Session) -> Actor | None:

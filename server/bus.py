@@ -1,57 +1,51 @@
-"""The bus between server processes: in-process memory or Redis, picked by URL.
+"""The bus between server processes: topics of bytes, in process or over Redis.
 
-A message is one session event already encoded for clients, with a short
-header so receivers route it without decoding the JSON again. Delivery is
-at-most-once; a receiver that notices a gap in ``seq`` reads the event log.
+A process subscribes to a topic (one per session, later one per media
+channel) when its first local listener arrives and unsubscribes when the
+last leaves, so it hears only what its clients need. Delivery is
+at-most-once: the database is the truth, and whoever reads the bus fills
+gaps from the event log (see server.hub).
+
+The interface is small on purpose (encode/broadcaster): start, stop,
+subscribe, unsubscribe, publish, and one receiver. A backend can be picked
+from a URL or injected.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from typing import Any
 
 log = logging.getLogger(__name__)
 
-CHANNEL_PREFIX = "tribune.session."
+Receiver = Callable[[str, bytes], None]
 
 
-@dataclass(frozen=True, slots=True)
-class BusMessage:
-    session_id: int
-    seq: int
-    audience: str
-    payload: str
-
-    def encode(self) -> str:
-        return f"{self.seq} {self.audience}\n{self.payload}"
-
-    @classmethod
-    def decode(cls, session_id: int, raw: str) -> "BusMessage":
-        header, payload = raw.split("\n", 1)
-        seq, audience = header.split(" ", 1)
-        return cls(session_id, int(seq), audience, payload)
-
-
-Receiver = Callable[[BusMessage], None]
+class BusUnavailable(Exception):
+    """A publish that did not reach the other processes."""
 
 
 class Bus:
-    """Publish session events; every receiver in every process gets them."""
-
     def __init__(self) -> None:
-        self._receivers: list[Receiver] = []
+        self._receiver: Receiver = lambda topic, data: None
+        self.topics: set[str] = set()
+        # Called after the backend lost its link and got it back: messages
+        # may have been lost meanwhile, so listeners should check the log.
+        self.on_reconnect: Callable[[], None] = lambda: None
 
-    def add_receiver(self, receiver: Receiver) -> None:
-        self._receivers.append(receiver)
+    def set_receiver(self, receiver: Receiver) -> None:
+        self._receiver = receiver
 
-    def _dispatch(self, message: BusMessage) -> None:
-        for receiver in self._receivers:
-            try:
-                receiver(message)
-            except Exception:  # one faulty receiver must not starve the others
-                log.exception("bus receiver failed")
+    def _dispatch(self, topic: str, data: bytes) -> None:
+        if topic not in self.topics:
+            return
+        try:
+            self._receiver(topic, data)
+        except Exception:  # a faulty receiver must not stop the bus
+            log.exception("bus receiver failed on %s", topic)
 
     async def start(self) -> None:
         pass
@@ -59,64 +53,127 @@ class Bus:
     async def stop(self) -> None:
         pass
 
-    async def publish(self, session_id: int, seq: int, audience: str, payload: str) -> None:
+    async def subscribe(self, topic: str) -> None:
+        self.topics.add(topic)
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.topics.discard(topic)
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Deliver to this process's subscribers, then to the others."""
         raise NotImplementedError
 
 
 class MemoryBus(Bus):
     """One process: publishing is delivering."""
 
-    async def publish(self, session_id: int, seq: int, audience: str, payload: str) -> None:
-        self._dispatch(BusMessage(session_id, seq, audience, payload))
+    async def publish(self, topic: str, data: bytes) -> None:
+        self._dispatch(topic, data)
 
 
 class RedisBus(Bus):
-    """Many processes: Redis pub/sub on one channel per session."""
+    """Many processes: Redis pub/sub, one channel per topic.
+
+    This process's own messages are delivered to it directly when published
+    (they do not wait for a Redis round trip, and still arrive when Redis is
+    down); copies coming back from Redis are recognised by an origin tag and
+    skipped."""
+
+    PREFIX = b"tribune:"
 
     def __init__(self, url: str) -> None:
         super().__init__()
         import redis.asyncio as redis
 
-        self._redis = redis.from_url(url, decode_responses=True)
-        self._pubsub = None
-        self._listener: asyncio.Task | None = None
+        self._client = redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+        self._listener_client = redis.from_url(url, socket_connect_timeout=2)
+        self._pubsub: Any = None
+        self._origin = os.urandom(8)
+        self._listener: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+        self._needs_sync = False
 
     async def start(self) -> None:
-        await self._redis.ping()
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
-        await self._pubsub.psubscribe(CHANNEL_PREFIX + "*")
+        self._pubsub = self._listener_client.pubsub(ignore_subscribe_messages=True)
         self._listener = asyncio.create_task(self._listen(), name="redis-bus-listener")
 
-    async def _listen(self) -> None:
-        while True:
-            try:
-                async for item in self._pubsub.listen():
-                    if item.get("type") != "pmessage":
-                        continue
-                    session_id = int(item["channel"][len(CHANNEL_PREFIX):])
-                    self._dispatch(BusMessage.decode(session_id, item["data"]))
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                # A lost Redis connection loses messages in flight; clients
-                # fill the gap from the event log when the next seq arrives.
-                log.exception("redis bus listener failed; reconnecting")
-                await asyncio.sleep(1)
-
     async def stop(self) -> None:
-        if self._listener:
+        if self._listener is not None:
             self._listener.cancel()
-            try:
-                await self._listener
-            except asyncio.CancelledError:
-                pass
+            await asyncio.gather(self._listener, return_exceptions=True)
         if self._pubsub is not None:
             await self._pubsub.aclose()
-        await self._redis.aclose()
+        await self._client.aclose()
+        await self._listener_client.aclose()
 
-    async def publish(self, session_id: int, seq: int, audience: str, payload: str) -> None:
-        message = BusMessage(session_id, seq, audience, payload)
-        await self._redis.publish(f"{CHANNEL_PREFIX}{session_id}", message.encode())
+    def _channel(self, topic: str) -> bytes:
+        return self.PREFIX + topic.encode()
+
+    async def subscribe(self, topic: str) -> None:
+        self.topics.add(topic)
+        try:
+            await self._pubsub.subscribe(self._channel(topic))
+        except Exception as error:  # Redis down: the listener subscribes when it is back
+            log.warning("redis bus: cannot subscribe to %s now (%s)", topic, error)
+            self._needs_sync = True
+        self._wake.set()
+
+    async def unsubscribe(self, topic: str) -> None:
+        self.topics.discard(topic)
+        try:
+            await self._pubsub.unsubscribe(self._channel(topic))
+        except Exception:
+            self._needs_sync = True
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        self._dispatch(topic, data)
+        try:
+            await self._client.publish(self._channel(topic), self._origin + data)
+        except Exception as error:
+            raise BusUnavailable(str(error)) from error
+
+    async def _sync_subscriptions(self) -> None:
+        wanted = {self._channel(topic) for topic in self.topics}
+        held = {bytes(channel) for channel in self._pubsub.channels}
+        if wanted - held:
+            await self._pubsub.subscribe(*(wanted - held))
+        if held - wanted:
+            await self._pubsub.unsubscribe(*(held - wanted))
+        self._needs_sync = False
+
+    async def _listen(self) -> None:
+        delay = 0.1
+        broken = False
+        while True:
+            try:
+                if not self.topics:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                if self._needs_sync or broken or not self._pubsub.subscribed:
+                    await self._sync_subscriptions()
+                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                if broken:
+                    broken, delay = False, 0.1
+                    log.warning("redis bus: reconnected")
+                    self.on_reconnect()
+                if message is not None and message.get("type") == "message":
+                    self._receive(bytes(message["channel"]), bytes(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                # Messages in flight are lost; the hub fills gaps from the event
+                # log at the next event, heartbeat or reconnection.
+                if not broken:
+                    log.warning("redis bus: link lost (%s); retrying", error)
+                broken = True
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 2.0)
+
+    def _receive(self, channel: bytes, data: bytes) -> None:
+        if data[:8] == self._origin:
+            return  # our own, already delivered when published
+        self._dispatch(channel[len(self.PREFIX) :].decode(), data[8:])
 
 
 def create_bus(url: str) -> Bus:

@@ -181,7 +181,13 @@ def serve(demo: bool, host: str | None, port: int | None):
 
     from server.app import create_app
 
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
+    uvicorn.run(create_app(settings), **uvicorn_options(settings), log_level="info")
+
+
+def uvicorn_options(settings: Settings) -> dict:
+    """How Tribune is served. Per-message compression is off: browsers always
+    offer it, and it would compress every event once per socket."""
+    return {"host": settings.host, "port": settings.port, "ws_per_message_deflate": False}
 
 
 async def _prepare_demo(sessionmaker, settings: Settings) -> str:

@@ -1,15 +1,38 @@
-"""Loading a session's floor from the database and storing what a command changed."""
+"""The floor in the database: load what a command needs, write back what it changed.
+
+The waiting order is one list of ids on the session row, so a command
+writes the rows it touched and that list, never the whole list of speakers.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.delegations import Tier
 from rooms.floor import Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
+
+_R = models.SpeakingRequest
+_S = models.Speech
+_COLUMNS = (
+    _R.id,
+    _R.delegation_id,
+    _R.tier,
+    _R.kind,
+    _R.status,
+    _R.requested_at,
+    _R.speaker_id,
+    _R.requester_id,
+    _R.speaker_name,
+    _R.language,
+    _R.note,
+    _R.is_in_room,
+    _R.removed_reason,
+    models.Delegation.name,
+)
 
 
 def rules_of(session: models.Session) -> FloorRules:
@@ -21,44 +44,26 @@ def rules_of(session: models.Session) -> FloorRules:
     )
 
 
-@dataclass
-class StoredFloor:
-    """A floor with the rows it was read from, so changes go back to the same rows."""
-
-    floor: Floor
-    request_rows: dict[int, models.SpeakingRequest] = field(default_factory=dict)
-    speech_rows: dict[int, models.Speech] = field(default_factory=dict)
-
-
-async def load_floor(db: AsyncSession, session: models.Session) -> StoredFloor:
-    names = dict(
-        (await db.execute(select(models.Delegation.id, models.Delegation.name).where(
-            models.Delegation.event_id == session.event_id))).all()
-    )
+async def load_floor(db: AsyncSession, session: models.Session) -> Floor:
     rows = (
-        await db.scalars(
-            select(models.SpeakingRequest)
-            .where(
-                models.SpeakingRequest.session_id == session.id,
-                models.SpeakingRequest.status.in_([Status.WAITING, Status.SPEAKING]),
-            )
-            .order_by(models.SpeakingRequest.position, models.SpeakingRequest.id)
+        await db.execute(
+            select(*_COLUMNS)
+            .join(models.Delegation, models.Delegation.id == _R.delegation_id)
+            .where(_R.session_id == session.id, _R.status.in_([Status.WAITING.value, Status.SPEAKING.value]))
         )
     ).all()
-    stored = StoredFloor(Floor(rules=rules_of(session), is_closed=session.is_list_closed))
-    requests = {}
-    for row in rows:
-        request = _request_from(row, names.get(row.delegation_id, ""))
-        requests[row.id] = request
-        stored.request_rows[row.id] = row
-        if row.status == Status.WAITING:
-            stored.floor.waiting.append(request)
-    speech_row = await db.scalar(
-        select(models.Speech).where(models.Speech.session_id == session.id, models.Speech.ended_at.is_(None))
-    )
+    requests = {row[0]: _request_from(row) for row in rows}
+    floor = Floor(rules=rules_of(session), is_closed=session.is_list_closed)
+    floor.waiting = [requests[request_id] for request_id in session.waiting_order if request_id in requests]
+    speech_row = (
+        await db.execute(
+            select(_S.id, _S.request_id, _S.started_at, _S.limit_s, _S.language, _S.paused_at, _S.paused_s).where(
+                _S.session_id == session.id, _S.ended_at.is_(None)
+            )
+        )
+    ).first()
     if speech_row is not None and speech_row.request_id in requests:
-        stored.speech_rows[speech_row.id] = speech_row
-        stored.floor.current = Speech(
+        floor.current = Speech(
             request=requests[speech_row.request_id],
             started_at=speech_row.started_at,
             limit_s=speech_row.limit_s,
@@ -67,14 +72,14 @@ async def load_floor(db: AsyncSession, session: models.Session) -> StoredFloor:
             paused_s=speech_row.paused_s,
             id=speech_row.id,
         )
-    return stored
+    return floor
 
 
-def _request_from(row: models.SpeakingRequest, delegation_name: str) -> Request:
+def _request_from(row: Any) -> Request:
     return Request(
         id=row.id,
         delegation_id=row.delegation_id,
-        delegation_name=delegation_name,
+        delegation_name=row.name,
         tier=Tier(row.tier),
         kind=Kind(row.kind),
         requested_at=row.requested_at,
@@ -89,57 +94,53 @@ def _request_from(row: models.SpeakingRequest, delegation_name: str) -> Request:
     )
 
 
-async def save_floor(db: AsyncSession, session: models.Session, stored: StoredFloor) -> None:
-    """Write back every request and speech the command touched, and the order."""
-    floor = stored.floor
-    session.is_list_closed = floor.is_closed
-    request_rows: list[tuple[Request, models.SpeakingRequest]] = []
-    for request in _unique([*floor.touched_requests, *floor.waiting]):
-        row = stored.request_rows.get(request.id) if request.id is not None else None
-        if row is None:
-            row = models.SpeakingRequest(session_id=session.id)
-            db.add(row)
-        _copy_request(request, row)
-        row.position = floor.waiting.index(request) + 1 if request.status == Status.WAITING else None
-        request_rows.append((request, row))
-    await db.flush()
-    for request, row in request_rows:
-        request.id = row.id
-
-    speech_rows: list[tuple[Speech, models.Speech]] = []
+async def save_floor(db: AsyncSession, session: models.Session, floor: Floor) -> None:
+    """Write the requests and speeches a command touched, and the order."""
+    for request in _unique(floor.touched_requests):
+        values = _request_values(request)
+        if request.id is None:
+            request.id = await db.scalar(insert(_R).values(session_id=session.id, **values).returning(_R.id))
+        else:
+            await db.execute(update(_R).where(_R.id == request.id).values(**values))
     for speech in _unique(floor.touched_speeches):
-        row = stored.speech_rows.get(speech.id) if speech.id is not None else None
-        if row is None:
-            row = models.Speech(session_id=session.id)
-            db.add(row)
-        row.request_id = speech.request.id
-        row.started_at = speech.started_at
-        row.ended_at = speech.ended_at
-        row.paused_at = speech.paused_at
-        row.paused_s = speech.paused_s
-        row.limit_s = speech.limit_s
-        row.language = speech.language
-        speech_rows.append((speech, row))
-    await db.flush()
-    for speech, row in speech_rows:
-        speech.id = row.id
+        values = {
+            "request_id": speech.request.id,
+            "started_at": speech.started_at,
+            "ended_at": speech.ended_at,
+            "paused_at": speech.paused_at,
+            "paused_s": speech.paused_s,
+            "limit_s": speech.limit_s,
+            "language": speech.language,
+        }
+        if speech.id is None:
+            speech.id = await db.scalar(insert(_S).values(session_id=session.id, **values).returning(_S.id))
+        else:
+            await db.execute(update(_S).where(_S.id == speech.id).values(**values))
+    floor.touched_requests.clear()
+    floor.touched_speeches.clear()
+    session.is_list_closed = floor.is_closed
+    order = floor.order()
+    if order != session.waiting_order:
+        session.waiting_order = order
 
 
-def _unique(items: list) -> list:
+def _unique(items: list[Any]) -> list[Any]:
     # The same object may be touched twice in one command; write it once.
     return list({id(item): item for item in items}.values())
 
 
-def _copy_request(request: Request, row: models.SpeakingRequest) -> None:
-    row.delegation_id = request.delegation_id
-    row.tier = request.tier.value
-    row.kind = request.kind.value
-    row.status = request.status.value
-    row.requested_at = request.requested_at
-    row.speaker_id = request.speaker_id
-    row.requester_id = request.requester_id
-    row.speaker_name = request.speaker_name
-    row.language = request.language
-    row.note = request.note
-    row.is_in_room = request.is_in_room
-    row.removed_reason = request.removed_reason
+def _request_values(request: Request) -> dict[str, Any]:
+    return {
+        "delegation_id": request.delegation_id,
+        "tier": request.tier.value,
+        "kind": request.kind.value,
+        "status": request.status.value,
+        "requested_at": request.requested_at,
+        "speaker_id": request.speaker_id,
+        "requester_id": request.requester_id,
+        "speaker_name": request.speaker_name,
+        "language": request.language,
+        "note": request.note,
+        "is_in_room": request.is_in_room,
+        "removed_reason": request.removed_reason,
+    }

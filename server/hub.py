@@ -1,27 +1,40 @@
-"""Fan-out in one process: bus messages to the WebSocket connections of a session.
+"""Fan-out in one process: events from the bus to this process's sockets.
 
-An event arrives encoded once; the hub pushes that same text into each
-connection's bounded queue and never waits on a socket. A connection whose
-queue is full is cut off (close code 4408); it resumes by ``last_seq``.
+Each session with local sockets is a ``Room``. An event arrives encoded
+once; the room pushes the same text into each connection's bounded queue
+and never waits on a socket. Rooms deliver every seq in order, once: when
+the at-most-once bus skipped some, or a heartbeat shows the log is ahead,
+the room reads the missing events from the log once for all its sockets.
+
+Overflow policies, by queue:
+- a connection's event queue: ``disconnect``. A client that cannot keep up
+  is closed with 4408 and resumes by ``last_seq`` (replay or snapshot).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Literal
 
-from server.auth import Actor
-from server.bus import Bus, BusMessage
+from rooms.actor import Actor
+from server.bus import Bus
+from server.event_log import LoggedEvent, dump, session_of_topic, session_topic
+
+log = logging.getLogger(__name__)
 
 SLOW_CLIENT = 4408
 
+OverflowPolicy = Literal["disconnect", "drop_oldest"]
+EVENT_QUEUE_OVERFLOW: OverflowPolicy = "disconnect"
 
-def audience_includes(actor: Actor, audience: str) -> bool:
-    if audience == "all":
-        return True
-    if audience == "moderators":
-        return actor.runs_floor
-    return audience == f"participant:{actor.participant_id}"
+# (seq, text): seq None for replies and heartbeats; text None for an event
+# this person may not see (it only moves their seq on).
+Item = tuple[int | None, str | None]
+ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
+LastSeqs = Callable[[list[int]], Awaitable[dict[int, int]]]
+_END = "end of the socket"  # compared by identity
 
 
 class Connection:
@@ -29,21 +42,22 @@ class Connection:
 
     def __init__(self, actor: Actor, queue_size: int):
         self.actor = actor
-        # Items are (seq, text): seq None for replies (ack, error, pong), text
-        # None for an event this person may not see (it only advances seq).
-        self.queue: asyncio.Queue[tuple[int | None, str | None]] = asyncio.Queue(queue_size)
+        self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
         self.last_seq = 0
         self.is_too_slow = False
         self.on_overflow: Callable[[], None] = lambda: None
 
-    def offer(self, message: BusMessage) -> None:
-        text = message.payload if audience_includes(self.actor, message.audience) else None
-        self._put((message.seq, text))
+    def offer(self, event: LoggedEvent) -> None:
+        self._put((event.seq, event.payload if event.recipients.includes(self.actor) else None))
 
     def reply(self, text: str) -> None:
         self._put((None, text))
 
-    def _put(self, item) -> None:
+    def end(self) -> None:
+        """Let the writer send what is queued, then stop."""
+        self._put((None, _END))
+
+    def _put(self, item: Item) -> None:
         if self.is_too_slow:
             return
         try:
@@ -57,13 +71,16 @@ class Connection:
         send: Callable[[str], Awaitable[None]],
         missed: Callable[[int, int], Awaitable[list[str]]],
     ) -> None:
-        """Send queued messages in order, filling any gap in seq from the log."""
+        """Send queued messages in order, skipping what was already sent."""
         while True:
             seq, text = await self.queue.get()
+            if text is _END:
+                return
             if seq is not None:
                 if seq <= self.last_seq:
-                    continue  # already sent, by the snapshot, replay or a gap fill
+                    continue  # already sent, by the snapshot or the replay
                 if seq > self.last_seq + 1:
+                    # The room delivers every seq; this is a last resort.
                     for earlier in await missed(self.last_seq, seq):
                         await send(earlier)
                 self.last_seq = seq
@@ -71,24 +88,135 @@ class Connection:
                 await send(text)
 
 
+class Room:
+    """The sockets of one session in this process, and the last seq they were given."""
+
+    def __init__(self, session_id: int, read_log: ReadLog):
+        self.session_id = session_id
+        self.connections: set[Connection] = set()
+        self.seq: int | None = None
+        self._read_log = read_log
+        self._backlog: list[LoggedEvent] = []
+        self._catch_up: asyncio.Task[None] | None = None
+
+    def arrive(self, event: LoggedEvent) -> None:
+        if self._catch_up is not None:
+            self._backlog.append(event)
+        elif self.seq is None or event.seq == self.seq + 1:
+            self._deliver(event)
+        elif event.seq > self.seq + 1:
+            self._backlog.append(event)
+            self.catch_up_to(event.seq - 1)
+
+    def started_at(self, seq: int) -> None:
+        """The first socket's snapshot or replay was at ``seq``."""
+        if self.seq is None:
+            self.seq = seq
+
+    def _deliver(self, event: LoggedEvent) -> None:
+        self.seq = event.seq
+        for connection in tuple(self.connections):
+            connection.offer(event)
+
+    def catch_up_to(self, seq: int) -> None:
+        if self._catch_up is None and self.seq is not None and seq > self.seq:
+            self._catch_up = asyncio.create_task(self._fill(seq))
+
+    async def _fill(self, upto: int) -> None:
+        try:
+            while self.seq is not None:
+                for event in await self._read_log(self.session_id, self.seq, upto):
+                    if event.seq == self.seq + 1:
+                        self._deliver(event)
+                backlog, self._backlog = sorted(self._backlog, key=lambda e: e.seq), []
+                for event in backlog:
+                    if event.seq == self.seq + 1:
+                        self._deliver(event)
+                    elif event.seq > self.seq + 1:
+                        self._backlog.append(event)
+                if not self._backlog:
+                    return
+                upto = self._backlog[0].seq - 1
+        except Exception:
+            # The next event or heartbeat tries again.
+            log.exception("could not read the log of session %s", self.session_id)
+        finally:
+            self._catch_up = None
+
+    async def settled(self) -> None:
+        """Wait for a catch-up in progress (tests and heartbeats)."""
+        while self._catch_up is not None:
+            await asyncio.shield(self._catch_up)
+
+
 class Hub:
-    def __init__(self, bus: Bus):
-        self.rooms: dict[int, set[Connection]] = {}
-        bus.add_receiver(self.deliver)
+    def __init__(self, bus: Bus, read_log: ReadLog, last_seqs: LastSeqs, clock: Callable[[], str]):
+        self.bus = bus
+        self.rooms: dict[int, Room] = {}
+        self._read_log = read_log
+        self._last_seqs = last_seqs
+        self._clock = clock
+        bus.set_receiver(self.receive)
+        bus.on_reconnect = self.beat_soon
 
-    def join(self, connection: Connection) -> None:
-        self.rooms.setdefault(connection.actor.session_id, set()).add(connection)
+    async def join(self, connection: Connection) -> Room:
+        """Register a socket before its snapshot is read, so nothing falls between."""
+        session_id = connection.actor.session_id
+        room = self.rooms.get(session_id)
+        if room is None:
+            room = self.rooms[session_id] = Room(session_id, self._read_log)
+            await self.bus.subscribe(session_topic(session_id))
+        room.connections.add(connection)
+        return room
 
-    def leave(self, connection: Connection) -> None:
-        room = self.rooms.get(connection.actor.session_id)
+    async def leave(self, connection: Connection) -> None:
+        session_id = connection.actor.session_id
+        room = self.rooms.get(session_id)
+        if room is None:
+            return
+        room.connections.discard(connection)
+        if not room.connections:
+            del self.rooms[session_id]
+            await self.bus.unsubscribe(session_topic(session_id))
+
+    def receive(self, topic: str, data: bytes) -> None:
+        session_id = session_of_topic(topic)
+        room = self.rooms.get(session_id) if session_id is not None else None
         if room is not None:
-            room.discard(connection)
-            if not room:
-                del self.rooms[connection.actor.session_id]
-
-    def deliver(self, message: BusMessage) -> None:
-        for connection in tuple(self.rooms.get(message.session_id, ())):
-            connection.offer(message)
+            room.arrive(LoggedEvent.decode(data))
 
     def count(self, session_id: int) -> int:
-        return len(self.rooms.get(session_id, ()))
+        room = self.rooms.get(session_id)
+        return len(room.connections) if room else 0
+
+    async def beat(self) -> None:
+        """Tell every socket the session's last seq, after filling any gap:
+        a lost last event is noticed and delivered within one heartbeat."""
+        if not self.rooms:
+            return
+        last = await self._last_seqs(list(self.rooms))
+        for session_id, seq in last.items():
+            room = self.rooms.get(session_id)
+            if room is None:
+                continue
+            room.catch_up_to(seq)
+            await room.settled()
+            # The log's seq, not the room's: if filling failed, clients see
+            # they are behind and resume by last_seq themselves.
+            text = dump({"type": "heartbeat", "seq": seq, "server_time": self._clock()})
+            for connection in tuple(room.connections):
+                connection.reply(text)
+
+    def beat_soon(self) -> None:
+        asyncio.get_running_loop().create_task(self._beat_logged())
+
+    async def _beat_logged(self) -> None:
+        try:
+            await self.beat()
+        except Exception:
+            log.exception("heartbeat failed")
+
+    async def run_heartbeats(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            await self._beat_logged()

@@ -159,33 +159,172 @@ _MODEL_AT = {"event": EventInfo, "delegations": DelegationSpec, "sessions": Sess
 
 # --- parsing and validation -----------------------------------------------------
 
+# An event file is typed by hand; a few thousand participants fit in a fraction
+# of this. The limit keeps a wrong file (a log, a dump) from being parsed at all.
+MAX_FILE_BYTES = 2 * 1024 * 1024
+# Aliases let sessions share floor rules (docs/event-format.md), but each one
+# repeats a whole part of the file, and aliases of parts holding aliases
+# multiply: nine levels of nine aliases make 387 million values out of a few
+# hundred bytes ("billion laughs"). What aliases repeat is counted while the
+# file is composed, before anything walks the expanded data.
+MAX_ALIASED_VALUES = 100_000
+# An event file needs about five levels; deeper nesting would only exhaust the
+# recursion of the YAML composer and of the checks below.
+MAX_DEPTH = 50
+
+
+class _Refused(Exception):
+    """A problem found while reading the YAML itself: 1-based line and reason."""
+
+    def __init__(self, line: int | None, reason: str):
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+class _EventFileLoader(yaml.SafeLoader):
+    """The safe loader, refusing aliases that would expand the file out of bounds."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.open_anchors: list[str] = []
+        self.depth = 0
+        self.aliased_values = 0
+        # node -> (values in it, levels deep), aliases expanded.
+        self.measures: dict[yaml.Node, tuple[int, int]] = {}
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            return self._alias(event.anchor, line, super().compose_node(parent, index))
+        if self.depth == MAX_DEPTH:
+            raise _Refused(line, f"the file nests more than {MAX_DEPTH} levels deep")
+        self.depth += 1
+        self.open_anchors.append(event.anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+            self.open_anchors.pop()
+
+    def _alias(self, anchor: str, line: int, node: yaml.Node) -> yaml.Node:
+        if anchor in self.open_anchors:
+            raise _Refused(line, f"the YAML alias *{anchor} is inside the part it names (&{anchor})")
+        values, levels = self._measure(node)
+        if self.depth + levels > MAX_DEPTH:
+            raise _Refused(line, f"the YAML alias *{anchor} nests the file more than {MAX_DEPTH} levels deep")
+        self.aliased_values += values
+        if self.aliased_values > MAX_ALIASED_VALUES:
+            raise _Refused(line, f"YAML aliases repeat too much of the file: with *{anchor} they repeat more than "
+                                 f"{MAX_ALIASED_VALUES:,} values (an alias of a part holding aliases multiplies them); "
+                                 "write the repeated parts out instead")
+        return node
+
+    def _measure(self, node: yaml.Node) -> tuple[int, int]:
+        # Memoized, so measuring shared parts costs once per node of the file.
+        if node not in self.measures:
+            children = _children(node)
+            measures = [self._measure(child) for child in children]
+            self.measures[node] = (1 + sum(values for values, _ in measures),
+                                   1 + max((levels for _, levels in measures), default=0))
+        return self.measures[node]
+
+    # PyYAML flattens merge keys (<<: *rules) into the nodes themselves; flatten
+    # copies instead, so that the tree stays as written for the checks of
+    # duplicate keys and for the line numbers of problems.
+    def construct_mapping(self, node, deep=False):
+        return super().construct_mapping(_copy_of(node), deep)
+
+    def flatten_mapping(self, node):
+        node.value = [(key, _copy_of(value)) if key.tag == "tag:yaml.org,2002:merge" else (key, value)
+                      for key, value in node.value]
+        super().flatten_mapping(node)
+
+    def construct_object(self, node, deep=False):
+        # Some scalars pass YAML's patterns yet fail in Python (2020-12-32,
+        # an integer of 5000 digits): report them at their line, not as a crash.
+        try:
+            return super().construct_object(node, deep)
+        except ValueError as error:
+            raise _Refused(_line(node), f"{_shortened(str(node.value))!r} cannot be read: {str(error).split(';')[0]}") from None
+
+
+def _shortened(text: str, most: int = 40) -> str:
+    return text if len(text) <= most else text[:most] + "..."
+
+
+def _copy_of(node: yaml.Node) -> yaml.Node:
+    """A copy of a mapping, or of a list of mappings, that flattening can change."""
+    if isinstance(node, yaml.MappingNode):
+        return yaml.MappingNode(node.tag, list(node.value), node.start_mark, node.end_mark, node.flow_style)
+    if isinstance(node, yaml.SequenceNode):
+        return yaml.SequenceNode(node.tag, [_copy_of(item) for item in node.value], node.start_mark, node.end_mark, node.flow_style)
+    return node
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
 
 def parse_event(text: str, filename: str = "event.yaml") -> EventSpec:
     """Parse and validate an event file; raise EventFileError on any problem."""
-    try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        reason = "malformed YAML: " + " ".join(str(part) for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part) if mark else f"malformed YAML: {error}"
-        raise EventFileError(filename, mark.line + 1 if mark else None, reason) from None
+    _check_size(len(text.encode("utf-8", "surrogatepass")), filename)
+    root, data = _compose(text, filename)
     if root is None:
         raise EventFileError(filename, None, "the file is empty")
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
         raise EventFileError(filename, _line(root), "the file must be a mapping with 'event', 'delegations', 'sessions' and 'participants'")
     problems = _duplicate_mapping_keys(root)
-    if not problems:
-        try:
-            spec = EventSpec.model_validate(data)
-        except ValidationError as error:
-            problems = [_from_pydantic(root, item) for item in error.errors()]
-        else:
-            problems = [(_line(_node_at(root, path)), f"{_dotted(path)}: {reason}") for path, reason in _check_rules(spec)]
+    try:
+        spec = EventSpec.model_validate(data)
+    except ValidationError as error:
+        # Check the rules over what did validate, so that fixing a type error
+        # does not merely reveal the next problem.
+        spec = None
+        problems += [_from_pydantic(root, item) for item in error.errors()]
+        parts = _Validated.salvage(data)
+    else:
+        parts = _Validated.of(spec)
+    problems += [(_line(_node_at(root, path)), f"{_dotted(path)}: {reason}") for path, reason in _check_rules(parts)]
     if problems:
         problems.sort(key=lambda problem: problem[0] if problem[0] is not None else 0)
         line, reason = problems[0]
         raise EventFileError(filename, line, reason, problems)
     return spec
+
+
+def _check_size(size: int, filename: str) -> None:
+    if size > MAX_FILE_BYTES:
+        raise EventFileError(filename, None, f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+                                             f"({MAX_FILE_BYTES:,} bytes), the most an event file may be")
+
+
+def _compose(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
+    """The file's node tree (for line numbers) and the data built from that same tree."""
+    loader = None
+    try:
+        # The reader checks every character as it is created.
+        loader = _EventFileLoader(text)
+        root = loader.get_single_node()
+        # Built from the composed tree, so each alias is one shared object.
+        return root, loader.construct_document(root) if root is not None else None
+    except _Refused as refused:
+        raise EventFileError(filename, refused.line, refused.reason) from None
+    except yaml.reader.ReaderError as error:
+        # The reader knows the position of the bad character, not its line.
+        line = text.count("\n", 0, error.position) + 1
+        raise EventFileError(filename, line, f"malformed YAML: {str(error).splitlines()[0]}") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
+        reason = "malformed YAML: " + " ".join(str(part) for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part) if mark else f"malformed YAML: {error}"
+        raise EventFileError(filename, mark.line + 1 if mark else None, reason) from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _from_pydantic(root: yaml.Node, item: dict) -> tuple[int | None, str]:
@@ -209,56 +348,125 @@ def _from_pydantic(root: yaml.Node, item: dict) -> tuple[int | None, str]:
     return _line(_node_at(root, loc)), f"{_dotted(path)}: {reason}" if path else reason
 
 
-def _check_rules(spec: EventSpec) -> list[tuple[Path_, str]]:
+_LISTS = {"delegations": DelegationSpec, "sessions": SessionSpec, "participants": ParticipantSpec}
+
+
+@dataclass
+class _Validated:
+    """The parts of a file that passed validation, each with its place in its list."""
+
+    event: EventInfo | None
+    delegations: list[tuple[int, DelegationSpec]]
+    sessions: list[tuple[int, SessionSpec]]
+    participants: list[tuple[int, ParticipantSpec]]
+    # Every key written in the list, valid item or not, so that a reference to
+    # an item with a typo elsewhere is not also reported as unknown; None when
+    # the list itself is unreadable and references cannot be checked.
+    delegation_keys: set[str] | None
+    session_keys: set[str] | None
+
+    @classmethod
+    def of(cls, spec: EventSpec) -> _Validated:
+        return cls(spec.event, list(enumerate(spec.delegations)), list(enumerate(spec.sessions)),
+                   list(enumerate(spec.participants)),
+                   {item.key for item in spec.delegations}, {item.key for item in spec.sessions})
+
+    @classmethod
+    def salvage(cls, data: dict) -> _Validated:
+        """The parts of a file that validate on their own when the whole does not."""
+        items = {name: _valid_items(model, data.get(name, [])) for name, model in _LISTS.items()}
+        return cls(_valid_or_none(EventInfo, data.get("event")), items["delegations"], items["sessions"],
+                   items["participants"], _keys_written(data.get("delegations", [])), _keys_written(data.get("sessions", [])))
+
+
+def _valid_or_none(model: type[_Spec], raw: Any) -> Any:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        return None
+
+
+def _valid_items(model: type[_Spec], raw: Any) -> list[tuple[int, Any]]:
+    if not isinstance(raw, list):
+        return []
+    items = ((index, _valid_or_none(model, item)) for index, item in enumerate(raw))
+    return [(index, item) for index, item in items if item is not None]
+
+
+def _keys_written(raw: Any) -> set[str] | None:
+    if not isinstance(raw, list):
+        return None
+    return {item["key"] for item in raw if isinstance(item, dict) and isinstance(item.get("key"), str)}
+
+
+def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
     """The rules pydantic cannot see: references, duplicates, delegation size."""
     problems: list[tuple[Path_, str]] = []
-    problems += _duplicates(spec.event.languages, ("event", "languages"), "language")
-    for name in ("delegations", "sessions", "participants"):
-        problems += _duplicates([item.key for item in getattr(spec, name)], (name,), "key", suffix="key")
-    for index, session in enumerate(spec.sessions):
+    if parts.event is not None:
+        problems += _duplicates(enumerate(parts.event.languages), ("event", "languages"), "language")
+    for name in _LISTS:
+        problems += _duplicates(((index, item.key) for index, item in getattr(parts, name)), (name,), "key", suffix="key")
+    # Without a valid time zone, times are compared as UTC: wrong at most
+    # around a change of daylight saving time, and the zone is reported anyway.
+    zone = ZoneInfo(parts.event.timezone if parts.event is not None else "UTC")
+    for index, session in parts.sessions:
         where = ("sessions", index)
-        starts, ends = spec.session_times(session)
-        if ends <= starts:
+        if _to_utc(session.ends, zone) <= _to_utc(session.starts, zone):
             problems.append((where + ("ends",), f"the session ends ({session.ends:%Y-%m-%d %H:%M}) before it starts ({session.starts:%Y-%m-%d %H:%M})"))
-        problems += _duplicates(session.floor.precedence, where + ("floor", "precedence"), "tier")
+        problems += _duplicates(enumerate(session.floor.precedence), where + ("floor", "precedence"), "tier")
+    for index, person in parts.participants:
+        problems += _check_participant(person, ("participants", index), parts)
+    problems += _check_delegation_sizes(parts)
+    return problems
 
-    delegations = {delegation.key: delegation for delegation in spec.delegations}
-    sessions = {session.key for session in spec.sessions}
+
+def _check_participant(person: ParticipantSpec, where: Path_, parts: _Validated) -> list[tuple[Path_, str]]:
+    problems = _duplicates(enumerate(person.roles), where + ("roles",), "role")
+    if person.delegation is not None and parts.delegation_keys is not None and person.delegation not in parts.delegation_keys:
+        problems.append((where + ("delegation",), f"unknown delegation {person.delegation!r}"))
+    sessions = parts.session_keys
+    for position, key in enumerate(person.sessions or ()):
+        if sessions is not None and key not in sessions:
+            problems.append((where + ("sessions", position), f"unknown session {key!r}"))
+    if person.sessions is not None:
+        problems += _duplicates(enumerate(person.sessions), where + ("sessions",), "session")
+    for key, roles in person.session_roles.items():
+        if sessions is not None and key not in sessions:
+            problems.append((where + ("session_roles", key), f"unknown session {key!r}"))
+        elif person.sessions is not None and key not in person.sessions:
+            problems.append((where + ("session_roles", key), f"session {key!r} is not among this participant's sessions"))
+        problems += _duplicates(enumerate(roles), where + ("session_roles", key), "role")
+    return problems
+
+
+def _check_delegation_sizes(parts: _Validated) -> list[tuple[Path_, str]]:
+    # Participants that did not validate are not counted: a size problem may
+    # show only once they are fixed, but none is reported that is not real.
+    problems: list[tuple[Path_, str]] = []
     members: Counter[str] = Counter()
     sponsored: Counter[str] = Counter()
-    limit = spec.event.max_delegation_members
-    for index, person in enumerate(spec.participants):
+    limit = parts.event.max_delegation_members if parts.event is not None else None
+    known = parts.delegation_keys
+    for index, person in parts.participants:
+        delegation = person.delegation
+        if delegation is None or (known is not None and delegation not in known):
+            continue
         where = ("participants", index)
-        problems += _duplicates(person.roles, where + ("roles",), "role")
-        if person.delegation is not None:
-            if person.delegation not in delegations:
-                problems.append((where + ("delegation",), f"unknown delegation {person.delegation!r}"))
-            else:
-                members[person.delegation] += 1
-                if members[person.delegation] == limit + 1:
-                    problems.append((where + ("delegation",), f"delegation {person.delegation!r} has more than {limit} members (max_delegation_members)"))
-                if person.sponsored:
-                    sponsored[person.delegation] += 1
-                    if sponsored[person.delegation] == MAX_SPONSORED + 1:
-                        problems.append((where + ("sponsored",), f"delegation {person.delegation!r} has more than {MAX_SPONSORED} sponsored member"))
-        for position, key in enumerate(person.sessions or ()):
-            if key not in sessions:
-                problems.append((where + ("sessions", position), f"unknown session {key!r}"))
-        if person.sessions is not None:
-            problems += _duplicates(person.sessions, where + ("sessions",), "session")
-        for key, roles in person.session_roles.items():
-            if key not in sessions:
-                problems.append((where + ("session_roles", key), f"unknown session {key!r}"))
-            elif person.sessions is not None and key not in person.sessions:
-                problems.append((where + ("session_roles", key), f"session {key!r} is not among this participant's sessions"))
-            problems += _duplicates(roles, where + ("session_roles", key), "role")
+        members[delegation] += 1
+        if limit is not None and members[delegation] == limit + 1:
+            problems.append((where + ("delegation",), f"delegation {delegation!r} has more than {limit} members (max_delegation_members)"))
+        if person.sponsored:
+            sponsored[delegation] += 1
+            if sponsored[delegation] == MAX_SPONSORED + 1:
+                problems.append((where + ("sponsored",), f"delegation {delegation!r} has more than {MAX_SPONSORED} sponsored member"))
     return problems
 
 
 def _duplicates(values, where: Path_, what: str, suffix: str | None = None) -> list[tuple[Path_, str]]:
+    """Values seen before among ``values``, pairs of (place in the list, value)."""
     seen: dict[Any, int] = {}
     problems = []
-    for index, value in enumerate(values):
+    for index, value in values:
         if value in seen:
             path = where + (index,) + ((suffix,) if suffix else ())
             problems.append((path, f"duplicate {what} {str(value)!r} (already at {where[-1]}[{seen[value]}])"))
@@ -267,9 +475,14 @@ def _duplicates(values, where: Path_, what: str, suffix: str | None = None) -> l
     return problems
 
 
-def _duplicate_mapping_keys(node: yaml.Node, path: Path_ = ()) -> list[tuple[int | None, str]]:
+def _duplicate_mapping_keys(node: yaml.Node, path: Path_ = (), visited: set[yaml.Node] | None = None) -> list[tuple[int | None, str]]:
     # PyYAML silently keeps the last of two equal keys; an organizer who
     # wrote "title" twice almost certainly meant something else.
+    # A part shared through aliases is looked at (and reported) once.
+    visited = set() if visited is None else visited
+    if node in visited:
+        return []
+    visited.add(node)
     problems = []
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
@@ -278,10 +491,10 @@ def _duplicate_mapping_keys(node: yaml.Node, path: Path_ = ()) -> list[tuple[int
             if key in seen:
                 problems.append((_line(key_node), f"{_dotted(path + (key,))}: key {key!r} appears twice"))
             seen.add(key)
-            problems += _duplicate_mapping_keys(value_node, path + (key,))
+            problems += _duplicate_mapping_keys(value_node, path + (key,), visited)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            problems += _duplicate_mapping_keys(item, path + (index,))
+            problems += _duplicate_mapping_keys(item, path + (index,), visited)
     return problems
 
 
@@ -351,11 +564,23 @@ class LoadReport:
 
 async def load_event_file(sessionmaker, path: str | Path, secret: str) -> LoadReport:
     path = Path(path)
+    return await load_event(sessionmaker, parse_event(_read_event_file(path), path.name), secret)
+
+
+def _read_event_file(path: Path) -> str:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as error:
+        with path.open("rb") as file:
+            # One byte past the limit is enough to refuse a larger file
+            # without reading all of it (or an endless device) into memory.
+            raw = file.read(MAX_FILE_BYTES + 1)
+    except OSError as error:
         raise EventFileError(path.name, None, f"cannot read the file: {error}") from None
-    return await load_event(sessionmaker, parse_event(text, path.name), secret)
+    _check_size(len(raw), path.name)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise EventFileError(path.name, line, f"the file is not UTF-8 (byte 0x{raw[error.start]:02x}); save it as UTF-8") from None
 
 
 async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:

@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Float,
+    Index,
     ForeignKey,
     Integer,
     String,
@@ -87,8 +88,14 @@ class Session(Base):
     point_of_order_limit: Mapped[int | None] = mapped_column(Integer)
     right_of_reply_limit: Mapped[int | None] = mapped_column(Integer)
     is_list_closed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The ids of the waiting speaking requests, in the order they will speak:
+    # one value to write when the order changes, whatever the list's length.
+    waiting_order: Mapped[list[int]] = mapped_column(JSON, default=list)
     # The sequence number of the last event in this session's log.
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Events up to this seq were logged in an older shape: a client resuming
+    # from before it gets a snapshot instead of a replay.
+    replayable_after_seq: Mapped[int] = mapped_column(Integer, default=0)
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 
@@ -143,6 +150,7 @@ class ParticipantRole(Base):
 
 class SpeakingRequest(Base):
     __tablename__ = "speaking_requests"
+    __table_args__ = (Index("ix_speaking_requests_session_status", "session_id", "status"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
@@ -150,8 +158,6 @@ class SpeakingRequest(Base):
     tier: Mapped[str] = mapped_column(String(40))
     kind: Mapped[str] = mapped_column(String(20))
     status: Mapped[str] = mapped_column(String(12), index=True)
-    # Place in the waiting list (1..n); meaningless once the request has left it.
-    position: Mapped[int | None] = mapped_column(Integer)
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
     speaker_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
     requester_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
@@ -164,6 +170,7 @@ class SpeakingRequest(Base):
 
 class Speech(Base):
     __tablename__ = "speeches"
+    __table_args__ = (Index("ix_speeches_session_open", "session_id", "ended_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
@@ -188,8 +195,8 @@ class SessionEvent(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     seq: Mapped[int] = mapped_column(Integer)
     type: Mapped[str] = mapped_column(String(40))
-    # Who may receive it: "all", "moderators" or "participant:<id>".
-    audience: Mapped[str] = mapped_column(String(40), default="all")
+    # Who may receive it (rooms.recipients.Recipients, encoded).
+    recipients: Mapped[str] = mapped_column(Text, default="all")
     actor_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The message exactly as sent, encoded once.

@@ -18,8 +18,10 @@ from starlette.routing import Route
 from interpretation.languages import LANGUAGE_NAMES
 from rooms.roles import runs_floor
 from server import models
-from server.auth import COOKIE, Actor, actor_in, participant_by_token
+from rooms.actor import Actor
+from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, render
+from server.security import cookie_is_secure
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 30
 
@@ -114,12 +116,13 @@ async def join(request: Request):
             )
         ).all()
         entered = [(s, a) for s in sessions if (a := actor_in(participant, s)) is not None]
-        chosen = _landing(entered, request.app.state.tribune.service.clock())
+        chosen = _landing(entered, request.app.state.tribune.kernel.clock())
         if chosen is not None:
             session, actor = chosen
             target = f"/sessions/{session.id}" + ("/moderate" if actor.runs_floor else "")
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE)
+    secure = cookie_is_secure(request.app.state.tribune.settings.base_url)
+    response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE, secure=secure)
     return response
 
 

@@ -1,174 +1,114 @@
-"""Client commands on the live WebSocket, as typed schemas.
+"""Reading client frames on the live socket into commands.
 
-Every command is a JSON text frame ``{"type": ..., "id": ..., ...}``. A frame
-that is not JSON, has an unknown type or wrong fields is answered by an
-``error`` and changes nothing. docs/protocol.md documents each one.
+Every command is a JSON text frame ``{"type": ..., "id": ..., ...}``, its
+schema declared beside its domain (see ``rooms.commands``). A frame that is
+not JSON, has an unknown type or wrong fields is answered by an ``error``
+and changes nothing. docs/protocol.md documents each one.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from rooms.floor import Kind
+from rooms.commands import Command, Registry
 
-CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64)] | int
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=280)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120)]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=280)]
-LanguageCode = Annotated[str, StringConstraints(min_length=2, max_length=8)]
-RequestId = Annotated[int, Field(ge=1)]
-
-
-class _Command(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-    id: CommandId
-
-
-class RequestFloor(_Command):
-    type: Literal["request_floor"]
-    kind: Kind = Kind.STATEMENT
-    # "self": I will speak; "delegation": any member of my delegation will.
-    on_behalf: Literal["self", "delegation"] = "self"
-    language: LanguageCode | None = None
-    note: ShortText = ""
-
-    # Kind arrives as a JSON string; strict mode would refuse it otherwise.
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-class Withdraw(_Command):
-    type: Literal["withdraw"]
-    request_id: RequestId
-
-
-class DeclareLanguage(_Command):
-    type: Literal["declare_language"]
-    language: LanguageCode
-    request_id: RequestId | None = None
-
-
-class GiveFloor(_Command):
-    type: Literal["give_floor"]
-    request_id: RequestId | None = None
-
-
-class EndSpeech(_Command):
-    type: Literal["end_speech"]
-
-
-class PauseSpeech(_Command):
-    type: Literal["pause_speech"]
-
-
-class ResumeSpeech(_Command):
-    type: Literal["resume_speech"]
-
-
-class MoveRequest(_Command):
-    type: Literal["move_request"]
-    request_id: RequestId
-    position: Annotated[int, Field(ge=1)]
-
-
-class Reorder(_Command):
-    type: Literal["reorder"]
-    request_ids: Annotated[list[RequestId], Field(max_length=1000)]
-
-
-class RemoveRequest(_Command):
-    type: Literal["remove_request"]
-    request_id: RequestId
-    reason: Reason
-
-
-class AddSpeaker(_Command):
-    """A speaker in the room, entered by a moderator for their delegation."""
-
-    type: Literal["add_speaker"]
-    delegation_id: RequestId
-    speaker_name: Name
-    kind: Kind = Kind.STATEMENT
-    language: LanguageCode | None = None
-    note: ShortText = ""
-
-    model_config = ConfigDict(extra="forbid", strict=False, frozen=True)
-
-
-class CloseList(_Command):
-    type: Literal["close_list"]
-
-
-class ReopenList(_Command):
-    type: Literal["reopen_list"]
-
-
-class Ping(_Command):
-    type: Literal["ping"]
-
-
-Command = Annotated[
-    Union[
-        RequestFloor,
-        Withdraw,
-        DeclareLanguage,
-        GiveFloor,
-        EndSpeech,
-        PauseSpeech,
-        ResumeSpeech,
-        MoveRequest,
-        Reorder,
-        RemoveRequest,
-        AddSpeaker,
-        CloseList,
-        ReopenList,
-        Ping,
-    ],
-    Field(discriminator="type"),
-]
-
-COMMAND_TYPES = frozenset(
-    model.model_fields["type"].annotation.__args__[0]  # the Literal's value
-    for model in Command.__origin__.__args__
-)
-
-_adapter: TypeAdapter = TypeAdapter(Command)
+# Messages about the connection itself, answered at once, never logged.
+PROTOCOL_MESSAGES = frozenset({"ping"})
 
 
 class BadCommand(Exception):
-    def __init__(self, code: str, message: str, command_id=None):
+    def __init__(self, code: str, message: str, command_id: str | int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.command_id = command_id
 
 
-def parse_command(text: str):
-    """Parse one text frame into a command, or raise ``BadCommand``."""
+class Parser:
+    """Turns a text frame into a validated command of the registry."""
+
+    def __init__(self, registry: Registry):
+        self.registry = registry
+        schemas = tuple(spec.schema for spec in registry.specs.values())
+        union: Any = Annotated[Union[schemas], Field(discriminator="type")]  # noqa: UP007
+        self._adapter: TypeAdapter[Command] = TypeAdapter(union)
+        self.types = frozenset(registry.specs) | PROTOCOL_MESSAGES
+
+    def parse(self, text: str) -> Command | Ping:
+        raw = _json_object(text)
+        command_id = _readable_id(raw.get("id"))
+        kind = raw.get("type")
+        if not isinstance(kind, str):
+            raise BadCommand("invalid", "A message needs a string field 'type'.", command_id)
+        if kind not in self.types:
+            raise BadCommand("unknown_type", f"Unknown message type {_quote(kind)}.", command_id)
+        if _has_broken_unicode(raw):
+            raise BadCommand("invalid", "Text must be valid Unicode (a lone surrogate was sent).", command_id)
+        try:
+            if kind == "ping":
+                return Ping.model_validate_json(text, strict=True)
+            # JSON mode: strict about types, yet enums arrive as their strings.
+            return self._adapter.validate_json(text, strict=True)
+        except ValidationError as exc:
+            raise BadCommand("invalid", _describe(exc, tagged=kind != "ping"), command_id) from None
+
+
+class Ping(BaseModel):
+    model_config = {"extra": "forbid", "frozen": True}
+
+    id: Annotated[str, Field(min_length=1, max_length=64)] | Annotated[int, Field(ge=-(2**53) + 1, le=2**53 - 1)]
+    type: Literal["ping"]
+
+
+def _json_object(text: str) -> dict[str, Any]:
     try:
         raw = json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         raise BadCommand("bad_json", "The message is not valid JSON.") from None
+    except ValueError:
+        # Valid JSON that Python refuses to read: an integer of thousands of digits.
+        raise BadCommand("invalid", "A number in the message is far too large.") from None
     if not isinstance(raw, dict):
         raise BadCommand("bad_json", "A message must be a JSON object.")
-    command_id = raw.get("id") if isinstance(raw.get("id"), (str, int)) else None
-    kind = raw.get("type")
-    if not isinstance(kind, str):
-        raise BadCommand("invalid", "A message needs a string field 'type'.", command_id)
-    if kind not in COMMAND_TYPES:
-        raise BadCommand("unknown_type", f"Unknown message type {kind[:40]!r}.", command_id)
-    try:
-        return _adapter.validate_python(raw)
-    except ValidationError as exc:
-        raise BadCommand("invalid", _describe(exc), command_id) from None
+    return raw
 
 
-def _describe(exc: ValidationError) -> str:
+def _readable_id(value: object) -> str | int | None:
+    """The command id to echo in an error, if it is one we could have accepted."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and abs(value) < 2**53:
+        return value
+    if isinstance(value, str) and 0 < len(value) <= 64 and not _has_broken_unicode(value):
+        return value
+    return None
+
+
+def _has_broken_unicode(value: object) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_broken_unicode(k) or _has_broken_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_broken_unicode(item) for item in value)
+    return False
+
+
+def _quote(text: str) -> str:
+    return repr(text[:40].encode("utf-8", "replace").decode("utf-8"))
+
+
+def _describe(exc: ValidationError, tagged: bool) -> str:
     parts = []
-    for error in exc.errors()[:3]:
-        where = ".".join(str(part) for part in error["loc"][1:]) or "message"
+    for error in exc.errors(include_input=False)[:3]:
+        # In the union, the first location part is its tag (the command type).
+        where = ".".join(str(part) for part in error["loc"][1 if tagged else 0 :]) or "message"
         parts.append(f"{where}: {error['msg']}")
     return "; ".join(parts)

@@ -26,13 +26,18 @@ class Settings(BaseSettings):
     public_url: str = ""
     # Extra origins allowed to open the WebSocket besides the page's own host.
     allowed_origins: list[str] = []
-    # How far back a reconnecting client is replayed; older gets a snapshot.
+    # How far back a reconnecting client is replayed, in events and in bytes;
+    # beyond either, it gets a snapshot.
     replay_limit: int = Field(1000, ge=1)
+    replay_limit_bytes: int = Field(1024 * 1024, ge=1024)
+    # How often each process tells its sockets the session's last seq, so a
+    # lost last event is noticed and filled from the log.
+    heartbeat_seconds: float = Field(5.0, gt=0)
     # Per-connection bound on pending outgoing messages before the client is
     # disconnected (it resumes by last_seq).
     send_queue_size: int = Field(256, ge=8)
     max_message_bytes: int = Field(16 * 1024, ge=512)
-    # Command flood control: sustained rate and burst per connection.
+    # Flood control: sustained frames per second and burst, per participant.
     commands_per_second: float = Field(10.0, gt=0)
     command_burst: int = Field(30, ge=1)
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rooms.errors import Refused
-from server import protocol
+from rooms.floor_views import iso
+from server import event_log, protocol
 from server.auth import COOKIE, actor_in, participant_by_token
-from server.flood import TokenBucket
+from server.event_log import dump
 from server.hub import SLOW_CLIENT, Connection
-from server.snapshot import lock_session_for_read, missed_events, resumed, snapshot
-from server.views import iso
+from server.kernel import AccessLost
+from server.security import origin_allowed
+from server.snapshot import lock_session_for_read, resumed, snapshot
+
+if TYPE_CHECKING:
+    from server.app import Tribune
 
 log = logging.getLogger(__name__)
 
@@ -23,35 +27,21 @@ log = logging.getLogger(__name__)
 UNAUTHORIZED = 4401
 FORBIDDEN = 4403
 NOT_FOUND = 4404
+ROLES_CHANGED = 4409
 FLOODING = 4429
-# After this many refused commands in a row for flooding, the client is cut off.
+# After this many frames in a row refused for flooding, the socket is closed.
 FLOOD_STRIKES = 50
 
 
-def _dump(message: dict) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
-
-
-def error_message(code: str, message: str, command_id=None) -> str:
-    return _dump({"type": "error", "id": command_id, "code": code, "message": message})
-
-
-def origin_allowed(websocket: WebSocket, allowed: list[str]) -> bool:
-    """Browsers always send Origin; it must be this server's own address (or
-    one configured), so no other site can act with a participant's cookie.
-    Clients that are not browsers send none and authenticate by token."""
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    if origin in allowed:
-        return True
-    return urlsplit(origin).netloc == websocket.headers.get("host")
+def error_message(code: str, message: str, command_id: str | int | None = None) -> str:
+    return dump({"type": "error", "id": command_id, "code": code, "message": message})
 
 
 async def session_socket(websocket: WebSocket) -> None:
-    tribune = websocket.app.state.tribune
+    tribune: Tribune = websocket.app.state.tribune
     settings = tribune.settings
-    if not origin_allowed(websocket, settings.allowed_origins):
+    origin, host = websocket.headers.get("origin"), websocket.headers.get("host")
+    if not origin_allowed(origin, host, websocket.url.scheme, settings.allowed_origins, settings.base_url):
         await websocket.close(code=1008)  # before accept: the handshake gets HTTP 403
         return
     session_id = websocket.path_params["session_id"]
@@ -74,14 +64,19 @@ async def session_socket(websocket: WebSocket) -> None:
             connection = Connection(actor, settings.send_queue_size)
             # Join before reading, so nothing published meanwhile is missed;
             # the writer drops what the snapshot or replay already covers.
-            tribune.hub.join(connection)
-            now = tribune.service.clock()
+            room = await tribune.hub.join(connection)
+            now = tribune.kernel.clock()
             seq = session.last_seq
-            if last_seq is not None and 0 <= seq - last_seq <= settings.replay_limit:
-                initial = await missed_events(db, session_id, last_seq, None, actor)
-                initial.append(resumed(seq, now, len(initial)))
+            initial = None
+            if last_seq is not None:
+                initial = await event_log.replay(
+                    db, session, actor, last_seq, settings.replay_limit, settings.replay_limit_bytes
+                )
+            if initial is None:
+                initial = [await snapshot(db, session, actor, tribune.registry, now)]
             else:
-                initial = [await snapshot(db, session, actor, now)]
+                initial.append(resumed(seq, now, len(initial)))
+        room.started_at(seq)
         for text in initial:
             await websocket.send_text(text)
         connection.last_seq = seq
@@ -90,18 +85,23 @@ async def session_socket(websocket: WebSocket) -> None:
         pass
     finally:
         if connection is not None:
-            tribune.hub.leave(connection)
+            await tribune.hub.leave(connection)
 
 
-async def _run(websocket: WebSocket, tribune, connection: Connection) -> None:
+async def _run(websocket: WebSocket, tribune: Tribune, connection: Connection) -> None:
     async def missed(after: int, before: int) -> list[str]:
-        async with tribune.sessionmaker() as db, db.begin():
-            return await missed_events(db, connection.actor.session_id, after, before, connection.actor)
+        async with tribune.sessionmaker() as db:
+            events = await event_log.read(db, connection.actor.session_id, after, before - 1)
+        return [event.payload for event in events if event.recipients.includes(connection.actor)]
 
     writer = asyncio.create_task(connection.write_loop(websocket.send_text, missed))
     reader = asyncio.create_task(_read_loop(websocket, tribune, connection))
     connection.on_overflow = writer.cancel
     done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
+    if reader in done and writer in pending and not reader.cancelled() and isinstance(reader.exception(), Closing):
+        # Send the last replies (the reason for closing) before the close frame.
+        connection.end()
+        await asyncio.wait({writer}, timeout=2)
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
@@ -109,60 +109,87 @@ async def _run(websocket: WebSocket, tribune, connection: Connection) -> None:
         await _close(websocket, SLOW_CLIENT, "too slow: reconnect with last_seq")
         return
     for task in done:
-        if not task.cancelled() and task.exception() and not isinstance(task.exception(), WebSocketDisconnect):
-            log.error("connection failed", exc_info=task.exception())
+        if task.cancelled():
+            continue
+        error = task.exception()
+        if isinstance(error, Closing):
+            await _close(websocket, error.code, error.reason)
+        elif error is not None and not _is_hang_up(error):
+            log.error("connection failed", exc_info=error)
             await _close(websocket, 1011, "server error")
 
 
-async def _read_loop(websocket: WebSocket, tribune, connection: Connection) -> None:
+class Closing(Exception):
+    """End this socket with an application close code (not a failure)."""
+
+    def __init__(self, code: int, reason: str):
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _is_hang_up(error: BaseException) -> bool:
+    # The other side went away while we were sending: nothing to report.
+    return isinstance(error, (WebSocketDisconnect, ConnectionError, RuntimeError)) or type(error).__name__ in (
+        "ClientDisconnected",
+        "ConnectionClosed",
+    )
+
+
+async def _read_loop(websocket: WebSocket, tribune: Tribune, connection: Connection) -> None:
     settings = tribune.settings
-    bucket = TokenBucket(settings.commands_per_second, settings.command_burst)
-    strikes = 0
+    # Every frame counts, whatever it holds, and the bucket outlives the socket.
+    bucket = tribune.floods.bucket(connection.actor.participant_id)
     while True:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
+        if not bucket.take():
+            if bucket.strikes >= FLOOD_STRIKES:
+                raise Closing(FLOODING, "too many messages")
+            connection.reply(error_message("rate_limited", "Too many messages; slow down."))
+            continue
         text = message.get("text")
         if text is None:
             connection.reply(error_message("unsupported", "Binary frames are not accepted on this socket."))
             continue
-        if len(text.encode()) > settings.max_message_bytes:
+        if len(text) > settings.max_message_bytes or len(text.encode("utf-8", "replace")) > settings.max_message_bytes:
             connection.reply(
                 error_message("too_large", f"A message may be at most {settings.max_message_bytes} bytes.")
             )
             continue
-        if not bucket.take():
-            strikes += 1
-            if strikes >= FLOOD_STRIKES:
-                await _close(websocket, FLOODING, "too many messages")
-                return
-            connection.reply(error_message("rate_limited", "Too many messages; slow down."))
-            continue
-        strikes = 0
         connection.reply(await _handle(text, tribune, connection))
 
 
-async def _handle(text: str, tribune, connection: Connection) -> str:
+async def _handle(text: str, tribune: Tribune, connection: Connection) -> str:
     try:
-        command = protocol.parse_command(text)
+        command = tribune.parser.parse(text)
     except protocol.BadCommand as bad:
         return error_message(bad.code, bad.message, bad.command_id)
-    if command.type == "ping":
-        return _dump({"type": "pong", "id": command.id, "server_time": _now_iso(tribune)})
+    if isinstance(command, protocol.Ping):
+        return dump({"type": "pong", "id": command.id, "server_time": _now_iso(tribune)})
     try:
         # Shielded: a client that hangs up mid-command must not cut the
         # command between its commit and its publication.
-        seq = await asyncio.shield(tribune.service.execute(connection.actor, command))
+        executed = await asyncio.shield(tribune.kernel.execute(connection.actor, command))
+    except AccessLost as lost:
+        connection.reply(error_message(lost.code, lost.message, command.id))
+        raise Closing(FORBIDDEN, "no longer invited to this session") from None
     except Refused as refused:
         return error_message(refused.code, refused.message, command.id)
     except Exception:
         log.exception("command %s failed", command.type)
         return error_message("server_error", "The command could not be applied; nothing changed.", command.id)
-    return _dump({"type": "ack", "id": command.id, "seq": seq})
+    if executed.actor != connection.actor:
+        # Roles changed since the socket opened: what this person may see and
+        # do is read again with a fresh snapshot.
+        connection.reply(dump({"type": "ack", "id": command.id, "seq": executed.seq}))
+        raise Closing(ROLES_CHANGED, "your roles changed: reconnect")
+    return dump({"type": "ack", "id": command.id, "seq": executed.seq})
 
 
-def _now_iso(tribune) -> str:
-    return iso(tribune.service.clock())
+def _now_iso(tribune: Tribune) -> str:
+    return iso(tribune.kernel.clock()) or ""
 
 
 async def _refuse(websocket: WebSocket, close_code: int, code: str, message: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -17,9 +19,11 @@ from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.floor import DEFAULT_TIME_LIMITS
 from server import models
 from server.app import create_app
+from server.cli import uvicorn_options
 from server.db import create_engine, migrate, sessionmaker
 from server.settings import Settings
 from server.tokens import join_token, token_hash
+from tests.replica import FloorReplica
 
 POSTGRES_URL = os.environ.get("TRIBUNE_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("TRIBUNE_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -46,6 +50,57 @@ async def reset_postgres(url: str) -> None:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
     finally:
         await connection.close()
+
+
+async def eventually(condition, timeout: float = 10.0) -> None:
+    """Wait for a condition to hold (never a fixed sleep)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("the condition did not hold in time")
+        await asyncio.sleep(0.01)
+
+
+class PrivateRedis:
+    """A real redis-server of the test's own, on its own port, to stop and start."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        self.process = await asyncio.create_subprocess_exec(
+            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            stdout=asyncio.subprocess.DEVNULL,
+        )
+        while True:
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+                writer.close()
+                return
+            except OSError:
+                await asyncio.sleep(0.02)
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+
+
+@contextlib.asynccontextmanager
+async def private_redis():
+    if shutil.which("redis-server") is None:
+        require_service("redis-server", "the redis-server program is not installed")
+    redis = PrivateRedis(free_port())
+    await redis.start()
+    try:
+        yield redis
+    finally:
+        await redis.stop()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -171,8 +226,9 @@ class LiveServer:
     """A real uvicorn server in this event loop; it can be stopped and started
     again on the same database to prove nothing is lost."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, bus=None):
         self.settings = settings
+        self.bus = bus
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task | None = None
 
@@ -186,7 +242,10 @@ class LiveServer:
 
     async def start(self) -> None:
         config = uvicorn.Config(
-            create_app(self.settings), host="127.0.0.1", port=self.settings.port, log_level="warning", lifespan="on"
+            create_app(self.settings, bus=self.bus) if self.bus else create_app(self.settings),
+            **uvicorn_options(self.settings),
+            log_level="warning",
+            lifespan="on",
         )
         self.server = uvicorn.Server(config)
         self.task = asyncio.create_task(self.server.serve())
@@ -228,9 +287,19 @@ class Client:
         self.first = first
         self.backlog: list[dict] = []
         self.counter = 0
+        # The floor as this client holds it, from its snapshot and the events.
+        self.replica: FloorReplica | None = None
 
     async def _read(self, timeout: float) -> dict:
-        return json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
+        if message["type"] == "snapshot":
+            self.replica = FloorReplica(message)
+        elif message["type"] not in ("ack", "error", "pong", "resumed", "heartbeat") and self.replica is not None:
+            self.replica.apply(message)
+        if self.replica is not None and message["type"] not in ("ack", "error", "pong", "heartbeat"):
+            # What a page would draw after this message.
+            message["replica"] = self.replica.view()
+        return message
 
     async def recv(self, timeout: float = 5) -> dict:
         if self.backlog:
@@ -261,7 +330,7 @@ class Client:
         """The next session event (optionally of one type), skipping replies."""
         while True:
             message = await self.recv(timeout)
-            if message["type"] not in ("ack", "error", "pong", "snapshot", "resumed"):
+            if message["type"] not in ("ack", "error", "pong", "snapshot", "resumed", "heartbeat"):
                 if type_ is None or message["type"] == type_:
                     return message
 

@@ -1,50 +1,81 @@
-"""Bus backends, one fixture over memory and Redis."""
+"""The bus contract, run against every backend: memory and a real Redis."""
 
 import asyncio
 
 import pytest
 
-from server.bus import BusMessage, create_bus
+from server.bus import Bus, BusUnavailable, create_bus
+from tests.conftest import eventually, private_redis
 
 
-async def test_every_process_receives_what_one_publishes(bus_url):
+class Inbox:
+    def __init__(self, bus: Bus):
+        self.items: list[tuple[str, bytes]] = []
+        bus.set_receiver(lambda topic, data: self.items.append((topic, data)))
+
+
+async def test_a_process_hears_only_the_topics_it_subscribed_to(bus_url):
     sender, listener = create_bus(bus_url), create_bus(bus_url)
-    received: list[BusMessage] = []
-    listener.add_receiver(received.append)
+    inbox = Inbox(listener)
     await sender.start()
     await listener.start()
     try:
-        payload = '{"type":"floor_given","seq":7,"note":"Señora Présidente, \\n مرحبا"}'
-        await sender.publish(42, 7, "all", payload)
-        await sender.publish(42, 8, "moderators", "{}")
-        for _ in range(200):
-            if len(received) == 2:
-                break
-            await asyncio.sleep(0.01)
+        await listener.subscribe("session.42")
+        payload = '{"note":"Señora Présidente, \\n مرحبا"}'.encode() + b"\x00\xff binary is fine"
+        await sender.publish("session.7", b"not for us")
+        await sender.publish("session.42", payload)
         if bus_url == "memory://":
             # Two in-process buses are two islands: only the same one delivers.
-            assert received == []
+            await asyncio.sleep(0)
+            assert inbox.items == []
             return
-        assert received == [BusMessage(42, 7, "all", payload), BusMessage(42, 8, "moderators", "{}")]
+        await eventually(lambda: inbox.items == [("session.42", payload)])
+        await listener.unsubscribe("session.42")
+        await sender.publish("session.42", b"after leaving")
+        await sender.publish("session.42", b"after leaving")
+        await asyncio.sleep(0.2)
+        assert inbox.items == [("session.42", payload)]
     finally:
         await sender.stop()
         await listener.stop()
 
 
-async def test_a_bus_delivers_to_its_own_receivers(bus_url):
+async def test_a_bus_delivers_its_own_messages_once(bus_url):
     bus = create_bus(bus_url)
-    received: list[BusMessage] = []
-    bus.add_receiver(received.append)
+    inbox = Inbox(bus)
     await bus.start()
     try:
-        await bus.publish(1, 1, "participant:3", "x")
-        for _ in range(200):
-            if received:
-                break
-            await asyncio.sleep(0.01)
-        assert received == [BusMessage(1, 1, "participant:3", "x")]
+        await bus.subscribe("session.1")
+        await bus.publish("session.1", b"x")
+        assert inbox.items == [("session.1", b"x")]  # at once, without a round trip
+        await asyncio.sleep(0.2)
+        assert inbox.items == [("session.1", b"x")]  # and not again from Redis
     finally:
         await bus.stop()
+
+
+async def test_redis_down_then_back_resubscribes_and_says_so():
+    async with private_redis() as redis:
+        sender, listener = create_bus(redis.url), create_bus(redis.url)
+        inbox = Inbox(listener)
+        reconnected = asyncio.Event()
+        listener.on_reconnect = reconnected.set
+        await sender.start()
+        await listener.start()
+        try:
+            await listener.subscribe("session.1")
+            await sender.publish("session.1", b"before")
+            await eventually(lambda: inbox.items == [("session.1", b"before")])
+            await redis.stop()
+            with pytest.raises(BusUnavailable):
+                await sender.publish("session.1", b"lost")
+            await redis.start()
+            await asyncio.wait_for(reconnected.wait(), 10)
+            await sender.publish("session.1", b"after")
+            await eventually(lambda: inbox.items[-1] == ("session.1", b"after"))
+        finally:
+            await sender.stop()
+            await listener.stop()
 
 
 def test_unknown_bus_url_is_refused():

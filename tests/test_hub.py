@@ -1,48 +1,143 @@
-"""Fan-out rules in one process: audiences, slow clients, gaps filled from the log."""
+"""Fan-out in one process: recipients, slow clients, every seq delivered once and in order."""
 
 import asyncio
 
+from rooms.actor import Actor
+from rooms.recipients import EVERYONE, MODERATORS, Recipients, moderators_and, only
 from rooms.roles import Role
-from server.auth import Actor
-from server.bus import BusMessage, MemoryBus
+from server.bus import MemoryBus
+from server.event_log import LoggedEvent, session_topic
 from server.hub import Connection, Hub
+from tests.conftest import eventually
 
 
 def actor(roles=(Role.PARTICIPANT,), participant_id=5, session_id=1):
     return Actor(participant_id, "X", 1, session_id, frozenset(roles), None, None, None)
 
 
-async def test_audiences_are_respected_and_hidden_events_only_advance_seq():
+def event(seq, recipients=EVERYONE, session_id=1, text=None):
+    return LoggedEvent(session_id, seq, recipients, text or f"e{seq}")
+
+
+class Log:
+    """The event log as the hub reads it."""
+
+    def __init__(self):
+        self.events: dict[int, LoggedEvent] = {}
+        self.reads: list[tuple[int, int | None]] = []
+        self.last = 0
+
+    def add(self, *events):
+        for e in events:
+            self.events[e.seq] = e
+            self.last = max(self.last, e.seq)
+
+    async def read(self, session_id, after, upto):
+        self.reads.append((after, upto))
+        return [e for seq, e in sorted(self.events.items()) if after < seq <= (upto or self.last)]
+
+    async def last_seqs(self, session_ids):
+        return {session_id: self.last for session_id in session_ids}
+
+
+async def a_hub(log=None):
     bus = MemoryBus()
-    hub = Hub(bus)
+    log = log or Log()
+    hub = Hub(bus, log.read, log.last_seqs, lambda: "now")
+    return bus, hub, log
+
+
+def drain(connection):
+    items = []
+    while not connection.queue.empty():
+        items.append(connection.queue.get_nowait())
+    return items
+
+
+async def publish(bus, e):
+    await bus.publish(session_topic(e.session_id), e.encode())
+
+
+async def test_recipients_are_respected_and_hidden_events_only_advance_seq():
+    bus, hub, _ = await a_hub()
     delegate, chair = Connection(actor(), 16), Connection(actor((Role.CHAIR,), 6), 16)
-    hub.join(delegate)
-    hub.join(chair)
-    await bus.publish(1, 1, "all", "a")
-    await bus.publish(1, 2, "moderators", "m")
-    await bus.publish(1, 3, "participant:5", "p")
-    await bus.publish(2, 1, "all", "other session")
-    assert [delegate.queue.get_nowait() for _ in range(3)] == [(1, "a"), (2, None), (3, "p")]
-    assert [chair.queue.get_nowait() for _ in range(3)] == [(1, "a"), (2, "m"), (3, None)]
-    hub.leave(delegate)
-    hub.leave(chair)
-    assert hub.count(1) == 0
+    room = await hub.join(delegate)
+    await hub.join(chair)
+    room.started_at(0)
+    await publish(bus, event(1))
+    await publish(bus, event(2, MODERATORS))
+    await publish(bus, event(3, only(5)))
+    await publish(bus, event(4, moderators_and(9)))
+    await publish(bus, event(1, session_id=2, text="other session"))
+    assert drain(delegate) == [(1, "e1"), (2, None), (3, "e3"), (4, None)]
+    assert drain(chair) == [(1, "e1"), (2, "e2"), (3, None), (4, "e4")]
+    await hub.leave(delegate)
+    await hub.leave(chair)
+    assert hub.count(1) == 0 and "session.1" not in bus.topics
+
+
+def test_recipients_survive_their_stored_form():
+    for recipients in (EVERYONE, MODERATORS, only(3, 12), moderators_and(7), Recipients()):
+        assert Recipients.decode(recipients.encode()) == recipients
+
+
+async def test_a_process_subscribes_with_its_first_socket_and_leaves_with_its_last():
+    bus, hub, _ = await a_hub()
+    first, second = Connection(actor(), 8), Connection(actor(participant_id=6), 8)
+    await hub.join(first)
+    await hub.join(second)
+    assert bus.topics == {"session.1"}
+    await hub.leave(first)
+    assert bus.topics == {"session.1"}
+    await hub.leave(second)
+    assert bus.topics == set()
 
 
 async def test_a_client_that_cannot_keep_up_is_cut_off_not_waited_for():
-    hub = Hub(MemoryBus())
+    bus, hub, _ = await a_hub()
     slow, fast = Connection(actor(), 8), Connection(actor(participant_id=6), 64)
     cut = []
     slow.on_overflow = lambda: cut.append(True)
-    hub.join(slow)
-    hub.join(fast)
+    (await hub.join(slow)).started_at(0)
+    await hub.join(fast)
     for seq in range(1, 21):
-        hub.deliver(BusMessage(1, seq, "all", str(seq)))
+        await publish(bus, event(seq))
     assert slow.is_too_slow and cut == [True]
     assert fast.queue.qsize() == 20 and not fast.is_too_slow
 
 
-async def test_writer_fills_a_gap_from_the_log_and_skips_what_was_sent():
+async def test_a_gap_left_by_the_bus_is_read_once_from_the_log_for_every_socket():
+    log = Log()
+    log.add(*(event(seq) for seq in range(1, 6)))
+    bus, hub, _ = await a_hub(log)
+    sockets = [Connection(actor(participant_id=n), 16) for n in range(3)]
+    for connection in sockets:
+        room = await hub.join(connection)
+    room.started_at(1)
+    await publish(bus, event(4))  # 2 and 3 were lost on the bus
+    await publish(bus, event(5))
+    await room.settled()
+    for connection in sockets:
+        assert [seq for seq, _ in drain(connection)] == [2, 3, 4, 5]
+    assert log.reads == [(1, 3)]
+    await publish(bus, event(3))  # a late duplicate changes nothing
+    assert all(connection.queue.empty() for connection in sockets)
+
+
+async def test_a_heartbeat_delivers_a_lost_last_event_then_tells_the_seq():
+    log = Log()
+    log.add(event(1), event(2))
+    bus, hub, _ = await a_hub(log)
+    connection = Connection(actor(), 16)
+    room = await hub.join(connection)
+    room.started_at(1)
+    await hub.beat()  # event 2 never came over the bus
+    items = drain(connection)
+    assert items[0] == (2, "e2")
+    assert items[1][0] is None and '"type":"heartbeat","seq":2' in items[1][1]
+
+
+async def test_writer_skips_what_was_sent_and_fills_a_gap_as_a_last_resort():
     connection = Connection(actor(), 16)
     connection.last_seq = 2
     sent, asked = [], []
@@ -51,19 +146,12 @@ async def test_writer_fills_a_gap_from_the_log_and_skips_what_was_sent():
         asked.append((after, before))
         return [f"log {seq}" for seq in range(after + 1, before)]
 
+    async def send(text):
+        sent.append(text)
+
     for item in [(1, "old"), (2, "old"), (3, "e3"), (None, "ack"), (6, "e6"), (7, None), (8, "e8")]:
         connection.queue.put_nowait(item)
-    writer = asyncio.create_task(connection.write_loop(_append(sent), missed))
-    while connection.queue.qsize():
-        await asyncio.sleep(0.01)
-    await asyncio.sleep(0.01)
-    writer.cancel()
+    connection.end()
+    await asyncio.wait_for(connection.write_loop(send, missed), 5)
     assert sent == ["e3", "ack", "log 4", "log 5", "e6", "e8"]
     assert asked == [(3, 6)] and connection.last_seq == 8
-
-
-def _append(into):
-    async def send(text):
-        into.append(text)
-
-    return send

@@ -245,6 +245,92 @@ def test_empty_and_non_mapping_files():
     assert caught.value.line == 1
 
 
+def test_aliases_that_multiply_are_refused_at_their_line():
+    # "Billion laughs": nine levels of nine aliases would make 387 million
+    # values; were they expanded, this test would hang.
+    lines = ['lol: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi"):
+        lines.append(f"lol{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]")
+    with pytest.raises(EventFileError) as caught:
+        parse_event("\n".join(lines) + "\n", "event.yaml")
+    error = caught.value
+    assert "YAML aliases" in error.reason and error.line is not None, str(error)
+    assert str(error).startswith(f"event.yaml:{error.line}: ")
+    assert "*" in lines[error.line - 1]
+
+
+def test_sessions_can_still_share_floor_rules_through_an_alias():
+    more = ('  - {key: closing, title: Closing, starts: "2020-12-04 15:10", ends: "2020-12-04 15:30", floor: *rules}\n'
+            '  - {key: late, title: Late, starts: "2020-12-04 15:30", ends: "2020-12-04 16:00",\n'
+            '     floor: {<<: *rules, point_of_order: 30}}\n')
+    text = VALID.replace("    floor:\n", "    floor: &rules\n").replace("participants:\n", more + "participants:\n")
+    spec = parse_event(text, "event.yaml")
+    assert spec.sessions[2].floor == spec.sessions[1].floor
+    assert spec.sessions[2].floor.time_limits[Tier.CIVIL_SOCIETY] == 90
+    # A merge key is no duplicate key, and a problem is found where it is written.
+    assert (spec.sessions[3].floor.point_of_order, spec.sessions[3].floor.right_of_reply) == (30, 120)
+    with pytest.raises(EventFileError) as caught:
+        parse_event(text.replace("point_of_order: 30", "point_of_order: -30"), "event.yaml")
+    assert caught.value.problems == [(_line_of(text, "point_of_order: 30"),
+                                      "sessions[3].floor.point_of_order: Input should be greater than or equal to 0, got -30")]
+
+
+async def test_file_over_the_size_limit_is_refused(sessionmaker, tmp_path):
+    path = tmp_path / "event.yaml"
+    # The documented limit is 2 MiB: a valid file padded with comments just past it.
+    comment = "# " + "x" * 97 + "\n"
+    path.write_text(VALID + comment * (2 * 1024 * 1024 // len(comment)), encoding="utf-8")
+    with pytest.raises(EventFileError) as caught:
+        await load_event_file(sessionmaker, path, SECRET)
+    assert str(caught.value) == "event.yaml: the file is larger than 2 MiB (2,097,152 bytes), the most an event file may be"
+    with pytest.raises(EventFileError, match="larger than 2 MiB"):
+        parse_event(path.read_text(encoding="utf-8"), "event.yaml")
+
+
+async def test_file_not_in_utf8_is_refused_at_its_line(sessionmaker, tmp_path):
+    text = VALID.replace("name: Pieter", "name: Piéter")
+    path = tmp_path / "event.yaml"
+    path.write_bytes(text.encode("latin-1"))
+    with pytest.raises(EventFileError) as caught:
+        await load_event_file(sessionmaker, path, SECRET)
+    line = _line_of(text, "Piéter")
+    assert str(caught.value) == f"event.yaml:{line}: the file is not UTF-8 (byte 0xe9); save it as UTF-8"
+
+
+def test_type_errors_do_not_hide_other_problems():
+    text = (VALID.replace("    title: Opening\n", "    title: Opening\n    title: Again\n")
+            .replace("sponsored: true", "sponsored: 3")
+            .replace("delegation: us", "delegation: xx")
+            .replace('ends: "2020-12-04 15:10"', 'ends: "2020-12-04 12:00"'))
+    with pytest.raises(EventFileError) as caught:
+        parse_event(text, "event.yaml")
+    problems = caught.value.problems
+    assert [line for line, _ in problems] == [
+        _line_of(text, "title: Again"), _line_of(text, '"2020-12-04 12:00"'),
+        _line_of(text, "sponsored: 3"), _line_of(text, "delegation: xx")], str(caught.value)
+    reasons = " | ".join(reason for _, reason in problems)
+    for words in ("appears twice", "before it starts", "valid boolean", "unknown delegation 'xx'"):
+        assert words in reasons
+
+
+UNREADABLE = [
+    # (what, replace this, with this, line marker, words in the reason)
+    ("impossible date", 'starts: "2020-12-04 13:30"', "starts: 2020-12-32 13:30:00", "2020-12-32", "day is out of range"),
+    ("alias inside its own anchor", "roles: [interpreter]", "roles: &self [*self]", "&self", "inside the part it names"),
+    ("control character", "name: Layla", "name: La\x07yla", "La\x07yla", "unacceptable character"),
+    ("deep nesting", "name: Layla", "name: " + "[" * 60 + "]" * 60, "[[[", "more than 50 levels deep"),
+]
+
+
+@pytest.mark.parametrize("what, old, new, marker, words", UNREADABLE, ids=[case[0] for case in UNREADABLE])
+def test_unreadable_values_are_reported_at_their_line(what, old, new, marker, words):
+    assert old in VALID, what
+    text = VALID.replace(old, new, 1)
+    with pytest.raises(EventFileError) as caught:
+        parse_event(text, "event.yaml")
+    assert caught.value.line == _line_of(text, marker) and words in caught.value.reason, str(caught.value)
+
+
 def _doc_example() -> str:
     match = re.search(r"```yaml\n(.*?)```", DOC.read_text(encoding="utf-8"), re.S)
     assert match, "docs/event-format.md has no ```yaml block"

@@ -5,7 +5,11 @@ import re
 from pathlib import Path
 
 import rooms.floor
-from server.protocol import COMMAND_TYPES, parse_command
+from server.app import command_registry
+from server.protocol import Parser
+
+PARSER = Parser(command_registry())
+COMMAND_TYPES = PARSER.types
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
 
@@ -14,7 +18,7 @@ EVENT_TYPES = {
     "list_closed", "list_reopened", "floor_given", "speech_ended", "speech_paused", "speech_resumed",
     "language_declared",
 }
-SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong"}
+SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong", "heartbeat"}
 
 
 def sections() -> dict[str, str]:
@@ -34,7 +38,7 @@ def test_every_command_example_is_accepted_by_the_parser():
     documented = sections()
     for name in COMMAND_TYPES:
         for block in re.findall(r"```json\n(.*?)```", documented[name], flags=re.S):
-            command = parse_command(block)
+            command = PARSER.parse(block)
             assert command.type == name
 
 

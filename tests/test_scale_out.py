@@ -52,7 +52,7 @@ async def test_two_servers_run_one_session(bus_url):
                     seqs.append(message["seq"])
                     last = message
             assert seqs == [1, 2, 3]
-            assert [w["delegation"]["tier"] for w in last["floor"]["waiting"]] == [
+            assert [w["delegation"]["tier"] for w in last["replica"]["waiting"]] == [
                 "state_party", "state_party", "observer_state"
             ]
         for socket in sockets:

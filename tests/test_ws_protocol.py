@@ -17,9 +17,9 @@ async def test_snapshot_shows_the_session_me_and_the_floor(connect, world):
     assert snapshot["me"]["name"] == "Delegate of France"
     assert snapshot["me"]["delegation"]["tier"] == "state_party"
     assert "request_floor" in snapshot["me"]["may"] and "give_floor" not in snapshot["me"]["may"]
-    assert snapshot["floor"] == {
+    assert snapshot["replica"] == {
         "is_closed": False,
-        "rules": snapshot["floor"]["rules"],
+        "rules": snapshot["replica"]["rules"],
         "current": None,
         "waiting": [],
     }
@@ -37,7 +37,8 @@ async def test_commands_are_acked_with_the_seq_of_their_event(connect):
     reply = await france.reply_to(command_id)
     assert reply == {"type": "ack", "id": command_id, "seq": 1}
     assert event["type"] == "floor_requested" and event["seq"] == 1
-    assert event["data"]["request"]["position"] == 1
+    assert event["data"]["order"] == [event["data"]["request"]["id"]]
+    assert event["replica"]["waiting"][0]["position"] == 1
     assert event["actor"]["name"] == "Delegate of France"
 
     again = await france.command("request_floor", kind="statement")
@@ -58,11 +59,11 @@ async def test_every_client_sees_the_same_order(connect):
     for who, client in clients.items():
         events = [await client.next_event() for _ in range(5)]
         assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
-        seen[who] = [w["delegation"]["name"] for w in events[-1]["floor"]["waiting"]]
+        seen[who] = [w["delegation"]["name"] for w in events[-1]["replica"]["waiting"]]
     expected = seen["chair"]
     assert all(order == expected for order in seen.values())
     assert expected[0] == "International Campaign to Ban Landmines"  # the point of order
-    tiers = [w["delegation"]["tier"] for w in events[-1]["floor"]["waiting"][1:]]
+    tiers = [w["delegation"]["tier"] for w in events[-1]["replica"]["waiting"][1:]]
     assert tiers == ["state_party", "observer_state", "international_organisation", "civil_society"]
 
 
@@ -78,26 +79,28 @@ async def test_a_whole_list_is_run_and_every_speech_kept(connect, world):
     assert added["type"] == "ack"
     assert (await chair.command("give_floor"))["type"] == "ack"
     event = await france.next_event("floor_given")
-    assert event["floor"]["current"]["speaker_name"] == "Delegate of France"
-    assert event["floor"]["current"]["limit_s"] == 180 and event["floor"]["current"]["language"] == "fr"
+    assert event["replica"]["current"]["speaker_name"] == "Delegate of France"
+    assert event["replica"]["current"]["limit_s"] == 180 and event["replica"]["current"]["language"] == "fr"
     assert (await chair.command("pause_speech"))["type"] == "ack"
     paused = await france.next_event("speech_paused")
-    assert paused["floor"]["current"]["is_paused"] is True
+    assert paused["replica"]["current"]["is_paused"] is True
     assert (await chair.command("resume_speech"))["type"] == "ack"
     assert (await france.command("declare_language", language="en"))["type"] == "ack"
     declared = await peru.next_event("language_declared")
-    assert declared["floor"]["current"]["language"] == "en"
-    waiting = (await chair.next_event("language_declared"))["floor"]["waiting"]
+    assert declared["replica"]["current"]["language"] == "en"
+    waiting = (await chair.next_event("language_declared"))["replica"]["waiting"]
     in_room = next(w for w in waiting if w["is_in_room"])
     assert (await chair.command("give_floor", request_id=in_room["id"]))["type"] == "ack"
+    speaking = given_before = peru.replica.current
     given = await peru.next_event("floor_given")
-    assert given["data"]["ended"]["speaker_name"] == "Delegate of France"
-    assert given["floor"]["current"]["speaker_name"] == "Survivor advocate (in room)"
-    assert given["floor"]["current"]["limit_s"] == 120
-    assert [w["speaker_name"] for w in given["floor"]["waiting"]] == ["Peru"]
+    assert given_before["speaker_name"] == "Delegate of France"
+    assert given["data"]["ended"]["request_id"] == speaking["request_id"] and given["data"]["ended"]["ended_at"]
+    assert given["replica"]["current"]["speaker_name"] == "Survivor advocate (in room)"
+    assert given["replica"]["current"]["limit_s"] == 120
+    assert [w["speaker_name"] for w in given["replica"]["waiting"]] == ["Peru"]
     assert (await chair.command("end_speech"))["type"] == "ack"
     ended = await peru.next_event("speech_ended")
-    assert ended["floor"]["current"] is None and ended["data"]["ended"]["ended_at"]
+    assert ended["replica"]["current"] is None and ended["data"]["ended"]["ended_at"]
 
 
 async def test_moderator_reorders_moves_removes_and_closes(connect):
@@ -106,21 +109,21 @@ async def test_moderator_reorders_moves_removes_and_closes(connect):
     for who in speakers:
         client = await connect(who)
         await client.command("request_floor")
-    floor = (await chair.next_event())["floor"]
+    floor = (await chair.next_event())["replica"]
     for _ in range(3):
-        floor = (await chair.next_event())["floor"]
+        floor = (await chair.next_event())["replica"]
     ids = [w["id"] for w in floor["waiting"]]
     stale = await chair.command("reorder", request_ids=ids[:-1])
     assert stale["code"] == "stale_list"
     assert (await chair.command("reorder", request_ids=list(reversed(ids))))["type"] == "ack"
-    assert [w["id"] for w in (await chair.next_event("list_reordered"))["floor"]["waiting"]] == ids[::-1]
+    assert [w["id"] for w in (await chair.next_event("list_reordered"))["replica"]["waiting"]] == ids[::-1]
     assert (await chair.command("move_request", request_id=ids[0], position=1))["type"] == "ack"
     moved = await chair.next_event("request_moved")
-    assert moved["floor"]["waiting"][0]["id"] == ids[0]
+    assert moved["replica"]["waiting"][0]["id"] == ids[0]
     assert (await chair.command("remove_request", request_id=ids[1], reason="Speaks in the next session"))["type"] == "ack"
     removed = await chair.next_event("request_removed")
     assert removed["data"]["reason"] == "Speaks in the next session"
-    assert ids[1] not in [w["id"] for w in removed["floor"]["waiting"]]
+    assert ids[1] not in [w["id"] for w in removed["replica"]["waiting"]]
     assert (await chair.command("close_list"))["type"] == "ack"
     icbl = await connect("icbl")
     assert (await icbl.command("request_floor"))["code"] == "list_closed"
@@ -139,7 +142,7 @@ async def test_withdraw_own_request_but_not_another_delegations(connect):
     assert refused["code"] == "forbidden"
     assert (await france2.command("withdraw", request_id=request_id))["type"] == "ack"
     event = await france.next_event("request_withdrawn")
-    assert event["floor"]["waiting"] == []
+    assert event["replica"]["waiting"] == []
 
 
 async def test_resume_by_last_seq_gets_exactly_what_was_missed(connect):
@@ -201,10 +204,10 @@ async def test_a_server_restart_on_the_same_database_loses_nothing(server, conne
     after = await connect("chair")
     snapshot = after.first
     assert snapshot["seq"] == last_seq
-    assert snapshot["floor"]["current"]["speaker_name"] == "Delegate of France"
-    assert snapshot["floor"]["current"]["is_paused"] is True
-    assert snapshot["floor"]["current"]["remaining_s"] == before["floor"]["current"]["remaining_s"]
-    assert snapshot["floor"]["waiting"] == before["floor"]["waiting"]
+    assert snapshot["replica"]["current"]["speaker_name"] == "Delegate of France"
+    assert snapshot["replica"]["current"]["is_paused"] is True
+    assert snapshot["replica"]["current"]["remaining_s"] == before["replica"]["current"]["remaining_s"]
+    assert snapshot["replica"]["waiting"] == before["replica"]["waiting"]
     resumed = await connect("france", last_seq=1, read_first=False)
     assert [(await resumed.recv())["seq"] for _ in range(3)] == [2, 3, 4]
     assert (await after.command("resume_speech"))["seq"] == last_seq + 1
@@ -240,7 +243,7 @@ async def test_moderator_commands_from_others_are_forbidden_and_change_nothing(c
         assert reply["type"] == "error" and reply["code"] == "forbidden", (command, reply)
     fresh = await connect("chair")
     assert fresh.first["seq"] == state["seq"]
-    assert fresh.first["floor"]["waiting"] == state["floor"]["waiting"]
+    assert fresh.first["replica"]["waiting"] == state["replica"]["waiting"]
 
 
 @pytest.mark.parametrize("who", ["interpreter", "observer"])
@@ -278,7 +281,7 @@ async def test_bad_input_gets_an_error_and_changes_nothing(connect, frame, code)
     assert reply["type"] == "error" and reply["code"] == code, reply
     assert reply["message"]
     fresh = await connect("chair")
-    assert fresh.first["seq"] == 0 and fresh.first["floor"]["waiting"] == []
+    assert fresh.first["seq"] == 0 and fresh.first["replica"]["waiting"] == []
     assert (await france.command("ping"))["type"] == "pong"  # the socket is still usable
 
 

@@ -1,0 +1,170 @@
+"""Commands: each declared once beside its domain, with its schema, roles and handler.
+
+A domain module makes a ``CommandSet`` and registers each command on it::
+
+    floor = CommandSet()
+
+    @floor.command(GiveFloor, roles=FLOOR_RUNNERS)
+    async def give_floor(ctx: Context, command: GiveFloor) -> None: ...
+
+The server composes the sets into one ``Registry`` and runs every command
+through its kernel (authorise, lock, handler, seq, event log, commit,
+publish). A handler reads state through the ``Context`` port and reports
+what changed with ``ctx.emit``; it never writes on its own.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Protocol
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from interpretation.languages import is_known
+from rooms.actor import Actor
+from rooms.recipients import EVERYONE, Recipients
+from rooms.roles import Role
+
+if TYPE_CHECKING:
+    from rooms.floor import Floor
+
+
+def _printable(text: str) -> str:
+    # Control characters (NUL above all) are refused rather than stored: one
+    # engine keeps them, another refuses them, and no reader can see them.
+    for char in text:
+        if unicodedata.category(char) in ("Cc", "Cs") and char not in "\n\t":
+            raise ValueError(f"contains the control character U+{ord(char):04X}")
+    return text
+
+
+# Ids the database can hold (PostgreSQL's ``integer``).
+EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+# A client's own command id, echoed back; integers stay exact in JavaScript.
+CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_printable)] | Annotated[
+    int, Field(ge=-(2**53) + 1, le=2**53 - 1)
+]
+def _known_language(code: str) -> str:
+    if not is_known(code):
+        raise ValueError(f"unknown language code {code[:8]!r}")
+    return code
+
+
+LanguageCode = Annotated[str, StringConstraints(min_length=2, max_length=8), AfterValidator(_known_language)]
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    """A user-written text field: trimmed, bounded, no control characters."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(_printable),
+    ]
+
+
+class Command(BaseModel):
+    """The fields every command shares. ``type`` is a Literal in each subclass."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: CommandId
+    type: str
+
+
+class DelegationInfo(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+
+
+class Context(Protocol):
+    """What a handler may use, inside the command's transaction."""
+
+    actor: Actor
+    now: datetime
+
+    async def floor(self) -> Floor:
+        """The session's floor, loaded once per command."""
+        ...
+
+    async def delegation(self, delegation_id: int) -> DelegationInfo | None:
+        """A delegation of this session's event, or None."""
+        ...
+
+    async def emit(
+        self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE
+    ) -> None:
+        """Record an event. ``data`` is called after pending changes are
+        written, so new rows already have their ids."""
+        ...
+
+    async def execute(self, command: Command) -> None:
+        """Run another command in this same transaction, as the same actor."""
+        ...
+
+
+Handler = Callable[[Any, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    name: str
+    schema: type[Command]
+    roles: frozenset[Role]
+    handler: Handler
+
+
+class CommandSet:
+    """The commands of one domain module."""
+
+    def __init__(self) -> None:
+        self.specs: list[CommandSpec] = []
+
+    def command(self, schema: type[Command], *, roles: Iterable[Role]) -> Callable[[Handler], Handler]:
+        name = command_name(schema)
+
+        def register(handler: Handler) -> Handler:
+            self.specs.append(CommandSpec(name, schema, frozenset(roles), handler))
+            return handler
+
+        return register
+
+
+def command_name(schema: type[Command]) -> str:
+    annotation = schema.model_fields["type"].annotation
+    values = getattr(annotation, "__args__", ())
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise TypeError(f"{schema.__name__}.type must be a Literal of one string")
+    return values[0]
+
+
+class Registry:
+    """Every command the server accepts, by name."""
+
+    def __init__(self, *sets: CommandSet) -> None:
+        self.specs: dict[str, CommandSpec] = {}
+        for command_set in sets:
+            for spec in command_set.specs:
+                if spec.name in self.specs:
+                    raise ValueError(f"command {spec.name!r} is declared twice")
+                self.specs[spec.name] = spec
+
+    def __getitem__(self, name: str) -> CommandSpec:
+        return self.specs[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.specs
+
+    def may(self, roles: Iterable[Role], name: str) -> bool:
+        spec = self.specs.get(name)
+        return spec is not None and bool(spec.roles & set(roles))
+
+    def allowed(self, roles: Iterable[Role]) -> list[str]:
+        roles = set(roles)
+        return [name for name, spec in self.specs.items() if spec.roles & roles]

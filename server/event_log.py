@@ -1,0 +1,80 @@
+"""The per-session event log: every event as sent, with its seq and recipients.
+
+The same ``LoggedEvent`` travels on the bus, sits in the hub's queues and is
+read back for replay, so one visibility rule (``Recipients.includes``)
+decides what each person gets, live or replayed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from rooms.actor import Actor
+from rooms.recipients import Recipients
+from server import models
+
+
+def dump(message: dict[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def session_topic(session_id: int) -> str:
+    return f"session.{session_id}"
+
+
+def session_of_topic(topic: str) -> int | None:
+    prefix, _, rest = topic.partition(".")
+    return int(rest) if prefix == "session" and rest.isdigit() else None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    session_id: int
+    seq: int
+    recipients: Recipients
+    payload: str
+
+    def encode(self) -> bytes:
+        """The bus form: a one-line header, then the payload as sent to clients."""
+        return f"{self.session_id} {self.seq} {self.recipients.encode()}\n".encode() + self.payload.encode()
+
+    @classmethod
+    def decode(cls, data: bytes) -> LoggedEvent:
+        header, _, payload = data.partition(b"\n")
+        session_id, seq, recipients = header.decode().split(" ", 2)
+        return cls(int(session_id), int(seq), Recipients.decode(recipients), payload.decode())
+
+
+async def read(db: AsyncSession, session_id: int, after: int, upto: int | None = None) -> list[LoggedEvent]:
+    """Logged events with ``after < seq <= upto``, in order."""
+    query = select(models.SessionEvent.seq, models.SessionEvent.recipients, models.SessionEvent.payload).where(
+        models.SessionEvent.session_id == session_id, models.SessionEvent.seq > after
+    )
+    if upto is not None:
+        query = query.where(models.SessionEvent.seq <= upto)
+    rows = (await db.execute(query.order_by(models.SessionEvent.seq))).all()
+    return [LoggedEvent(session_id, seq, Recipients.decode(recipients), payload) for seq, recipients, payload in rows]
+
+
+async def replay(
+    db: AsyncSession, session: models.Session, actor: Actor, last_seq: int, max_events: int, max_bytes: int
+) -> list[str] | None:
+    """What a client that saw ``last_seq`` missed, as this person may see it;
+    None when that is too much (or too old) to replay: send a snapshot."""
+    missed = session.last_seq - last_seq
+    if last_seq < session.replayable_after_seq or missed < 0 or missed > max_events:
+        return None
+    texts = []
+    size = 0
+    for event in await read(db, session.id, last_seq):
+        size += len(event.payload.encode())
+        if size > max_bytes:
+            return None
+        if event.recipients.includes(actor):
+            texts.append(event.payload)
+    return texts

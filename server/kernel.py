@@ -1,0 +1,153 @@
+"""The command kernel: what every command shares, done once.
+
+For each command: check the sender's roles (as they are now, read under the
+lock, not as they were when the socket opened), lock the session (a row
+lock in PostgreSQL, the writer lock in SQLite), run the handler declared
+beside its domain, give each event it records the session's next ``seq``,
+write the event log, commit, and publish. The database is the truth: a
+publish that fails after the commit does not undo or deny the command;
+other processes fill the gap from the log (see server.hub).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from rooms.actor import Actor
+from rooms.commands import Command, DelegationInfo, Registry
+from rooms.errors import Refused
+from rooms.floor import Floor
+from rooms.floor_views import iso
+from rooms.recipients import EVERYONE, Recipients
+from server import models
+from server.auth import current_actor
+from server.bus import Bus, BusUnavailable
+from server.event_log import LoggedEvent, dump, session_topic
+from server.floor_store import load_floor, save_floor
+from server.models import utcnow
+
+log = logging.getLogger(__name__)
+
+
+class AccessLost(Refused):
+    """The sender no longer has access to this session (their roles changed)."""
+
+    def __init__(self) -> None:
+        super().__init__("forbidden", "You no longer have access to this session.")
+
+
+@dataclass(frozen=True)
+class Executed:
+    seq: int | None
+    # The sender as they stand now; differs from the socket's when roles changed.
+    actor: Actor
+
+
+class Kernel:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        registry: Registry,
+        clock: Callable[[], datetime] = utcnow,
+    ):
+        self.sessionmaker = sessionmaker
+        self.bus = bus
+        self.registry = registry
+        self.clock = clock
+
+    async def execute(self, actor: Actor, command: Command) -> Executed:
+        """Run one command for ``actor``. Raises ``Refused`` when nothing changed."""
+        if not self.registry.may(actor.roles, command.type):
+            raise _forbidden(command.type)
+        async with self.sessionmaker() as db, db.begin():
+            session = await db.scalar(
+                select(models.Session).where(models.Session.id == actor.session_id).with_for_update()
+            )
+            if session is None:
+                raise Refused("not_found", "This session no longer exists.")
+            now_actor = await current_actor(db, actor.participant_id, session)
+            if now_actor is None:
+                raise AccessLost()
+            tx = Transaction(db, session, now_actor, self.clock(), self.registry)
+            await tx.execute(command)
+            await tx.flush()
+        for event in tx.events:
+            try:
+                await self.bus.publish(session_topic(event.session_id), event.encode())
+            except BusUnavailable as error:
+                # Committed is committed: clients get it from the log (heartbeat).
+                log.warning("event %s of session %s not published: %s", event.seq, event.session_id, error)
+        return Executed(tx.events[-1].seq if tx.events else None, now_actor)
+
+
+def _forbidden(name: str) -> Refused:
+    return Refused("forbidden", f"Your role in this session does not allow '{name}'.")
+
+
+@dataclass
+class Transaction:
+    """The ``rooms.commands.Context`` of one command, inside its transaction."""
+
+    db: AsyncSession
+    session: models.Session
+    actor: Actor
+    now: datetime
+    registry: Registry
+    events: list[LoggedEvent] = field(default_factory=list)
+    _floor: Floor | None = None
+
+    async def execute(self, command: Command) -> None:
+        if not self.registry.may(self.actor.roles, command.type):
+            raise _forbidden(command.type)
+        await self.registry[command.type].handler(self, command)
+
+    async def floor(self) -> Floor:
+        if self._floor is None:
+            self._floor = await load_floor(self.db, self.session)
+        return self._floor
+
+    async def delegation(self, delegation_id: int) -> DelegationInfo | None:
+        delegation = await self.db.get(models.Delegation, delegation_id)
+        if delegation is None or delegation.event_id != self.session.event_id:
+            return None
+        return delegation
+
+    async def flush(self) -> None:
+        if self._floor is not None:
+            await save_floor(self.db, self.session, self._floor)
+
+    async def emit(
+        self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE
+    ) -> None:
+        await self.flush()
+        self.session.last_seq += 1
+        seq = self.session.last_seq
+        payload = dump(
+            {
+                "type": type_,
+                "seq": seq,
+                "at": iso(self.now),
+                "actor": {"id": self.actor.participant_id, "name": self.actor.name},
+                "data": data(),
+            }
+        )
+        self.db.add(
+            models.SessionEvent(
+                session_id=self.session.id,
+                seq=seq,
+                type=type_,
+                recipients=recipients.encode(),
+                actor_id=self.actor.participant_id,
+                created_at=self.now,
+                payload=payload,
+            )
+        )
+        self.events.append(LoggedEvent(self.session.id, seq, recipients, payload))
