@@ -201,9 +201,12 @@ class Hub:
                 continue
             room.catch_up_to(seq)
             await room.settled()
-            # The log's seq, not the room's: if filling failed, clients see
-            # they are behind and resume by last_seq themselves.
-            text = dump({"type": "heartbeat", "seq": seq, "server_time": self._clock()})
+            if room.seq is None:
+                continue  # its first socket is still reading its snapshot
+            # What the room delivered, which the log may exceed only if reading
+            # it failed (the next beat tries again). Every event up to this seq
+            # is queued before the heartbeat, so a client may take it as its own.
+            text = dump({"type": "heartbeat", "seq": room.seq, "server_time": self._clock()})
             for connection in tuple(room.connections):
                 connection.reply(text)
 

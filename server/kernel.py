@@ -43,6 +43,13 @@ class AccessLost(Refused):
         super().__init__("forbidden", "You no longer have access to this session.")
 
 
+class RolesChanged(Refused):
+    """Refused because the sender's roles changed since their socket opened."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__("forbidden", f"Your roles in this session changed; they no longer allow '{name}'.")
+
+
 @dataclass(frozen=True)
 class Executed:
     seq: int | None
@@ -76,6 +83,8 @@ class Kernel:
             now_actor = await current_actor(db, actor.participant_id, session)
             if now_actor is None:
                 raise AccessLost()
+            if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
+                raise RolesChanged(command.type)
             tx = Transaction(db, session, now_actor, self.clock(), self.registry)
             await tx.execute(command)
             await tx.flush()

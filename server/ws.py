@@ -14,7 +14,7 @@ from server import event_log, protocol
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.event_log import dump
 from server.hub import SLOW_CLIENT, Connection
-from server.kernel import AccessLost
+from server.kernel import AccessLost, RolesChanged
 from server.security import origin_allowed
 from server.snapshot import lock_session_for_read, resumed, snapshot
 
@@ -175,6 +175,9 @@ async def _handle(text: str, tribune: Tribune, connection: Connection) -> str:
     except AccessLost as lost:
         connection.reply(error_message(lost.code, lost.message, command.id))
         raise Closing(FORBIDDEN, "no longer invited to this session") from None
+    except RolesChanged as changed:
+        connection.reply(error_message(changed.code, changed.message, command.id))
+        raise Closing(ROLES_CHANGED, "your roles changed: reconnect") from None
     except Refused as refused:
         return error_message(refused.code, refused.message, command.id)
     except Exception:

@@ -4,6 +4,72 @@
 // Close codes after which reconnecting cannot help.
 const FINAL_CLOSES = { 4401: "unauthorized", 4403: "forbidden", 4404: "not_found" };
 const FLOODING = 4429;
+// The server asks for a fresh snapshot (roles changed).
+const ROLES_CHANGED = 4409;
+// We close with this when our copy of the floor fell out of step.
+const OUT_OF_STEP = 4000;
+
+/**
+ * The floor as this page holds it: a snapshot's floor, then each event's
+ * change applied in seq order. `apply` returns false when an event does not
+ * fit (the page then asks for a fresh snapshot).
+ */
+export class FloorState {
+  constructor(floor) {
+    this.isClosed = floor.is_closed;
+    this.rules = floor.rules;
+    this.current = floor.current;
+    this.requests = new Map(floor.waiting.map((request) => [request.id, request]));
+    this.order = floor.waiting.map((request) => request.id);
+  }
+
+  apply(type, data) {
+    switch (type) {
+      case "floor_requested":
+        this.requests.set(data.request.id, data.request);
+        break;
+      case "request_withdrawn":
+      case "request_removed":
+        this.requests.delete(data.request.id);
+        break;
+      case "list_closed":
+      case "list_reopened":
+        this.isClosed = data.is_closed;
+        break;
+      case "floor_given":
+        this.current = data.speech;
+        this.requests.delete(data.speech.request_id);
+        break;
+      case "speech_ended":
+        this.current = null;
+        break;
+      case "speech_paused":
+      case "speech_resumed":
+        this.current = data.speech;
+        break;
+      case "language_declared":
+        if (data.speech_id !== null && this.current) this.current = { ...this.current, language: data.language };
+        if (this.requests.has(data.request_id)) {
+          this.requests.set(data.request_id, { ...this.requests.get(data.request_id), language: data.language });
+        }
+        break;
+      default:
+        return true; // not a floor event
+    }
+    if (data.order) this.order = data.order;
+    return this.order.length === this.requests.size && this.order.every((id) => this.requests.has(id));
+  }
+
+  /** The floor in the snapshot's shape, with each waiting request's position. */
+  view() {
+    return {
+      is_closed: this.isClosed,
+      rules: this.rules,
+      current: this.current,
+      waiting: this.order.map((id, index) => ({ ...this.requests.get(id), position: index + 1 })),
+    };
+  }
+}
 
 export function readJSON(id) {
   const node = document.getElementById(id);
@@ -31,7 +97,8 @@ export class Connection {
     this.sessionId = sessionId;
     this.handlers = handlers;
     this.lastSeq = null;
-    this.snapshot = null; // the first snapshot: event, session, me, delegations
+    this.snapshot = null; // the last snapshot: event, session, me, delegations
+    this.floor = null; // FloorState, from the snapshot and the events since
     this.clockOffset = 0; // server time minus Date.now(), in ms
     this.pending = new Map(); // command id -> {resolve, reject}
     this.counter = 0;
@@ -85,6 +152,13 @@ export class Connection {
       this.state("offline", t(final));
       return;
     }
+    if (event.code === ROLES_CHANGED || event.code === OUT_OF_STEP) {
+      // Start again from a snapshot: what we hold (or may do) is not current.
+      this.lastSeq = null;
+      this.attempt = 0;
+      setTimeout(() => this.open(), 0);
+      return;
+    }
     this.attempt += 1;
     // Exponential backoff with jitter, 0.5 s up to 15 s (longer after flooding).
     const base = event.code === FLOODING ? 5000 : 500;
@@ -112,6 +186,7 @@ export class Connection {
     switch (message.type) {
       case "snapshot":
         this.snapshot = message;
+        this.floor = new FloorState(message.floor);
         this.setClock(message.server_time);
         this.lastSeq = message.seq;
         this.connected();
@@ -124,7 +199,13 @@ export class Connection {
         break;
       case "pong":
         this.setClock(message.server_time);
-        break;
+        return;
+      case "heartbeat":
+        this.setClock(message.server_time);
+        // Every event up to this seq that we may see came before it; those
+        // we may not see move our seq on too, so a resume asks for less.
+        if (this.lastSeq !== null && message.seq > this.lastSeq) this.lastSeq = message.seq;
+        return;
       case "ack":
       case "error": {
         const waiting = message.id != null ? this.pending.get(message.id) : undefined;
@@ -138,9 +219,15 @@ export class Connection {
         return;
       }
       default:
-        if (typeof message.seq === "number") this.lastSeq = message.seq;
+        if (typeof message.seq !== "number" || !this.floor) return;
+        if (message.seq <= this.lastSeq) return;
+        this.lastSeq = message.seq;
+        if (!this.floor.apply(message.type, message.data || {})) {
+          this.socket.close(OUT_OF_STEP, "out of step");
+          return;
+        }
     }
-    if (message.floor) this.handlers.onFloor?.(message.floor, message);
+    if (this.floor) this.handlers.onFloor?.(this.floor.view(), message);
   }
 
   connected() {

@@ -294,6 +294,8 @@ class Client:
         message = json.loads(await asyncio.wait_for(self.socket.recv(), timeout))
         if message["type"] == "snapshot":
             self.replica = FloorReplica(message)
+        elif message["type"] == "heartbeat" and self.replica is not None:
+            self.replica.advance(message["seq"])
         elif message["type"] not in ("ack", "error", "pong", "resumed", "heartbeat") and self.replica is not None:
             self.replica.apply(message)
         if self.replica is not None and message["type"] not in ("ack", "error", "pong", "heartbeat"):
