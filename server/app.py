@@ -52,8 +52,9 @@ class Tribune:
     floods: FloodGuard
 
 
-def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Starlette:
-    """The ASGI app. ``bus`` may be injected (tests); else it comes from the settings."""
+def create_app(settings: Settings | None = None, bus: Bus | None = None, registry: Registry | None = None) -> Starlette:
+    """The ASGI app. ``bus`` may be injected, else it comes from the settings;
+    ``registry`` may add commands (a domain under test)."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
@@ -62,8 +63,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
         await migrate(engine)
         maker = sessionmaker(engine)
         the_bus = bus or create_bus(settings.bus_url)
-        registry = command_registry()
-        kernel = Kernel(maker, the_bus, registry)
+        commands = registry or command_registry()
+        kernel = Kernel(maker, the_bus, commands)
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
             async with maker() as db:
@@ -84,8 +85,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None) -> Star
             maker,
             the_bus,
             hub,
-            registry,
-            Parser(registry),
+            commands,
+            Parser(commands),
             kernel,
             FloodGuard(settings.commands_per_second, settings.command_burst),
         )

@@ -226,9 +226,10 @@ class LiveServer:
     """A real uvicorn server in this event loop; it can be stopped and started
     again on the same database to prove nothing is lost."""
 
-    def __init__(self, settings: Settings, bus=None):
+    def __init__(self, settings: Settings, bus=None, registry=None):
         self.settings = settings
         self.bus = bus
+        self.registry = registry
         self.server: uvicorn.Server | None = None
         self.task: asyncio.Task | None = None
 
@@ -242,7 +243,7 @@ class LiveServer:
 
     async def start(self) -> None:
         config = uvicorn.Config(
-            create_app(self.settings, bus=self.bus) if self.bus else create_app(self.settings),
+            create_app(self.settings, bus=self.bus, registry=self.registry),
             **uvicorn_options(self.settings),
             log_level="warning",
             lifespan="on",

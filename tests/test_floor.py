@@ -200,3 +200,29 @@ def test_declared_language_follows_the_speech():
     assert floor.current.language == "es"
     floor.declare_language("ar", participant_id=3, delegation_id=None, runs_floor=True)
     assert floor.current.language == "ar"
+
+
+def test_two_statements_of_one_tier_at_the_same_instant_keep_the_order_they_were_made():
+    floor = Floor()
+    ask(floor, 1, Tier.STATE_PARTY, at=0, name="First")
+    ask(floor, 2, Tier.STATE_PARTY, at=0, name="Second")
+    ask(floor, 3, Tier.STATE_PARTY, at=0, name="Third")
+    assert names(floor) == ["First", "Second", "Third"]
+
+
+def test_a_closed_list_is_closed_to_delegates_but_not_to_the_chair():
+    floor = Floor()
+    floor.close()
+    late = Request(delegation_id=9, tier=Tier.STATE_PARTY, kind=Kind.STATEMENT, requested_at=T0, speaker_name="Late")
+    with pytest.raises(Refused) as refused:
+        floor.request(late)
+    assert refused.value.code == "list_closed" and floor.waiting == []
+    floor.request(late, by_runner=True)
+    assert names(floor) == ["Late"]
+
+
+def test_the_order_lists_the_waiting_ids():
+    floor = Floor()
+    a = ask(floor, 1, Tier.CIVIL_SOCIETY)
+    b = ask(floor, 2, Tier.STATE_PARTY)
+    assert floor.order() == [b.id, a.id] and floor.position_of(a.id) == 2

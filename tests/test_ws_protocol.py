@@ -270,6 +270,18 @@ BAD_FRAMES = [
     ('{"type": "request_floor", "id": {"nested": 1}}', "invalid"),
     ('{"type": "request_floor", "id": "x", "note": "' + "a" * 281 + '"}', "invalid"),
     ('{"type": "request_floor", "id": "x", "note": "' + "a" * 20000 + '"}', "too_large"),
+    # Each of these closed the socket with 1011 and a traceback before.
+    ('{"type": "withdraw", "id": "x", "request_id": ' + "9" * 5000 + "}", "invalid"),
+    ('{"type": "withdraw", "id": ' + "9" * 5000 + ', "request_id": 1}', "invalid"),
+    ('{"type": "withdraw", "id": "x", "request_id": 18446744073709551616}', "invalid"),  # beyond 64 bits
+    ('{"type": "withdraw", "id": "x", "request_id": 2147483648}', "invalid"),  # beyond PostgreSQL's integer
+    ('{"type": "move_request", "id": "x", "request_id": 1, "position": 99999999999}', "invalid"),
+    ('{"type": "request_floor", "id": "x", "note": "a\\ud800b"}', "invalid"),  # a lone surrogate
+    ('{"type": "request_floor", "id": "\\udc00"}', "invalid"),
+    ('{"type": "request_\\ud800", "id": "x"}', "unknown_type"),
+    ('{"type": "request_floor", "id": "x", "note": "before\\u0000after"}', "invalid"),  # NUL: same on both engines
+    ('{"type": "add_speaker", "id": "x", "delegation_id": 1, "speaker_name": "A\\u0000"}', "invalid"),
+    ('{"type": "request_floor", "id": "x", "kind": "statement", "language": "fr\\u0000"}', "invalid"),
 ]
 
 
@@ -289,6 +301,49 @@ async def test_binary_frames_are_refused(connect):
     france = await connect("france")
     await france.socket.send(b"\x00\x01")
     assert (await france.recv())["code"] == "unsupported"
+    assert (await france.command("ping"))["type"] == "pong"
+
+
+async def test_a_flooding_client_is_closed_with_4429_and_reconnecting_does_not_refill_its_allowance(
+    connect, caplog
+):
+    france = await connect("france")
+    # Every frame counts: binary and oversized ones too.
+    for n in range(200):
+        frame = b"x" if n % 3 == 0 else ("a" * 20000 if n % 3 == 1 else json.dumps({"type": "ping", "id": n}))
+        try:
+            await france.socket.send(frame)
+        except websockets.ConnectionClosed:
+            break
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await france.recv()
+    assert closed.value.rcvd.code == 4429
+    again = await connect("france")
+    accepted = 0
+    for n in range(100):
+        try:
+            await again.socket.send(json.dumps({"type": "ping", "id": n}))
+        except websockets.ConnectionClosed:
+            break
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            message = await again.recv()
+            accepted += message["type"] == "pong"
+    assert closed.value.rcvd.code == 4429
+    assert accepted < 30  # the allowance was not refilled by reconnecting
+    assert not [r for r in caplog.records if r.exc_info], "a 4429 logs no traceback"
+
+
+async def test_per_message_compression_offered_by_browsers_is_declined(server, world):
+    from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+
+    url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens['france']}"
+    browser_offer = [ClientPerMessageDeflateFactory(client_max_window_bits=True)]
+    async with websockets.connect(url, compression=None, extensions=browser_offer) as socket:
+        assert socket.request.headers["Sec-WebSocket-Extensions"] == "permessage-deflate; client_max_window_bits"
+        assert "Sec-WebSocket-Extensions" not in socket.response.headers
+        assert json.loads(await socket.recv())["type"] == "snapshot"
 
 
 async def test_a_flood_is_throttled_and_nothing_accepted_is_lost(connect):

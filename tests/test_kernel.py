@@ -1,0 +1,201 @@
+"""The command kernel through a real server: roles read now, recipients, consistency, replay limits."""
+
+import asyncio
+import json
+from typing import Literal
+
+import pytest
+import websockets
+from sqlalchemy import delete, select
+
+from rooms.commands import Command, CommandSet, Context, Registry, text
+from rooms.floor_commands import commands as floor_commands
+from rooms.recipients import moderators_and
+from rooms.roles import ALL_ROLES
+from server import models
+from server.settings import Settings
+from tests.conftest import SECRET, Client, LiveServer, free_port
+from tests.replica import comparable
+
+# A domain under test: a note only the moderators and its sender may read,
+# as a pending question will be.
+notes = CommandSet()
+
+
+class NoteToChair(Command):
+    type: Literal["note_to_chair"]
+    text: text(200, min_length=1)  # type: ignore[valid-type]
+
+
+@notes.command(NoteToChair, roles=ALL_ROLES)
+async def note_to_chair(ctx: Context, command: NoteToChair) -> None:
+    await ctx.emit("note_sent", lambda: {"text": command.text}, moderators_and(ctx.actor.participant_id))
+
+
+@pytest.fixture
+async def restricted_server(database_url, world):
+    live = LiveServer(
+        Settings(database_url=database_url, secret=SECRET, port=free_port()),
+        registry=Registry(floor_commands, notes),
+    )
+    await live.start()
+    yield live
+    await live.stop()
+
+
+async def open_client(server, world, who, last_seq=None) -> Client:
+    url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
+    if last_seq is not None:
+        url += f"&last_seq={last_seq}"
+    client = Client(await websockets.connect(url))
+    client.first = await client.recv()
+    return client
+
+
+async def test_a_restricted_event_reaches_only_its_recipients_live_and_replayed(restricted_server, world):
+    server = restricted_server
+    france, peru, chair = [await open_client(server, world, who) for who in ("france", "peru", "chair")]
+    assert (await france.command("note_to_chair", text="The French booth has no sound"))["seq"] == 1
+    assert (await peru.command("request_floor"))["seq"] == 2
+    assert (await chair.next_event("note_sent"))["data"]["text"] == "The French booth has no sound"
+    assert (await france.next_event())["type"] == "note_sent"
+    # Peru's socket never gets the note: the next thing it sees is its own request.
+    assert (await peru.next_event())["seq"] == 2
+    await peru.close()
+    for who in ("peru", "usa"):
+        replayed = await open_client(server, world, who, last_seq=0)
+        seen = [replayed.first]
+        while seen[-1]["type"] != "resumed":
+            seen.append(await replayed.recv())
+        assert [m["type"] for m in seen] == ["floor_requested", "resumed"], who
+        await replayed.close()
+    again = await open_client(server, world, "chair", last_seq=0)
+    assert again.first["type"] == "note_sent"
+    for client in (france, chair, again):
+        await client.close()
+
+
+async def test_a_participant_whose_access_is_taken_away_is_refused_and_closed(server, world, db):
+    france = await open_client(server, world, "france")
+    async with db() as s, s.begin():
+        await s.execute(delete(models.ParticipantRole).where(models.ParticipantRole.participant_id == world.participants["france"]))
+    reply = await france.command("request_floor")
+    assert reply["code"] == "forbidden"
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await france.recv()
+    assert closed.value.rcvd.code == 4403
+    check = await open_client(server, world, "chair")
+    assert check.first["floor"]["waiting"] == []
+
+
+async def test_a_chair_whose_role_is_changed_is_refused_and_asked_to_reconnect(server, world, db):
+    chair = await open_client(server, world, "chair")
+    peru = await open_client(server, world, "peru")
+    await peru.command("request_floor")
+    async with db() as s, s.begin():
+        role = await s.scalar(select(models.ParticipantRole).where(models.ParticipantRole.participant_id == world.participants["chair"]))
+        role.role = "participant"
+    assert (await chair.command("give_floor"))["code"] == "forbidden"
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        while True:
+            await chair.recv()
+    assert closed.value.rcvd.code == 4409
+    again = await open_client(server, world, "chair")
+    assert "give_floor" not in again.first["me"]["may"]
+
+
+async def test_a_client_hanging_up_mid_command_does_not_cut_it(server, world):
+    observer = await open_client(server, world, "chair")
+    for n in range(6):
+        france = await open_client(server, world, "france")
+        kind = "request_floor" if n % 2 == 0 else "withdraw"
+        fields = {} if kind == "request_floor" else {"request_id": observer.replica.order[0]}
+        await france.socket.send(json.dumps({"type": kind, "id": n, **fields}))
+        await france.socket.close()  # gone before the answer
+        event = await observer.next_event()
+        assert event["seq"] == n + 1
+    fresh = await open_client(server, world, "usa")
+    assert fresh.first["seq"] == 6 and comparable(fresh.first["floor"]) == comparable(observer.replica.view())
+
+
+async def test_the_snapshot_agrees_with_the_events_that_follow_it(server, world):
+    chair = await open_client(server, world, "chair")
+    delegates = [await open_client(server, world, who) for who in ("france", "peru", "usa", "icrc", "icbl")]
+
+    async def busy():
+        for client in delegates:
+            await client.command("request_floor")
+        await chair.command("give_floor")
+        await chair.command("pause_speech")
+        await chair.command("move_request", request_id=chair.replica.order[-1], position=1)
+        await chair.command("close_list")
+        await delegates[1].command("declare_language", language="es", request_id=chair.replica.order[0])
+
+    # A late joiner connects while the commands are flowing.
+    work = asyncio.create_task(busy())
+    await asyncio.sleep(0.02)
+    late = await open_client(server, world, "secretariat")
+    await work
+    while late.replica.seq < chair.replica.seq:
+        await late.recv()
+    final = await open_client(server, world, "observer")
+    assert comparable(late.replica.view()) == comparable(final.first["floor"])
+    assert comparable(chair.replica.view()) == comparable(final.first["floor"])
+
+
+async def test_resuming_exactly_at_the_replay_limit_replays_and_one_more_gets_a_snapshot(database_url, world):
+    live = LiveServer(Settings(database_url=database_url, secret=SECRET, port=free_port(), replay_limit=3))
+    await live.start()
+    try:
+        chair = await open_client(live, world, "chair")
+        for who in ("france", "peru", "usa", "icrc"):
+            client = await open_client(live, world, who)
+            await client.command("request_floor")
+            await client.close()
+        at_limit = await open_client(live, world, "france", last_seq=1)
+        assert at_limit.first["seq"] == 2 and at_limit.first["type"] == "floor_requested"
+        beyond = await open_client(live, world, "france", last_seq=0)
+        assert beyond.first["type"] == "snapshot"
+        await chair.close()
+    finally:
+        await live.stop()
+
+
+async def test_the_replay_limit_counts_bytes_too(database_url, world):
+    live = LiveServer(Settings(database_url=database_url, secret=SECRET, port=free_port(), replay_limit_bytes=1024))
+    await live.start()
+    try:
+        france = await open_client(live, world, "france")
+        await france.command("request_floor", note="x" * 280)
+        one = await open_client(live, world, "peru", last_seq=0)
+        assert one.first["type"] == "floor_requested"
+        await france.command("request_floor", kind="point_of_order", note="y" * 280)
+        two = await open_client(live, world, "peru", last_seq=0)
+        assert two.first["type"] == "snapshot"  # two events of ~700 bytes exceed 1 KiB
+    finally:
+        await live.stop()
+
+
+async def test_the_chair_may_add_a_speaker_to_a_closed_list_delegates_may_not(server, world):
+    chair = await open_client(server, world, "chair")
+    france = await open_client(server, world, "france")
+    await chair.command("close_list")
+    assert (await france.command("request_floor"))["code"] == "list_closed"
+    added = await chair.command("add_speaker", delegation_id=world.delegations["pe"], speaker_name="Peru (in room)")
+    assert added["type"] == "ack"
+    assert [r["speaker_name"] for r in (await france.next_event("floor_requested"))["replica"]["waiting"]] == [
+        "Peru (in room)"
+    ]
+
+
+async def test_declaring_the_language_of_a_waiting_request(server, world):
+    france, peru, chair = [await open_client(server, world, who) for who in ("france", "peru", "chair")]
+    await france.command("request_floor")
+    request_id = (await france.next_event("floor_requested"))["data"]["request"]["id"]
+    assert (await peru.command("declare_language", language="es", request_id=request_id))["code"] == "forbidden"
+    assert (await france.command("declare_language", language="fr", request_id=request_id))["type"] == "ack"
+    event = await peru.next_event("language_declared")
+    assert event["data"] == {"request_id": request_id, "speech_id": None, "language": "fr"}
+    assert event["replica"]["waiting"][0]["language"] == "fr"
+    assert (await chair.command("declare_language", language="ar", request_id=request_id))["type"] == "ack"
+    assert (await peru.next_event("language_declared"))["replica"]["waiting"][0]["language"] == "ar"
