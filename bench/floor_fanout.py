@@ -7,14 +7,29 @@ both: L listeners connected, one delegate alternately requesting the floor
 and withdrawing. Latency is from the moment the command is sent to the
 moment each listener receives the resulting event, on one clock.
 
+Every client opens its socket with the handshake a browser sends: it offers
+per-message compression exactly as Chromium does
+(``Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits``).
+`tribune serve` turns per-message deflate off, so Tribune answers without
+the extension; the ceiling server is run with compression off as well, so
+both carry the same uncompressed frames. What each server negotiated is
+printed once per round.
+
+The clients (listeners and speaker) all run in this one process: its CPU
+time is measured against the elapsed time, with a warning when it nears
+one core, since then the clients, not the server, set the pace. The
+servers' own CPU is read from /proc.
+
     .venv/bin/python bench/floor_fanout.py --listeners 200 --commands 100
     .venv/bin/python bench/floor_fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
 
 A PostgreSQL database given with --database is WIPED at each round.
 
 Tribune does more per message than the ceiling (validation, a database
-transaction with the event log, the full floor in every event), so read the
-ratio, not the absolute numbers: these machines are shared and noisy.
+transaction with the event log; each event carries the change and the order
+of waiting ids), so read the ratio, not the absolute numbers: these machines
+are shared and noisy. The ceiling's messages are padded to the size of the
+events Tribune sent in the round before.
 """
 
 from __future__ import annotations
@@ -23,6 +38,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import socket
 import statistics
 import subprocess
@@ -33,6 +49,7 @@ import time
 from pathlib import Path
 
 import websockets
+from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENT_FILE = textwrap.dedent(
@@ -46,6 +63,51 @@ EVENT_FILE = textwrap.dedent(
       - {key: speaker, name: Speaker, delegation: fr}
     """
 )
+
+
+# What Chromium sends (and Firefox and Safari alike); the server may decline it.
+BROWSER_EXTENSIONS_OFFER = "permessage-deflate; client_max_window_bits"
+# Above this share of one core, the clients' process is the bottleneck.
+CLIENT_CPU_WARNING = 0.8
+
+
+async def browser_connect(url: str):
+    """A WebSocket opened like a browser's: per-message deflate offered as Chromium does."""
+    return await websockets.connect(
+        url,
+        max_size=2**22,
+        compression=None,
+        extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=True)],
+    )
+
+
+def negotiated(ws) -> str:
+    """The extensions offered and accepted on one socket, checked against the browser's offer."""
+    offered = ws.request.headers.get("Sec-WebSocket-Extensions")
+    if offered != BROWSER_EXTENSIONS_OFFER:
+        raise RuntimeError(f"the client offered {offered!r}, not the browser's {BROWSER_EXTENSIONS_OFFER!r}")
+    accepted = ws.response.headers.get("Sec-WebSocket-Extensions")
+    return f"offered {offered!r}, server answered {accepted!r}" + ("" if accepted else " (no compression)")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def discard(ws) -> None:
+    """Read and drop what the speaker's socket gets (its acks and events), as a page would."""
+    try:
+        async for _ in ws:
+            pass
+    except websockets.ConnectionClosed:
+        pass
 
 
 def free_port() -> int:
@@ -80,19 +142,22 @@ async def wipe(database: str) -> None:
     await connection.close()
 
 
-async def drive(url_for_listener, url_for_speaker, commands, listeners, make_command, is_event) -> dict:
-    sockets = [await websockets.connect(url_for_listener(i), max_size=2**22) for i in range(listeners)]
-    speaker = await websockets.connect(url_for_speaker, max_size=2**22)
+async def drive(url_for_listener, url_for_speaker, commands, listeners, make_command, is_event, server_pid) -> dict:
+    sockets = [await browser_connect(url_for_listener(i)) for i in range(listeners)]
+    speaker = await browser_connect(url_for_speaker)
+    handshake = negotiated(sockets[0])
     await asyncio.sleep(0.5)
     for s in [*sockets, speaker]:  # drain snapshots
         try:
             while True:
                 await asyncio.wait_for(s.recv(), 0.05)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
+    speaker_reader = asyncio.create_task(discard(speaker))
     latencies: list[float] = []
+    event_sizes: list[int] = []
     last_event = None
-    started = time.perf_counter()
+    started, cpu_started, server_cpu_started = time.perf_counter(), own_cpu_seconds(), process_cpu_seconds(server_pid)
     for n in range(commands):
         sent = time.perf_counter()
         await speaker.send(make_command(n, last_event))
@@ -106,14 +171,23 @@ async def drive(url_for_listener, url_for_speaker, commands, listeners, make_com
         received = await asyncio.gather(*(receive(s) for s in sockets))
         latencies.extend(latency for latency, _ in received)
         last_event = received[0][1]
+        event_sizes.append(len(last_event.encode()))
     elapsed = time.perf_counter() - started
+    client_cpu = own_cpu_seconds() - cpu_started
+    server_cpu = process_cpu_seconds(server_pid) - server_cpu_started
     for s in [*sockets, speaker]:
         await s.close()
+    await speaker_reader
     return {
         "commands_per_s": commands / elapsed,
         "median_ms": statistics.median(latencies) * 1000,
         "p95_ms": percentile(latencies, 0.95) * 1000,
         "p99_ms": percentile(latencies, 0.99) * 1000,
+        # Share of one core used while the commands ran.
+        "client_cpu": client_cpu / elapsed,
+        "server_cpu": server_cpu / elapsed,
+        "event_bytes": statistics.median(event_sizes),
+        "handshake": handshake,
     }
 
 
@@ -146,10 +220,9 @@ async def bench_tribune(database: str | None, listeners: int, commands: int) -> 
             request_id = json.loads(last_event)["data"]["request"]["id"]
             return json.dumps({"type": "withdraw", "id": n, "request_id": request_id})
 
-        return await drive(
-            lambda i: url, url, commands, listeners, command,
-            lambda m: m.startswith('{"type":"floor_requested"') or m.startswith('{"type":"request_withdrawn"'),
-        )
+        # Events carry the change and the order of waiting ids; the type comes first.
+        events = ('{"type":"floor_requested"', '{"type":"request_withdrawn"')
+        return await drive(lambda i: url, url, commands, listeners, command, lambda m: m.startswith(events), server.pid)
     finally:
         server.terminate()
         server.wait()
@@ -167,25 +240,31 @@ CEILING = textwrap.dedent(
         finally:
             clients.discard(ws)
     async def main():
-        async with websockets.serve(handler, "127.0.0.1", int(sys.argv[1]), max_size=2**22):
+        # Compression off, as `tribune serve` has it, though every client offers it.
+        async with websockets.serve(handler, "127.0.0.1", int(sys.argv[1]), max_size=2**22, compression=None):
             await asyncio.Future()
     asyncio.run(main())
     """
 )
 
 
-async def bench_ceiling(listeners: int, commands: int) -> dict:
+def padded_message(n: int, size: int) -> str:
+    """A ceiling message of ``size`` bytes (at least its bare form)."""
+    bare = json.dumps({"type": "floor_requested", "seq": n, "pad": ""})
+    return json.dumps({"type": "floor_requested", "seq": n, "pad": "x" * max(0, size - len(bare))})
+
+
+async def bench_ceiling(listeners: int, commands: int, event_bytes: int) -> dict:
     port = free_port()
     server = subprocess.Popen([sys.executable, "-c", CEILING, str(port)])
     try:
         await wait_port(port)
         url = f"ws://127.0.0.1:{port}"
-        # The same size of message as a Tribune event with a short list.
-        padding = "x" * 900
         return await drive(
             lambda i: url, url, commands, listeners,
-            lambda n, _: json.dumps({"type": "floor_requested", "seq": n, "pad": padding}),
+            lambda n, _: padded_message(n, event_bytes),
             lambda m: m.startswith('{"type": "floor_requested"'),
+            server.pid,
         )
     finally:
         server.terminate()
@@ -201,17 +280,28 @@ async def main() -> None:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     rows = {"tribune": [], "websockets broadcast (ceiling)": []}
-    for _ in range(args.rounds):
-        rows["tribune"].append(await bench_tribune(args.database, args.listeners, args.commands))
-        rows["websockets broadcast (ceiling)"].append(await bench_ceiling(args.listeners, args.commands))
+    for round_ in range(1, args.rounds + 1):
+        tribune = await bench_tribune(args.database, args.listeners, args.commands)
+        ceiling = await bench_ceiling(args.listeners, args.commands, round(tribune["event_bytes"]))
+        rows["tribune"].append(tribune)
+        rows["websockets broadcast (ceiling)"].append(ceiling)
+        print(f"round {round_}: tribune {tribune['handshake']}; ceiling {ceiling['handshake']}")
     print(f"{args.listeners} listeners, {args.commands} commands, median of {args.rounds} rounds, "
           f"database {'SQLite' if not args.database else args.database.split('://')[0]}")
-    print(f"{'server':34} {'cmd/s':>8} {'median ms':>10} {'p95 ms':>8} {'p99 ms':>8}")
+    print(f"{'server':34} {'cmd/s':>8} {'median ms':>10} {'p95 ms':>8} {'p99 ms':>8} {'event B':>8} "
+          f"{'client cpu':>10} {'server cpu':>10}")
     summary = {}
     for name, results in rows.items():
-        summary[name] = {k: statistics.median(r[k] for r in results) for k in results[0]}
+        summary[name] = {k: statistics.median(r[k] for r in results) for k in results[0] if k != "handshake"}
         s = summary[name]
-        print(f"{name:34} {s['commands_per_s']:8.1f} {s['median_ms']:10.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f}")
+        print(f"{name:34} {s['commands_per_s']:8.1f} {s['median_ms']:10.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
+              f"{s['event_bytes']:8.0f} {s['client_cpu']:10.0%} {s['server_cpu']:10.0%}")
+    print("(cpu: share of one core while the commands ran, median of rounds; the clients are this process)")
+    for name, results in rows.items():
+        busiest = max(r["client_cpu"] for r in results)
+        if busiest > CLIENT_CPU_WARNING:
+            print(f"WARNING: with {name}, the clients' process used {busiest:.0%} of a core: "
+                  "the clients, not the server, may be the bottleneck; read its figures as a lower bound.")
     t, c = summary["tribune"], summary["websockets broadcast (ceiling)"]
     print(f"ratio tribune/ceiling: median latency x{t['median_ms'] / c['median_ms']:.1f}, "
           f"throughput x{t['commands_per_s'] / c['commands_per_s']:.2f}")

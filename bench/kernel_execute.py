@@ -27,7 +27,7 @@ largest N vs the smallest (it should stay near 1x).
     .venv/bin/python bench/kernel_execute.py --waiting 10 50 150
     .venv/bin/python bench/kernel_execute.py --waiting 10 50 150 \\
         --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
-    .venv/bin/python bench/kernel_execute.py --waiting 150 --profile   # where the time goes
+    .venv/bin/python bench/kernel_execute.py --waiting 10 150 --profile   # which function grows
 
 The machines are shared and noisy: read medians and ratios.
 """
@@ -47,7 +47,7 @@ import tempfile
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -122,7 +122,7 @@ class Meeting:
 
 async def create_meeting(maker, waiting: int, rng: random.Random) -> Meeting:
     """An event with waiting+1 delegations (varied tiers), one delegate each, and a chair."""
-    start = datetime(2026, 1, 1, 10, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     async with maker() as db, db.begin():
         event = models.Event(slug="bench", title="Bench", timezone="UTC", languages=["en", "fr"])
         db.add(event)
@@ -267,6 +267,8 @@ class Result:
     sizes: dict[str, list[int]]
     setup_bytes: int
     setup_events: int
+    # With --profile: own time per measured command (ms), by function.
+    profile: dict[str, float] | None = None
 
     @property
     def all_timings(self) -> list[float]:
@@ -296,27 +298,40 @@ async def run_one(url: str | None, waiting: int, rounds: int, seed: int, profile
                 await one_round(driver, meeting, rng, measure=False)
             async with maker() as db:
                 measured_after = (await db.get(models.Session, meeting.session_id)).last_seq
-            profiler = cProfile.Profile(time.thread_time) if profile else None
+            profiler = cProfile.Profile() if profile else None
             if profiler:
                 profiler.enable()
             for _ in range(rounds):
                 await one_round(driver, meeting, rng, measure=True)
             if profiler:
                 profiler.disable()
-                print_profile(profiler, waiting)
             sizes = await payload_sizes(maker, meeting.session_id, measured_after)
         finally:
             await engine.dispose()
     setup_sizes = [s for values in setup.values() for s in values]
-    return Result(waiting, dict(driver.timings), dict(driver.cpu), dict(sizes), sum(setup_sizes), len(setup_sizes))
+    result = Result(waiting, dict(driver.timings), dict(driver.cpu), dict(sizes), sum(setup_sizes), len(setup_sizes))
+    if profiler:
+        result.profile = own_times(profiler, len(result.all_timings))
+    return result
 
 
-def print_profile(profiler: cProfile.Profile, waiting: int) -> None:
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out).strip_dirs()
-    stats.sort_stats("tottime").print_stats(25)
-    print(f"\n--- profile of the measured loop, {waiting} waiting (by own time) ---")
-    print("\n".join(out.getvalue().splitlines()[4:]))
+def own_times(profiler: cProfile.Profile, commands: int) -> dict[str, float]:
+    """Own (wall) time per command in ms, by function, from a cProfile run."""
+    stats = pstats.Stats(profiler, stream=io.StringIO()).strip_dirs()
+    return {
+        f"{Path(file).name}:{line}({name})": tottime * 1000 / commands
+        for (file, line, name), (_, _, tottime, _, _) in stats.stats.items()
+    }
+
+
+def print_profile(results: list[Result], top: int = 15) -> None:
+    """The functions whose own time per command grew most from the smallest N to the largest."""
+    low, high = results[0], results[-1]
+    grown = sorted(high.profile, key=lambda f: high.profile[f] - low.profile.get(f, 0.0), reverse=True)
+    print(f"\n--- cProfile: own time per command (ms, wall, profiler overhead included), {low.waiting} -> {high.waiting} waiting ---")
+    print(f"  {'total':70} {sum(low.profile.values()):7.3f} -> {sum(high.profile.values()):7.3f}")
+    for name in grown[:top]:
+        print(f"  {name[:70]:70} {low.profile.get(name, 0.0):7.3f} -> {high.profile[name]:7.3f}")
 
 
 # -- output ----------------------------------------------------------------
@@ -389,6 +404,8 @@ async def main() -> None:
         print_details(result)
         results.append(result)
     print_summary(backend, results)
+    if args.profile:
+        print_profile(results)
 
 
 if __name__ == "__main__":

@@ -41,12 +41,18 @@ def _printable(text: str) -> str:
     return text
 
 
+# Add to every user-written text field: no control characters.
+PRINTABLE = AfterValidator(_printable)
+
 # Ids the database can hold (PostgreSQL's ``integer``).
 EntityId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 # A client's own command id, echoed back; integers stay exact in JavaScript.
-CommandId = Annotated[str, StringConstraints(min_length=1, max_length=64), AfterValidator(_printable)] | Annotated[
-    int, Field(ge=-(2**53) + 1, le=2**53 - 1)
-]
+CommandId = (
+    Annotated[str, StringConstraints(min_length=1, max_length=64), PRINTABLE]
+    | Annotated[int, Field(ge=-(2**53) + 1, le=2**53 - 1)]
+)
+
+
 def _known_language(code: str) -> str:
     if not is_known(code):
         raise ValueError(f"unknown language code {code[:8]!r}")
@@ -54,15 +60,6 @@ def _known_language(code: str) -> str:
 
 
 LanguageCode = Annotated[str, StringConstraints(min_length=2, max_length=8), AfterValidator(_known_language)]
-
-
-def text(max_length: int, min_length: int = 0) -> Any:
-    """A user-written text field: trimmed, bounded, no control characters."""
-    return Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_printable),
-    ]
 
 
 class Command(BaseModel):
@@ -97,9 +94,7 @@ class Context(Protocol):
         """A delegation of this session's event, or None."""
         ...
 
-    async def emit(
-        self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE
-    ) -> None:
+    async def emit(self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE) -> None:
         """Record an event. ``data`` is called after pending changes are
         written, so new rows already have their ids."""
         ...
@@ -138,10 +133,11 @@ class CommandSet:
 
 def command_name(schema: type[Command]) -> str:
     annotation = schema.model_fields["type"].annotation
-    values = getattr(annotation, "__args__", ())
-    if len(values) != 1 or not isinstance(values[0], str):
+    values: tuple[object, ...] = getattr(annotation, "__args__", ())
+    name = values[0] if len(values) == 1 else None
+    if not isinstance(name, str):
         raise TypeError(f"{schema.__name__}.type must be a Literal of one string")
-    return values[0]
+    return name
 
 
 class Registry:

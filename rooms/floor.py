@@ -97,8 +97,10 @@ class Request:
     id: int | None = None
 
     def belongs_to(self, participant_id: int, delegation_id: int | None) -> bool:
-        return self.speaker_id == participant_id or self.requester_id == participant_id or (
-            delegation_id is not None and self.delegation_id == delegation_id
+        return (
+            self.speaker_id == participant_id
+            or self.requester_id == participant_id
+            or (delegation_id is not None and self.delegation_id == delegation_id)
         )
 
 
@@ -307,9 +309,10 @@ class Floor:
 
     def resume(self, now: datetime) -> Change:
         speech = self._speaking()
-        if not speech.is_paused:
+        paused_at = speech.paused_at
+        if paused_at is None:
             raise Refused("not_paused", "The speech is not paused.")
-        speech.paused_s += (now - speech.paused_at).total_seconds()
+        speech.paused_s += (now - paused_at).total_seconds()
         speech.paused_at = None
         self.touched_speeches.append(speech)
         return Change("speech_resumed", speech=speech)

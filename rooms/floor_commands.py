@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
-from rooms.commands import Command, CommandSet, Context, EntityId, LanguageCode, text
+from rooms.commands import PRINTABLE, Command, CommandSet, Context, EntityId, LanguageCode
 from rooms.delegations import Tier
 from rooms.errors import Refused
 from rooms.floor import Change, Floor, Kind, Request
@@ -15,9 +15,10 @@ from rooms.roles import FLOOR_RUNNERS, SPEAKERS
 
 commands = CommandSet()
 
-Note = text(280)
-Name = text(120, min_length=1)
-Reason = text(280, min_length=1)
+# User-written text: trimmed, bounded, no control characters.
+Note = Annotated[str, StringConstraints(strip_whitespace=True, max_length=280), PRINTABLE]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=120), PRINTABLE]
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=280), PRINTABLE]
 
 
 async def _record(ctx: Context, floor: Floor, change: Change) -> None:

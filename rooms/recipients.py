@@ -20,11 +20,7 @@ class Recipients:
     participants: frozenset[int] = frozenset()
 
     def includes(self, actor: Actor) -> bool:
-        return (
-            self.everyone
-            or (self.moderators and actor.runs_floor)
-            or actor.participant_id in self.participants
-        )
+        return self.everyone or (self.moderators and actor.runs_floor) or actor.participant_id in self.participants
 
     def encode(self) -> str:
         if self.everyone:

@@ -112,13 +112,19 @@ def _links_csv(entries: list[dict]) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["event", "key", "name", "delegation", "tier", "roles", "session_roles", "sessions", "url"])
     for entry in entries:
-        writer.writerow([
-            entry["event"], entry["key"], entry["name"], entry["delegation"] or "", entry["tier"] or "",
-            ";".join(entry["roles"]),
-            ";".join(f"{key}:{','.join(roles)}" for key, roles in entry["session_roles"].items()),
-            ";".join(session["key"] for session in entry["sessions"]),
-            entry["url"],
-        ])
+        writer.writerow(
+            [
+                entry["event"],
+                entry["key"],
+                entry["name"],
+                entry["delegation"] or "",
+                entry["tier"] or "",
+                ";".join(entry["roles"]),
+                ";".join(f"{key}:{','.join(roles)}" for key, roles in entry["session_roles"].items()),
+                ";".join(session["key"] for session in entry["sessions"]),
+                entry["url"],
+            ]
+        )
     return out.getvalue()
 
 
@@ -128,8 +134,7 @@ def _links_table(entries: list[dict]) -> str:
     rows = [("EVENT", "KEY", "NAME", "DELEGATION", "ROLES", "URL")]
     rows += [(e["event"], e["key"], e["name"], e["delegation"] or "-", _roles_text(e), e["url"]) for e in entries]
     widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows)
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1] for row in rows)
 
 
 @main.group()
@@ -140,8 +145,12 @@ def export():
 @export.command("speeches")
 @click.argument("session")
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True, path_type=Path),
-              help="Write to this file instead of standard output.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
 def export_speeches_command(session: str, fmt: str, output: Path | None):
     """Export the speeches of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
     from server.export import UnknownSession, export_speeches
@@ -222,8 +231,13 @@ def demo_links(entries: list[dict], base_url: str) -> list[str]:
     after = f"  then open {base_url}/sessions/{panel['id']}/moderate" if panel else ""
     picks.append(("Moderator console (panel chair)", chair, after))
     for tier in DEFAULT_PRECEDENCE:
-        picks.append((f"Participant, {TIER_LABELS[tier]}",
-                      first(lambda e, t=tier: e["tier"] == t and e["roles"] == ["participant"] and not e["session_roles"]), ""))
+        picks.append(
+            (
+                f"Participant, {TIER_LABELS[tier]}",
+                first(lambda e, t=tier: e["tier"] == t and e["roles"] == ["participant"] and not e["session_roles"]),
+                "",
+            )
+        )
     picks.append(("Interpreter", first(lambda e: "interpreter" in e["roles"]), ""))
     picks.append(("Organizer", first(lambda e: "organizer" in e["roles"]), ""))
     lines = ["Demo join links (each sets a cookie and takes you in):"]

@@ -9,8 +9,20 @@ from sqlalchemy import select
 
 from server import models
 
-SPEECH_COLUMNS = ["speech_id", "session", "speaker", "delegation", "tier", "kind", "language", "is_in_room",
-                  "started_at", "ended_at", "duration_s", "limit_s"]
+SPEECH_COLUMNS = [
+    "speech_id",
+    "session",
+    "speaker",
+    "delegation",
+    "tier",
+    "kind",
+    "language",
+    "is_in_room",
+    "started_at",
+    "ended_at",
+    "duration_s",
+    "limit_s",
+]
 
 
 class UnknownSession(LookupError):
@@ -30,13 +42,14 @@ async def resolve_session(db, ref: str) -> models.Session:
     if "/" in ref:
         slug, _, key = ref.partition("/")
         session = await db.scalar(
-            select(models.Session).join(models.Event)
-            .where(models.Event.slug == slug, models.Session.key == key))
+            select(models.Session).join(models.Event).where(models.Event.slug == slug, models.Session.key == key)
+        )
         if session is None:
             raise UnknownSession(f"no session {key!r} in event {slug!r}")
         return session
-    found = list(await db.execute(
-        select(models.Session, models.Event.slug).join(models.Event).where(models.Session.key == ref)))
+    found = list(
+        await db.execute(select(models.Session, models.Event.slug).join(models.Event).where(models.Session.key == ref))
+    )
     if not found:
         raise UnknownSession(f"no session with id or key {ref!r}")
     if len(found) > 1:
@@ -53,26 +66,29 @@ async def speech_rows(sessionmaker, ref: str) -> list[dict]:
             .join(models.SpeakingRequest, models.Speech.request_id == models.SpeakingRequest.id)
             .outerjoin(models.Delegation, models.SpeakingRequest.delegation_id == models.Delegation.id)
             .where(models.Speech.session_id == session.id)
-            .order_by(models.Speech.started_at, models.Speech.id))
+            .order_by(models.Speech.started_at, models.Speech.id)
+        )
         rows = []
         for speech, request, delegation in result:
             duration = None
             if speech.ended_at is not None:
                 duration = round((speech.ended_at - speech.started_at).total_seconds() - (speech.paused_s or 0.0), 1)
-            rows.append({
-                "speech_id": speech.id,
-                "session": session.key,
-                "speaker": request.speaker_name,
-                "delegation": delegation.name if delegation else "",
-                "tier": request.tier,
-                "kind": request.kind,
-                "language": speech.language or request.language or "",
-                "is_in_room": "true" if request.is_in_room else "false",
-                "started_at": speech.started_at.isoformat(),
-                "ended_at": speech.ended_at.isoformat() if speech.ended_at else "",
-                "duration_s": "" if duration is None else f"{duration:.1f}",
-                "limit_s": "" if speech.limit_s is None else speech.limit_s,
-            })
+            rows.append(
+                {
+                    "speech_id": speech.id,
+                    "session": session.key,
+                    "speaker": request.speaker_name,
+                    "delegation": delegation.name if delegation else "",
+                    "tier": request.tier,
+                    "kind": request.kind,
+                    "language": speech.language or request.language or "",
+                    "is_in_room": "true" if request.is_in_room else "false",
+                    "started_at": speech.started_at.isoformat(),
+                    "ended_at": speech.ended_at.isoformat() if speech.ended_at else "",
+                    "duration_s": "" if duration is None else f"{duration:.1f}",
+                    "limit_s": "" if speech.limit_s is None else speech.limit_s,
+                }
+            )
         return rows
 
 

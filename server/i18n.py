@@ -8,7 +8,7 @@ back to ``NullTranslations``: the English source text.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import jinja2
@@ -63,13 +63,13 @@ def text_direction(language: str) -> str:
     return "rtl" if language in RTL_LANGUAGES else "ltr"
 
 
-@lru_cache(maxsize=None)
+@cache
 def translations(language: str) -> NullTranslations:
     # Translations.load returns NullTranslations when the catalog is missing.
     return Translations.load(str(LOCALE_DIR), [language], domain="messages")
 
 
-@lru_cache(maxsize=None)
+@cache
 def templates(language: str) -> Jinja2Templates:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES)),
@@ -79,7 +79,8 @@ def templates(language: str) -> Jinja2Templates:
         lstrip_blocks=True,
     )
     env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
-    env.install_gettext_translations(translations(language), newstyle=True)
+    # Added by the jinja2.ext.i18n extension at run time, unknown to the stubs.
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.globals["page_languages"] = [(code, LANGUAGE_NAMES.get(code, code)) for code in PAGE_LANGUAGES]
     return Jinja2Templates(env=env)
 

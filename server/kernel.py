@@ -133,9 +133,7 @@ class Transaction:
         if self._floor is not None:
             await save_floor(self.db, self.session, self._floor)
 
-    async def emit(
-        self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE
-    ) -> None:
+    async def emit(self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE) -> None:
         await self.flush()
         self.session.last_seq += 1
         seq = self.session.last_seq

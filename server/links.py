@@ -24,17 +24,31 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
             query = query.where(models.Event.slug == event_slug)
         events = list(await db.scalars(query))
         event_ids = [event.id for event in events]
-        sessions = list(await db.scalars(
-            select(models.Session).where(models.Session.event_id.in_(event_ids))
-            .order_by(models.Session.starts_at, models.Session.id)))
-        delegations = {row.id: row for row in await db.scalars(
-            select(models.Delegation).where(models.Delegation.event_id.in_(event_ids)))}
-        people = list(await db.scalars(
-            select(models.Participant).where(models.Participant.event_id.in_(event_ids))
-            .order_by(models.Participant.id)))
-        roles = list(await db.scalars(
-            select(models.ParticipantRole).where(models.ParticipantRole.participant_id.in_([p.id for p in people]))
-            .order_by(models.ParticipantRole.id)))
+        sessions = list(
+            await db.scalars(
+                select(models.Session)
+                .where(models.Session.event_id.in_(event_ids))
+                .order_by(models.Session.starts_at, models.Session.id)
+            )
+        )
+        delegations = {
+            row.id: row
+            for row in await db.scalars(select(models.Delegation).where(models.Delegation.event_id.in_(event_ids)))
+        }
+        people = list(
+            await db.scalars(
+                select(models.Participant)
+                .where(models.Participant.event_id.in_(event_ids))
+                .order_by(models.Participant.id)
+            )
+        )
+        roles = list(
+            await db.scalars(
+                select(models.ParticipantRole)
+                .where(models.ParticipantRole.participant_id.in_([p.id for p in people]))
+                .order_by(models.ParticipantRole.id)
+            )
+        )
 
     event_roles: dict[int, list[str]] = defaultdict(list)
     session_roles: dict[int, dict[int, list[str]]] = defaultdict(lambda: defaultdict(list))
@@ -59,22 +73,32 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
         for session in sessions_of[event.id]:
             here = effective_roles(event_roles[person.id], overrides, session.id)
             if may_enter(person.session_ids, session.id, here):
-                entering.append({"id": session.id, "key": session.key, "title": session.title,
-                                 "roles": sorted(role.value for role in here)})
+                entering.append(
+                    {
+                        "id": session.id,
+                        "key": session.key,
+                        "title": session.title,
+                        "roles": sorted(role.value for role in here),
+                    }
+                )
         token = tokens.join_token(settings.secret, event.slug, person.key, person.token_version)
-        links.append({
-            "event": event.slug,
-            "key": person.key,
-            "name": person.name,
-            "title": person.title,
-            "delegation": delegation.name if delegation else None,
-            "delegation_key": delegation.key if delegation else None,
-            "tier": delegation.kind if delegation else None,
-            "tier_label": TIER_LABELS[Tier(delegation.kind)] if delegation else None,
-            "is_sponsored": person.is_sponsored,
-            "roles": list(event_roles[person.id]),
-            "session_roles": {keys[session_id]: list(values) for session_id, values in overrides.items() if session_id in keys},
-            "sessions": entering,
-            "url": tokens.join_url(settings.base_url, token),
-        })
+        links.append(
+            {
+                "event": event.slug,
+                "key": person.key,
+                "name": person.name,
+                "title": person.title,
+                "delegation": delegation.name if delegation else None,
+                "delegation_key": delegation.key if delegation else None,
+                "tier": delegation.kind if delegation else None,
+                "tier_label": TIER_LABELS[Tier(delegation.kind)] if delegation else None,
+                "is_sponsored": person.is_sponsored,
+                "roles": list(event_roles[person.id]),
+                "session_roles": {
+                    keys[session_id]: list(values) for session_id, values in overrides.items() if session_id in keys
+                },
+                "sessions": entering,
+                "url": tokens.join_url(settings.base_url, token),
+            }
+        )
     return links

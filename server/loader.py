@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -35,7 +35,9 @@ class EventFileError(Exception):
     The first problem found is ``line``/``reason``; ``problems`` holds all of
     them, so an organizer can fix several typos in one go."""
 
-    def __init__(self, filename: str, line: int | None, reason: str, problems: list[tuple[int | None, str]] | None = None):
+    def __init__(
+        self, filename: str, line: int | None, reason: str, problems: list[tuple[int | None, str]] | None = None
+    ):
         self.filename = filename
         self.line = line
         self.reason = reason
@@ -56,7 +58,9 @@ def _locate(filename: str, line: int | None, reason: str) -> str:
 def _key(value: str) -> str:
     # Keys end up in URLs and in "EVENT/SESSION" references, so keep them plain.
     if not value or len(value) > 100 or not all(c.isalnum() or c in "-_." for c in value) or not value[0].isalnum():
-        raise ValueError(f"{value!r} is not a valid key (use letters, digits, '-', '_' or '.', starting with a letter or digit; at most 100)")
+        raise ValueError(
+            f"{value!r} is not a valid key (use letters, digits, '-', '_' or '.', starting with a letter or digit; at most 100)"
+        )
     return value
 
 
@@ -148,13 +152,18 @@ def _to_utc(moment: datetime, zone: ZoneInfo) -> datetime:
     # A time written with an offset is taken as is; a plain one is local time.
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=zone)
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 # The model that a mapping at a given place in the file follows, by the name of
 # the list or field holding it; used to suggest the intended key for a typo.
-_MODEL_AT = {"event": EventInfo, "delegations": DelegationSpec, "sessions": SessionSpec,
-             "participants": ParticipantSpec, "floor": FloorSpec}
+_MODEL_AT: dict[str, type[_Spec]] = {
+    "event": EventInfo,
+    "delegations": DelegationSpec,
+    "sessions": SessionSpec,
+    "participants": ParticipantSpec,
+    "floor": FloorSpec,
+}
 
 
 # --- parsing and validation -----------------------------------------------------
@@ -196,7 +205,9 @@ class _EventFileLoader(yaml.SafeLoader):
         event = self.peek_event()
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
-            return self._alias(event.anchor, line, super().compose_node(parent, index))
+            target = super().compose_node(parent, index)
+            assert target is not None  # an alias always names a node
+            return self._alias(event.anchor or "", line, target)
         if self.depth == MAX_DEPTH:
             raise _Refused(line, f"the file nests more than {MAX_DEPTH} levels deep")
         self.depth += 1
@@ -215,9 +226,12 @@ class _EventFileLoader(yaml.SafeLoader):
             raise _Refused(line, f"the YAML alias *{anchor} nests the file more than {MAX_DEPTH} levels deep")
         self.aliased_values += values
         if self.aliased_values > MAX_ALIASED_VALUES:
-            raise _Refused(line, f"YAML aliases repeat too much of the file: with *{anchor} they repeat more than "
-                                 f"{MAX_ALIASED_VALUES:,} values (an alias of a part holding aliases multiplies them); "
-                                 "write the repeated parts out instead")
+            raise _Refused(
+                line,
+                f"YAML aliases repeat too much of the file: with *{anchor} they repeat more than "
+                f"{MAX_ALIASED_VALUES:,} values (an alias of a part holding aliases multiplies them); "
+                "write the repeated parts out instead",
+            )
         return node
 
     def _measure(self, node: yaml.Node) -> tuple[int, int]:
@@ -225,19 +239,25 @@ class _EventFileLoader(yaml.SafeLoader):
         if node not in self.measures:
             children = _children(node)
             measures = [self._measure(child) for child in children]
-            self.measures[node] = (1 + sum(values for values, _ in measures),
-                                   1 + max((levels for _, levels in measures), default=0))
+            self.measures[node] = (
+                1 + sum(values for values, _ in measures),
+                1 + max((levels for _, levels in measures), default=0),
+            )
         return self.measures[node]
 
     # PyYAML flattens merge keys (<<: *rules) into the nodes themselves; flatten
     # copies instead, so that the tree stays as written for the checks of
     # duplicate keys and for the line numbers of problems.
     def construct_mapping(self, node, deep=False):
-        return super().construct_mapping(_copy_of(node), deep)
+        copy = _copy_of(node)
+        assert isinstance(copy, yaml.MappingNode)
+        return super().construct_mapping(copy, deep)
 
     def flatten_mapping(self, node):
-        node.value = [(key, _copy_of(value)) if key.tag == "tag:yaml.org,2002:merge" else (key, value)
-                      for key, value in node.value]
+        node.value = [
+            (key, _copy_of(value)) if key.tag == "tag:yaml.org,2002:merge" else (key, value)
+            for key, value in node.value
+        ]
         super().flatten_mapping(node)
 
     def construct_object(self, node, deep=False):
@@ -246,7 +266,9 @@ class _EventFileLoader(yaml.SafeLoader):
         try:
             return super().construct_object(node, deep)
         except ValueError as error:
-            raise _Refused(_line(node), f"{_shortened(str(node.value))!r} cannot be read: {str(error).split(';')[0]}") from None
+            raise _Refused(
+                _line(node), f"{_shortened(str(node.value))!r} cannot be read: {str(error).split(';')[0]}"
+            ) from None
 
 
 def _shortened(text: str, most: int = 40) -> str:
@@ -258,7 +280,9 @@ def _copy_of(node: yaml.Node) -> yaml.Node:
     if isinstance(node, yaml.MappingNode):
         return yaml.MappingNode(node.tag, list(node.value), node.start_mark, node.end_mark, node.flow_style)
     if isinstance(node, yaml.SequenceNode):
-        return yaml.SequenceNode(node.tag, [_copy_of(item) for item in node.value], node.start_mark, node.end_mark, node.flow_style)
+        return yaml.SequenceNode(
+            node.tag, [_copy_of(item) for item in node.value], node.start_mark, node.end_mark, node.flow_style
+        )
     return node
 
 
@@ -277,14 +301,18 @@ def parse_event(text: str, filename: str = "event.yaml") -> EventSpec:
     if root is None:
         raise EventFileError(filename, None, "the file is empty")
     if not isinstance(root, yaml.MappingNode) or not isinstance(data, dict):
-        raise EventFileError(filename, _line(root), "the file must be a mapping with 'event', 'delegations', 'sessions' and 'participants'")
+        raise EventFileError(
+            filename,
+            _line(root),
+            "the file must be a mapping with 'event', 'delegations', 'sessions' and 'participants'",
+        )
     problems = _duplicate_mapping_keys(root)
+    spec: EventSpec | None = None
     try:
         spec = EventSpec.model_validate(data)
     except ValidationError as error:
         # Check the rules over what did validate, so that fixing a type error
         # does not merely reveal the next problem.
-        spec = None
         problems += [_from_pydantic(root, item) for item in error.errors()]
         parts = _Validated.salvage(data)
     else:
@@ -294,13 +322,18 @@ def parse_event(text: str, filename: str = "event.yaml") -> EventSpec:
         problems.sort(key=lambda problem: problem[0] if problem[0] is not None else 0)
         line, reason = problems[0]
         raise EventFileError(filename, line, reason, problems)
+    assert spec is not None  # no problem means the whole file validated
     return spec
 
 
 def _check_size(size: int, filename: str) -> None:
     if size > MAX_FILE_BYTES:
-        raise EventFileError(filename, None, f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
-                                             f"({MAX_FILE_BYTES:,} bytes), the most an event file may be")
+        raise EventFileError(
+            filename,
+            None,
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB "
+            f"({MAX_FILE_BYTES:,} bytes), the most an event file may be",
+        )
 
 
 def _compose(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
@@ -320,14 +353,19 @@ def _compose(text: str, filename: str) -> tuple[yaml.Node | None, Any]:
         raise EventFileError(filename, line, f"malformed YAML: {str(error).splitlines()[0]}") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None) or getattr(error, "context_mark", None)
-        reason = "malformed YAML: " + " ".join(str(part) for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part) if mark else f"malformed YAML: {error}"
+        reason = (
+            "malformed YAML: "
+            + " ".join(str(part) for part in (getattr(error, "context", None), getattr(error, "problem", None)) if part)
+            if mark
+            else f"malformed YAML: {error}"
+        )
         raise EventFileError(filename, mark.line + 1 if mark else None, reason) from None
     finally:
         if loader is not None:
             loader.dispose()
 
 
-def _from_pydantic(root: yaml.Node, item: dict) -> tuple[int | None, str]:
+def _from_pydantic(root: yaml.Node, item: Any) -> tuple[int | None, str]:
     loc = item["loc"]
     path = tuple(part for part in loc if part != "[key]")
     kind = item["type"]
@@ -348,7 +386,11 @@ def _from_pydantic(root: yaml.Node, item: dict) -> tuple[int | None, str]:
     return _line(_node_at(root, loc)), f"{_dotted(path)}: {reason}" if path else reason
 
 
-_LISTS = {"delegations": DelegationSpec, "sessions": SessionSpec, "participants": ParticipantSpec}
+_LISTS: dict[str, type[_Spec]] = {
+    "delegations": DelegationSpec,
+    "sessions": SessionSpec,
+    "participants": ParticipantSpec,
+}
 
 
 @dataclass
@@ -367,16 +409,27 @@ class _Validated:
 
     @classmethod
     def of(cls, spec: EventSpec) -> _Validated:
-        return cls(spec.event, list(enumerate(spec.delegations)), list(enumerate(spec.sessions)),
-                   list(enumerate(spec.participants)),
-                   {item.key for item in spec.delegations}, {item.key for item in spec.sessions})
+        return cls(
+            spec.event,
+            list(enumerate(spec.delegations)),
+            list(enumerate(spec.sessions)),
+            list(enumerate(spec.participants)),
+            {item.key for item in spec.delegations},
+            {item.key for item in spec.sessions},
+        )
 
     @classmethod
     def salvage(cls, data: dict) -> _Validated:
         """The parts of a file that validate on their own when the whole does not."""
         items = {name: _valid_items(model, data.get(name, [])) for name, model in _LISTS.items()}
-        return cls(_valid_or_none(EventInfo, data.get("event")), items["delegations"], items["sessions"],
-                   items["participants"], _keys_written(data.get("delegations", [])), _keys_written(data.get("sessions", [])))
+        return cls(
+            _valid_or_none(EventInfo, data.get("event")),
+            items["delegations"],
+            items["sessions"],
+            items["participants"],
+            _keys_written(data.get("delegations", [])),
+            _keys_written(data.get("sessions", [])),
+        )
 
 
 def _valid_or_none(model: type[_Spec], raw: Any) -> Any:
@@ -405,14 +458,21 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
     if parts.event is not None:
         problems += _duplicates(enumerate(parts.event.languages), ("event", "languages"), "language")
     for name in _LISTS:
-        problems += _duplicates(((index, item.key) for index, item in getattr(parts, name)), (name,), "key", suffix="key")
+        problems += _duplicates(
+            ((index, item.key) for index, item in getattr(parts, name)), (name,), "key", suffix="key"
+        )
     # Without a valid time zone, times are compared as UTC: wrong at most
     # around a change of daylight saving time, and the zone is reported anyway.
     zone = ZoneInfo(parts.event.timezone if parts.event is not None else "UTC")
     for index, session in parts.sessions:
         where = ("sessions", index)
         if _to_utc(session.ends, zone) <= _to_utc(session.starts, zone):
-            problems.append((where + ("ends",), f"the session ends ({session.ends:%Y-%m-%d %H:%M}) before it starts ({session.starts:%Y-%m-%d %H:%M})"))
+            problems.append(
+                (
+                    where + ("ends",),
+                    f"the session ends ({session.ends:%Y-%m-%d %H:%M}) before it starts ({session.starts:%Y-%m-%d %H:%M})",
+                )
+            )
         problems += _duplicates(enumerate(session.floor.precedence), where + ("floor", "precedence"), "tier")
     for index, person in parts.participants:
         problems += _check_participant(person, ("participants", index), parts)
@@ -422,7 +482,11 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
 
 def _check_participant(person: ParticipantSpec, where: Path_, parts: _Validated) -> list[tuple[Path_, str]]:
     problems = _duplicates(enumerate(person.roles), where + ("roles",), "role")
-    if person.delegation is not None and parts.delegation_keys is not None and person.delegation not in parts.delegation_keys:
+    if (
+        person.delegation is not None
+        and parts.delegation_keys is not None
+        and person.delegation not in parts.delegation_keys
+    ):
         problems.append((where + ("delegation",), f"unknown delegation {person.delegation!r}"))
     sessions = parts.session_keys
     for position, key in enumerate(person.sessions or ()):
@@ -434,7 +498,9 @@ def _check_participant(person: ParticipantSpec, where: Path_, parts: _Validated)
         if sessions is not None and key not in sessions:
             problems.append((where + ("session_roles", key), f"unknown session {key!r}"))
         elif person.sessions is not None and key not in person.sessions:
-            problems.append((where + ("session_roles", key), f"session {key!r} is not among this participant's sessions"))
+            problems.append(
+                (where + ("session_roles", key), f"session {key!r} is not among this participant's sessions")
+            )
         problems += _duplicates(enumerate(roles), where + ("session_roles", key), "role")
     return problems
 
@@ -454,11 +520,21 @@ def _check_delegation_sizes(parts: _Validated) -> list[tuple[Path_, str]]:
         where = ("participants", index)
         members[delegation] += 1
         if limit is not None and members[delegation] == limit + 1:
-            problems.append((where + ("delegation",), f"delegation {delegation!r} has more than {limit} members (max_delegation_members)"))
+            problems.append(
+                (
+                    where + ("delegation",),
+                    f"delegation {delegation!r} has more than {limit} members (max_delegation_members)",
+                )
+            )
         if person.sponsored:
             sponsored[delegation] += 1
             if sponsored[delegation] == MAX_SPONSORED + 1:
-                problems.append((where + ("sponsored",), f"delegation {delegation!r} has more than {MAX_SPONSORED} sponsored member"))
+                problems.append(
+                    (
+                        where + ("sponsored",),
+                        f"delegation {delegation!r} has more than {MAX_SPONSORED} sponsored member",
+                    )
+                )
     return problems
 
 
@@ -475,7 +551,9 @@ def _duplicates(values, where: Path_, what: str, suffix: str | None = None) -> l
     return problems
 
 
-def _duplicate_mapping_keys(node: yaml.Node, path: Path_ = (), visited: set[yaml.Node] | None = None) -> list[tuple[int | None, str]]:
+def _duplicate_mapping_keys(
+    node: yaml.Node, path: Path_ = (), visited: set[yaml.Node] | None = None
+) -> list[tuple[int | None, str]]:
     # PyYAML silently keeps the last of two equal keys; an organizer who
     # wrote "title" twice almost certainly meant something else.
     # A part shared through aliases is looked at (and reported) once.
@@ -580,7 +658,9 @@ def _read_event_file(path: Path) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError as error:
         line = raw.count(b"\n", 0, error.start) + 1
-        raise EventFileError(path.name, line, f"the file is not UTF-8 (byte 0x{raw[error.start]:02x}); save it as UTF-8") from None
+        raise EventFileError(
+            path.name, line, f"the file is not UTF-8 (byte 0x{raw[error.start]:02x}); save it as UTF-8"
+        ) from None
 
 
 async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
@@ -600,25 +680,44 @@ async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
         await db.flush()
         report = LoadReport(event.slug, event.id, created)
 
-        sessions = await _upsert(db, models.Session, event.id, spec.sessions, report.sessions,
-                                 lambda row, item: _fill_session(row, item, spec))
-        delegations = await _upsert(db, models.Delegation, event.id, spec.delegations, report.delegations,
-                                    _fill_delegation)
+        sessions = await _upsert(
+            db,
+            models.Session,
+            event.id,
+            spec.sessions,
+            report.sessions,
+            lambda row, item: _fill_session(row, item, spec),
+        )
+        delegations = await _upsert(
+            db, models.Delegation, event.id, spec.delegations, report.delegations, _fill_delegation
+        )
         participants = await _upsert(
-            db, models.Participant, event.id, spec.participants, report.participants,
-            lambda row, item: _fill_participant(row, item, event.slug, secret, sessions, delegations))
+            db,
+            models.Participant,
+            event.id,
+            spec.participants,
+            report.participants,
+            lambda row, item: _fill_participant(row, item, event.slug, secret, sessions, delegations),
+        )
 
         # Roles are replaced wholesale; deleting first keeps the unique
         # (participant, session, role) constraint happy whatever the flush order.
-        await db.execute(delete(models.ParticipantRole).where(
-            models.ParticipantRole.participant_id.in_([row.id for row in participants.values()])))
+        await db.execute(
+            delete(models.ParticipantRole).where(
+                models.ParticipantRole.participant_id.in_([row.id for row in participants.values()])
+            )
+        )
         for person in spec.participants:
             participant_id = participants[person.key].id
-            db.add_all(models.ParticipantRole(participant_id=participant_id, session_id=None, role=role.value)
-                       for role in person.roles)
+            db.add_all(
+                models.ParticipantRole(participant_id=participant_id, session_id=None, role=role.value)
+                for role in person.roles
+            )
             for key, roles in person.session_roles.items():
-                db.add_all(models.ParticipantRole(participant_id=participant_id, session_id=sessions[key].id, role=role.value)
-                           for role in roles)
+                db.add_all(
+                    models.ParticipantRole(participant_id=participant_id, session_id=sessions[key].id, role=role.value)
+                    for role in roles
+                )
         await db.flush()
     return report
 
@@ -659,7 +758,9 @@ def _fill_delegation(row: models.Delegation, item: DelegationSpec) -> None:
     row.name, row.kind = item.name, item.kind.value
 
 
-def _fill_participant(row: models.Participant, item: ParticipantSpec, slug: str, secret: str, sessions, delegations) -> None:
+def _fill_participant(
+    row: models.Participant, item: ParticipantSpec, slug: str, secret: str, sessions, delegations
+) -> None:
     row.name, row.title, row.is_sponsored = item.name, item.title, item.sponsored
     row.delegation_id = delegations[item.delegation].id if item.delegation else None
     row.session_ids = [sessions[key].id for key in item.sessions] if item.sessions is not None else None

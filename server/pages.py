@@ -16,9 +16,9 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from interpretation.languages import LANGUAGE_NAMES
+from rooms.actor import Actor
 from rooms.roles import runs_floor
 from server import models
-from rooms.actor import Actor
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, render
 from server.security import cookie_is_secure

@@ -48,7 +48,7 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
 
-    def with_secret(self) -> "Settings":
+    def with_secret(self) -> Settings:
         """Return settings whose secret is set, creating a local one if needed.
 
         Without TRIBUNE_SECRET, a random secret is kept in ``.tribune-secret``

@@ -96,7 +96,7 @@ async def _run(websocket: WebSocket, tribune: Tribune, connection: Connection) -
 
     writer = asyncio.create_task(connection.write_loop(websocket.send_text, missed))
     reader = asyncio.create_task(_read_loop(websocket, tribune, connection))
-    connection.on_overflow = writer.cancel
+    connection.on_overflow = lambda: None if writer.cancel() else None
     done, pending = await asyncio.wait({reader, writer}, return_when=asyncio.FIRST_COMPLETED)
     if reader in done and writer in pending and not reader.cancelled() and isinstance(reader.exception(), Closing):
         # Send the last replies (the reason for closing) before the close frame.

@@ -32,6 +32,9 @@ export class FloorState {
       case "request_removed":
         this.requests.delete(data.request.id);
         break;
+      case "request_moved":
+      case "list_reordered":
+        break; // the order below is the whole change
       case "list_closed":
       case "list_reopened":
         this.isClosed = data.is_closed;

@@ -9,7 +9,7 @@ import os
 import shutil
 import socket
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import uvicorn
@@ -44,7 +44,7 @@ async def reset_postgres(url: str) -> None:
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     try:
         connection = await asyncpg.connect(dsn, timeout=3)
-    except (OSError, asyncpg.PostgresError, asyncio.TimeoutError) as exc:
+    except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
         require_service("PostgreSQL", str(exc))
     try:
         await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
@@ -74,7 +74,15 @@ class PrivateRedis:
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
             stdout=asyncio.subprocess.DEVNULL,
         )
         while True:
@@ -175,9 +183,11 @@ DELEGATIONS = {
 
 async def build_world(maker) -> World:
     world = World()
-    start = datetime(2020, 12, 4, 12, 30, tzinfo=timezone.utc)
+    start = datetime(2020, 12, 4, 12, 30, tzinfo=UTC)
     async with maker() as s, s.begin():
-        event = models.Event(slug="test-event", title="Test event", timezone="Europe/Brussels", languages=["ar", "en", "fr", "es", "ils"])
+        event = models.Event(
+            slug="test-event", title="Test event", timezone="Europe/Brussels", languages=["ar", "en", "fr", "es", "ils"]
+        )
         s.add(event)
         await s.flush()
         session = models.Session(

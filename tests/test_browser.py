@@ -98,3 +98,93 @@ async def test_request_and_give_the_floor_in_a_browser(server, world):
             assert errors == []
         finally:
             await browser.close()
+
+
+async def speakers(page) -> list[str]:
+    """The speaker column of the list, in order, as the page shows it."""
+    cells = page.locator("#speakers tbody tr td:nth-child(2)")
+    # The first text is the name; tags (language, in the room) follow it.
+    return await cells.evaluate_all("cells => cells.map((cell) => cell.firstChild.textContent.trim())")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_whole_list_of_speakers_in_browsers_that_stay_in_step(server, world):
+    """Five delegates and the chair run a list with every console action; the
+    pages apply each event's change and always show what the console shows,
+    after a reload too."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("chair", "france", "peru", "usa", "icrc", "icbl"):
+                page = await (await browser.new_context(base_url=server.url)).new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                page.on("dialog", lambda dialog: dialog.accept("Out of order"))
+                await page.goto(f"/join/{world.tokens[who]}")
+                path = f"/sessions/{world.session_id}" + ("/moderate" if who == "chair" else "")
+                await page.goto(path)
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            chair, france, icbl = pages["chair"], pages["france"], pages["icbl"]
+
+            for who in ("icbl", "icrc", "usa", "peru", "france"):
+                await pages[who].get_by_role("button", name="Request the floor").click()
+                await expect(pages[who].locator("#mine")).not_to_have_text("")
+            # Precedence: States Parties by time, then the observer, the IO, civil society.
+            expected = [
+                "Delegate of Peru",
+                "Delegate of France",
+                "Delegate of the United States",
+                "Delegate of the ICRC",
+                "Delegate of the ICBL",
+            ]
+            await expect(chair.locator("#speakers tbody tr")).to_have_count(5)
+            assert await speakers(chair) == expected
+            await expect(france.locator("#mine")).to_have_text("1 before you")
+
+            await icbl.get_by_label("Point of order: what is it about?").fill("No Spanish interpretation")
+            await icbl.get_by_role("button", name="Raise a point of order").click()
+            await expect(chair.locator("#speakers tbody tr")).to_have_count(6)
+            assert (await speakers(chair))[0] == "Delegate of the ICBL"
+
+            # Give the floor, move, withdraw, remove, close: every page follows.
+            await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await expect(icbl.locator("#mine")).to_have_text("You have the floor")
+            # The ICBL's statement stays on the list behind its point of order.
+            await expect(chair.locator("#speakers tbody tr")).to_have_count(5)
+            await chair.get_by_role("button", name="Move down: Delegate of Peru").click()
+            await expect(chair.locator("#speakers tbody tr").first).to_contain_text("Delegate of France")
+            await expect(france.locator("#mine")).to_have_text("You are next")
+            await pages["usa"].get_by_role("button", name="Withdraw").click()
+            await expect(chair.locator("#speakers tbody tr")).to_have_count(4)
+            await chair.locator("#speakers tbody tr", has_text="ICRC").get_by_role("button", name="Remove").click()
+            await expect(chair.locator("#speakers tbody tr")).to_have_count(3)
+            await chair.get_by_role("button", name="Close the list").click()
+            await expect(france.locator("#closed-banner")).to_be_visible()
+
+            # A reload starts from a snapshot; the other pages kept applying changes.
+            await pages["peru"].reload()
+            await expect(pages["peru"].locator("#connection")).to_have_attribute("data-state", "connected")
+            shown = await speakers(chair)
+            assert shown == ["Delegate of France", "Delegate of Peru", "Delegate of the ICBL"]
+            for who, page in pages.items():
+                await expect(page.locator("#speakers tbody tr")).to_have_count(3)
+                assert await speakers(page) == shown, who
+
+            await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await expect(france.locator("#mine")).to_have_text("You have the floor")
+            await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await expect(pages["peru"].locator("#mine")).to_have_text("You have the floor")
+            await chair.get_by_role("button", name="End speech").click()
+            await icbl.get_by_role("button", name="Withdraw").click()
+            for page in pages.values():
+                await expect(page.locator("#speakers tbody tr")).to_have_count(0)
+                await expect(page.locator("#current")).to_contain_text("Nobody has the floor")
+            assert errors == []
+        finally:
+            await browser.close()

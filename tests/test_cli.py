@@ -9,7 +9,7 @@ import json
 import os
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -101,7 +101,12 @@ def test_links_json_and_csv_are_stable(env):
     assert chair["url"].startswith("https://tribune.example.org/join/")
     panel = next(session for session in chair["sessions"] if session["key"] == "panel")
     assert panel["roles"] == ["chair"]
-    assert {entry["tier"] for entry in entries} >= {"state_party", "observer_state", "international_organisation", "civil_society"}
+    assert {entry["tier"] for entry in entries} >= {
+        "state_party",
+        "observer_state",
+        "international_organisation",
+        "civil_society",
+    }
     assert len({entry["url"] for entry in entries}) == len(entries)
 
     table = list(csv.DictReader(io.StringIO(run("links", "--format", "csv").stdout)))
@@ -120,24 +125,55 @@ def _add_speeches(url: str) -> int:
             panel = await session.scalar(select(models.Session).where(models.Session.key == "panel"))
             peru = await session.scalar(select(models.Delegation).where(models.Delegation.key == "pe"))
             speaker = await session.scalar(select(models.Participant).where(models.Participant.key == "pe-panellist"))
-            started = datetime(2020, 12, 4, 13, 0, tzinfo=timezone.utc)
+            started = datetime(2020, 12, 4, 13, 0, tzinfo=UTC)
             request = models.SpeakingRequest(
-                session_id=panel.id, delegation_id=peru.id, tier="state_party", kind="statement", status="done",
-                requested_at=started - timedelta(minutes=5), speaker_id=speaker.id, speaker_name=speaker.name,
-                language="es", note="", is_in_room=False)
+                session_id=panel.id,
+                delegation_id=peru.id,
+                tier="state_party",
+                kind="statement",
+                status="done",
+                requested_at=started - timedelta(minutes=5),
+                speaker_id=speaker.id,
+                speaker_name=speaker.name,
+                language="es",
+                note="",
+                is_in_room=False,
+            )
             session.add(request)
             await session.flush()
-            session.add(models.Speech(session_id=panel.id, request_id=request.id, started_at=started,
-                                      ended_at=started + timedelta(seconds=200), paused_s=12.34, limit_s=180,
-                                      language="es"))
+            session.add(
+                models.Speech(
+                    session_id=panel.id,
+                    request_id=request.id,
+                    started_at=started,
+                    ended_at=started + timedelta(seconds=200),
+                    paused_s=12.34,
+                    limit_s=180,
+                    language="es",
+                )
+            )
             later = models.SpeakingRequest(
-                session_id=panel.id, delegation_id=peru.id, tier="state_party", kind="right_of_reply",
-                status="speaking", requested_at=started, speaker_name="Delegate in the room", note="",
-                is_in_room=True)
+                session_id=panel.id,
+                delegation_id=peru.id,
+                tier="state_party",
+                kind="right_of_reply",
+                status="speaking",
+                requested_at=started,
+                speaker_name="Delegate in the room",
+                note="",
+                is_in_room=True,
+            )
             session.add(later)
             await session.flush()
-            session.add(models.Speech(session_id=panel.id, request_id=later.id,
-                                      started_at=started + timedelta(minutes=10), paused_s=0.0, limit_s=None))
+            session.add(
+                models.Speech(
+                    session_id=panel.id,
+                    request_id=later.id,
+                    started_at=started + timedelta(minutes=10),
+                    paused_s=0.0,
+                    limit_s=None,
+                )
+            )
             return panel.id
 
     return _query(url, add)
@@ -150,16 +186,38 @@ def test_export_speeches(env, tmp_path):
     result = run("export", "speeches", "panel", "--format", "csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert list(rows[0]) == ["speech_id", "session", "speaker", "delegation", "tier", "kind", "language",
-                             "is_in_room", "started_at", "ended_at", "duration_s", "limit_s"]
+    assert list(rows[0]) == [
+        "speech_id",
+        "session",
+        "speaker",
+        "delegation",
+        "tier",
+        "kind",
+        "language",
+        "is_in_room",
+        "started_at",
+        "ended_at",
+        "duration_s",
+        "limit_s",
+    ]
     heard, ongoing = rows
     assert heard["speaker"] == "Rosa Quispe Mamani" and heard["delegation"] == "Peru"
-    assert (heard["tier"], heard["kind"], heard["language"], heard["is_in_room"]) == ("state_party", "statement", "es", "false")
+    assert (heard["tier"], heard["kind"], heard["language"], heard["is_in_room"]) == (
+        "state_party",
+        "statement",
+        "es",
+        "false",
+    )
     assert heard["started_at"] == "2020-12-04T13:00:00+00:00"
     assert heard["ended_at"] == "2020-12-04T13:03:20+00:00"
     assert (heard["duration_s"], heard["limit_s"]) == ("187.7", "180")
     assert (ongoing["kind"], ongoing["is_in_room"], ongoing["ended_at"], ongoing["duration_s"], ongoing["limit_s"]) == (
-        "right_of_reply", "true", "", "", "")
+        "right_of_reply",
+        "true",
+        "",
+        "",
+        "",
+    )
 
     # The same session by id and by event/key, written to a file.
     out = tmp_path / "speeches.csv"
@@ -178,8 +236,9 @@ def test_export_unknown_session(env):
 
 def test_export_ambiguous_session_key(env, tmp_path):
     other = tmp_path / "other.yaml"
-    other.write_text(DEMO.read_text(encoding="utf-8").replace("slug: coop-assist-2020", "slug: coop-assist-2021"),
-                     encoding="utf-8")
+    other.write_text(
+        DEMO.read_text(encoding="utf-8").replace("slug: coop-assist-2020", "slug: coop-assist-2021"), encoding="utf-8"
+    )
     assert run("load", str(DEMO)).exit_code == 0
     assert run("load", str(other)).exit_code == 0
     result = run("export", "speeches", "panel")
@@ -193,7 +252,9 @@ def test_migrate(env):
     assert _event_count(env["TRIBUNE_DATABASE_URL"]) == 0
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["migrate"], ["load"], ["links"], ["export"], ["export", "speeches"]])
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["migrate"], ["load"], ["links"], ["export"], ["export", "speeches"]]
+)
 def test_every_command_has_help(command):
     result = CliRunner().invoke(main, command + ["--help"])
     assert result.exit_code == 0
@@ -204,10 +265,17 @@ def test_real_entry_point(env, tmp_path):
     """The installed console script works end to end."""
     assert TRIBUNE.exists(), f"{TRIBUNE} missing; run pip install -e ."
     environment = {**os.environ, **env}
-    loaded = subprocess.run([str(TRIBUNE), "load", str(DEMO)], cwd=tmp_path, env=environment,
-                            capture_output=True, text=True, timeout=120)
+    loaded = subprocess.run(
+        [str(TRIBUNE), "load", str(DEMO)], cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=120
+    )
     assert loaded.returncode == 0, loaded.stderr
-    links = subprocess.run([str(TRIBUNE), "links", "--format", "json"], cwd=tmp_path, env=environment,
-                           capture_output=True, text=True, timeout=120)
+    links = subprocess.run(
+        [str(TRIBUNE), "links", "--format", "json"],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert links.returncode == 0, links.stderr
     assert json.loads(links.stdout) == json.loads(run("links", "--format", "json").stdout)

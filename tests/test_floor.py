@@ -1,6 +1,6 @@
 """The list of speakers as plain rules: no socket, no database."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -8,7 +8,7 @@ from rooms.delegations import Tier
 from rooms.errors import Refused
 from rooms.floor import Floor, FloorRules, Kind, Request, Status
 
-T0 = datetime(2020, 12, 4, 12, 30, tzinfo=timezone.utc)
+T0 = datetime(2020, 12, 4, 12, 30, tzinfo=UTC)
 _ids = iter(range(1, 10_000))
 
 

@@ -8,7 +8,6 @@ from rooms.roles import Role
 from server.bus import MemoryBus
 from server.event_log import LoggedEvent, session_topic
 from server.hub import Connection, Hub
-from tests.conftest import eventually
 
 
 def actor(roles=(Role.PARTICIPANT,), participant_id=5, session_id=1):

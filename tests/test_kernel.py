@@ -2,13 +2,13 @@
 
 import asyncio
 import json
-from typing import Literal
+from typing import Annotated, Literal
 
 import pytest
 import websockets
 from sqlalchemy import delete, select
 
-from rooms.commands import Command, CommandSet, Context, Registry, text
+from rooms.commands import PRINTABLE, Command, CommandSet, Context, Registry
 from rooms.floor_commands import commands as floor_commands
 from rooms.recipients import moderators_and
 from rooms.roles import ALL_ROLES
@@ -24,7 +24,7 @@ notes = CommandSet()
 
 class NoteToChair(Command):
     type: Literal["note_to_chair"]
-    text: text(200, min_length=1)  # type: ignore[valid-type]
+    text: Annotated[str, PRINTABLE]
 
 
 @notes.command(NoteToChair, roles=ALL_ROLES)
@@ -78,7 +78,9 @@ async def test_a_restricted_event_reaches_only_its_recipients_live_and_replayed(
 async def test_a_participant_whose_access_is_taken_away_is_refused_and_closed(server, world, db):
     france = await open_client(server, world, "france")
     async with db() as s, s.begin():
-        await s.execute(delete(models.ParticipantRole).where(models.ParticipantRole.participant_id == world.participants["france"]))
+        await s.execute(
+            delete(models.ParticipantRole).where(models.ParticipantRole.participant_id == world.participants["france"])
+        )
     reply = await france.command("request_floor")
     assert reply["code"] == "forbidden"
     with pytest.raises(websockets.ConnectionClosed) as closed:
@@ -93,7 +95,9 @@ async def test_a_chair_whose_role_is_changed_is_refused_and_asked_to_reconnect(s
     peru = await open_client(server, world, "peru")
     await peru.command("request_floor")
     async with db() as s, s.begin():
-        role = await s.scalar(select(models.ParticipantRole).where(models.ParticipantRole.participant_id == world.participants["chair"]))
+        role = await s.scalar(
+            select(models.ParticipantRole).where(models.ParticipantRole.participant_id == world.participants["chair"])
+        )
         role.role = "participant"
     assert (await chair.command("give_floor"))["code"] == "forbidden"
     with pytest.raises(websockets.ConnectionClosed) as closed:

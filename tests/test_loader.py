@@ -103,8 +103,12 @@ async def test_valid_file_loads(sessionmaker):
         assert opening.time_limits["state_party"] == 180
         assert (opening.point_of_order_limit, opening.right_of_reply_limit) == (60, 120)
         assert panel.precedence == ["state_party", "civil_society"]
-        assert panel.time_limits == {"state_party": 180, "observer_state": None,
-                                     "international_organisation": 120, "civil_society": 90}
+        assert panel.time_limits == {
+            "state_party": 180,
+            "observer_state": None,
+            "international_organisation": 120,
+            "civil_society": 90,
+        }
         assert panel.point_of_order_limit is None
 
         people = {row.key: row for row in await session.scalars(select(models.Participant))}
@@ -115,7 +119,10 @@ async def test_valid_file_loads(sessionmaker):
         token = tokens.join_token(SECRET, "test-event", "chair", 1)
         assert people["chair"].token_hash == tokens.token_hash(token)
 
-        roles = {(row.participant_id, row.session_id, row.role) for row in await session.scalars(select(models.ParticipantRole))}
+        roles = {
+            (row.participant_id, row.session_id, row.role)
+            for row in await session.scalars(select(models.ParticipantRole))
+        }
         chair = people["chair"].id
         assert {(chair, None, "participant"), (chair, panel.id, "chair"), (chair, panel.id, "participant")} <= roles
         assert (people["interp"].id, None, "interpreter") in roles
@@ -130,8 +137,11 @@ async def test_loading_twice_updates(sessionmaker, tmp_path):
         panel = await session.scalar(select(models.Session).where(models.Session.key == "panel"))
         panel.last_seq = 7  # live state must survive a reload
 
-    path.write_text(VALID.replace("title: Panel", "title: Panel discussion")
-                    .replace("session_roles: {panel: [chair, participant]}", "session_roles: {panel: [chair]}"))
+    path.write_text(
+        VALID.replace("title: Panel", "title: Panel discussion").replace(
+            "session_roles: {panel: [chair, participant]}", "session_roles: {panel: [chair]}"
+        )
+    )
     report = await load_event_file(sessionmaker, path, SECRET)
 
     assert not report.event_created
@@ -165,19 +175,77 @@ BAD = [
     ("unknown role", "roles: [interpreter]", "roles: [interpretor]", "interpretor", "interpretor"),
     ("unknown language", "languages: [en, fr]", "languages: [en, xx]", "languages: [en, xx]", "unknown language 'xx'"),
     ("unknown time zone", "Europe/Brussels", "Europe/Bruxelles", "Bruxelles", "unknown time zone"),
-    ("unknown precedence tier", "precedence: [state_party, civil_society]", "precedence: [state_party, ngo]", "precedence", "'ngo'"),
-    ("duplicate tier", "precedence: [state_party, civil_society]", "precedence: [state_party, state_party]", "precedence", "duplicate tier"),
-    ("duplicate key", "{key: hi, name: Humanity", "{key: nl, name: Humanity", "key: nl, name: Humanity", "duplicate key 'nl'"),
-    ("duplicate mapping key", "    title: Opening\n", "    title: Opening\n    title: Again\n", "title: Again", "appears twice"),
-    ("unknown delegation", "delegation: us", "delegation: xx", "delegation: xx", "participants[2].delegation: unknown delegation 'xx'"),
-    ("unknown session", "sessions: [panel]", "sessions: [panel, plenary]", "sessions: [panel, plenary]", "unknown session 'plenary'"),
-    ("unknown session in session_roles", "session_roles: {panel:", "session_roles: {plenary:", "plenary", "unknown session 'plenary'"),
-    ("too many members", "  - key: interp\n    name: Layla\n",
-     "  - {key: nl-3, name: C, delegation: nl}\n  - {key: nl-4, name: D, delegation: nl}\n  - key: interp\n    name: Layla\n",
-     "key: nl-4", "more than 3 members"),
+    (
+        "unknown precedence tier",
+        "precedence: [state_party, civil_society]",
+        "precedence: [state_party, ngo]",
+        "precedence",
+        "'ngo'",
+    ),
+    (
+        "duplicate tier",
+        "precedence: [state_party, civil_society]",
+        "precedence: [state_party, state_party]",
+        "precedence",
+        "duplicate tier",
+    ),
+    (
+        "duplicate key",
+        "{key: hi, name: Humanity",
+        "{key: nl, name: Humanity",
+        "key: nl, name: Humanity",
+        "duplicate key 'nl'",
+    ),
+    (
+        "duplicate mapping key",
+        "    title: Opening\n",
+        "    title: Opening\n    title: Again\n",
+        "title: Again",
+        "appears twice",
+    ),
+    (
+        "unknown delegation",
+        "delegation: us",
+        "delegation: xx",
+        "delegation: xx",
+        "participants[2].delegation: unknown delegation 'xx'",
+    ),
+    (
+        "unknown session",
+        "sessions: [panel]",
+        "sessions: [panel, plenary]",
+        "sessions: [panel, plenary]",
+        "unknown session 'plenary'",
+    ),
+    (
+        "unknown session in session_roles",
+        "session_roles: {panel:",
+        "session_roles: {plenary:",
+        "plenary",
+        "unknown session 'plenary'",
+    ),
+    (
+        "too many members",
+        "  - key: interp\n    name: Layla\n",
+        "  - {key: nl-3, name: C, delegation: nl}\n  - {key: nl-4, name: D, delegation: nl}\n  - key: interp\n    name: Layla\n",
+        "key: nl-4",
+        "more than 3 members",
+    ),
     ("two sponsored", "    name: Suda R.\n", "    name: Suda R.\n    sponsored: true\n", "name: Pieter", None),
-    ("ends before it starts", 'ends: "2020-12-04 13:45"', 'ends: "2020-12-04 13:00"', '"2020-12-04 13:00"', "before it starts"),
-    ("negative time limit", "civil_society: 90", "civil_society: -90", "civil_society: -90", "greater than or equal to 0"),
+    (
+        "ends before it starts",
+        'ends: "2020-12-04 13:45"',
+        'ends: "2020-12-04 13:00"',
+        '"2020-12-04 13:00"',
+        "before it starts",
+    ),
+    (
+        "negative time limit",
+        "civil_society: 90",
+        "civil_society: -90",
+        "civil_society: -90",
+        "greater than or equal to 0",
+    ),
     ("malformed YAML", "  languages: [en, fr]", "  languages: [en, fr", "timezone", "malformed YAML"),
 ]
 
@@ -260,9 +328,11 @@ def test_aliases_that_multiply_are_refused_at_their_line():
 
 
 def test_sessions_can_still_share_floor_rules_through_an_alias():
-    more = ('  - {key: closing, title: Closing, starts: "2020-12-04 15:10", ends: "2020-12-04 15:30", floor: *rules}\n'
-            '  - {key: late, title: Late, starts: "2020-12-04 15:30", ends: "2020-12-04 16:00",\n'
-            '     floor: {<<: *rules, point_of_order: 30}}\n')
+    more = (
+        '  - {key: closing, title: Closing, starts: "2020-12-04 15:10", ends: "2020-12-04 15:30", floor: *rules}\n'
+        '  - {key: late, title: Late, starts: "2020-12-04 15:30", ends: "2020-12-04 16:00",\n'
+        "     floor: {<<: *rules, point_of_order: 30}}\n"
+    )
     text = VALID.replace("    floor:\n", "    floor: &rules\n").replace("participants:\n", more + "participants:\n")
     spec = parse_event(text, "event.yaml")
     assert spec.sessions[2].floor == spec.sessions[1].floor
@@ -271,8 +341,12 @@ def test_sessions_can_still_share_floor_rules_through_an_alias():
     assert (spec.sessions[3].floor.point_of_order, spec.sessions[3].floor.right_of_reply) == (30, 120)
     with pytest.raises(EventFileError) as caught:
         parse_event(text.replace("point_of_order: 30", "point_of_order: -30"), "event.yaml")
-    assert caught.value.problems == [(_line_of(text, "point_of_order: 30"),
-                                      "sessions[3].floor.point_of_order: Input should be greater than or equal to 0, got -30")]
+    assert caught.value.problems == [
+        (
+            _line_of(text, "point_of_order: 30"),
+            "sessions[3].floor.point_of_order: Input should be greater than or equal to 0, got -30",
+        )
+    ]
 
 
 async def test_file_over_the_size_limit_is_refused(sessionmaker, tmp_path):
@@ -282,7 +356,10 @@ async def test_file_over_the_size_limit_is_refused(sessionmaker, tmp_path):
     path.write_text(VALID + comment * (2 * 1024 * 1024 // len(comment)), encoding="utf-8")
     with pytest.raises(EventFileError) as caught:
         await load_event_file(sessionmaker, path, SECRET)
-    assert str(caught.value) == "event.yaml: the file is larger than 2 MiB (2,097,152 bytes), the most an event file may be"
+    assert (
+        str(caught.value)
+        == "event.yaml: the file is larger than 2 MiB (2,097,152 bytes), the most an event file may be"
+    )
     with pytest.raises(EventFileError, match="larger than 2 MiB"):
         parse_event(path.read_text(encoding="utf-8"), "event.yaml")
 
@@ -298,16 +375,21 @@ async def test_file_not_in_utf8_is_refused_at_its_line(sessionmaker, tmp_path):
 
 
 def test_type_errors_do_not_hide_other_problems():
-    text = (VALID.replace("    title: Opening\n", "    title: Opening\n    title: Again\n")
-            .replace("sponsored: true", "sponsored: 3")
-            .replace("delegation: us", "delegation: xx")
-            .replace('ends: "2020-12-04 15:10"', 'ends: "2020-12-04 12:00"'))
+    text = (
+        VALID.replace("    title: Opening\n", "    title: Opening\n    title: Again\n")
+        .replace("sponsored: true", "sponsored: 3")
+        .replace("delegation: us", "delegation: xx")
+        .replace('ends: "2020-12-04 15:10"', 'ends: "2020-12-04 12:00"')
+    )
     with pytest.raises(EventFileError) as caught:
         parse_event(text, "event.yaml")
     problems = caught.value.problems
     assert [line for line, _ in problems] == [
-        _line_of(text, "title: Again"), _line_of(text, '"2020-12-04 12:00"'),
-        _line_of(text, "sponsored: 3"), _line_of(text, "delegation: xx")], str(caught.value)
+        _line_of(text, "title: Again"),
+        _line_of(text, '"2020-12-04 12:00"'),
+        _line_of(text, "sponsored: 3"),
+        _line_of(text, "delegation: xx"),
+    ], str(caught.value)
     reasons = " | ".join(reason for _, reason in problems)
     for words in ("appears twice", "before it starts", "valid boolean", "unknown delegation 'xx'"):
         assert words in reasons
@@ -315,8 +397,20 @@ def test_type_errors_do_not_hide_other_problems():
 
 UNREADABLE = [
     # (what, replace this, with this, line marker, words in the reason)
-    ("impossible date", 'starts: "2020-12-04 13:30"', "starts: 2020-12-32 13:30:00", "2020-12-32", "day is out of range"),
-    ("alias inside its own anchor", "roles: [interpreter]", "roles: &self [*self]", "&self", "inside the part it names"),
+    (
+        "impossible date",
+        'starts: "2020-12-04 13:30"',
+        "starts: 2020-12-32 13:30:00",
+        "2020-12-32",
+        "day is out of range",
+    ),
+    (
+        "alias inside its own anchor",
+        "roles: [interpreter]",
+        "roles: &self [*self]",
+        "&self",
+        "inside the part it names",
+    ),
     ("control character", "name: Layla", "name: La\x07yla", "La\x07yla", "unacceptable character"),
     ("deep nesting", "name: Layla", "name: " + "[" * 60 + "]" * 60, "[[[", "more than 50 levels deep"),
 ]
@@ -356,9 +450,12 @@ async def test_demo_loads_with_every_tier(sessionmaker):
         assert sessions[-1].ends_at.isoformat() == "2020-12-04T14:30:00+00:00"
         panel = sessions[1]
         chair_roles = await session.scalars(
-            select(models.ParticipantRole.role).join(models.Participant)
-            .where(models.Participant.key == "th-chair", models.ParticipantRole.session_id == panel.id))
+            select(models.ParticipantRole.role)
+            .join(models.Participant)
+            .where(models.Participant.key == "th-chair", models.ParticipantRole.session_id == panel.id)
+        )
         assert list(chair_roles) == ["chair"]
         interpreters = await session.scalar(
-            select(func.count()).select_from(models.ParticipantRole).where(models.ParticipantRole.role == "interpreter"))
+            select(func.count()).select_from(models.ParticipantRole).where(models.ParticipantRole.role == "interpreter")
+        )
         assert interpreters >= 5

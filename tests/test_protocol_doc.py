@@ -14,8 +14,17 @@ COMMAND_TYPES = PARSER.types
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
 
 EVENT_TYPES = {
-    "floor_requested", "request_withdrawn", "request_removed", "request_moved", "list_reordered",
-    "list_closed", "list_reopened", "floor_given", "speech_ended", "speech_paused", "speech_resumed",
+    "floor_requested",
+    "request_withdrawn",
+    "request_removed",
+    "request_moved",
+    "list_reordered",
+    "list_closed",
+    "list_reopened",
+    "floor_given",
+    "speech_ended",
+    "speech_paused",
+    "speech_resumed",
     "language_declared",
 }
 SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong", "heartbeat"}

@@ -7,7 +7,16 @@ import websockets
 
 from server.db import create_engine, migrate, sessionmaker
 from server.settings import Settings
-from tests.conftest import POSTGRES_URL, SECRET, LiveServer, build_world, eventually, free_port, private_redis, reset_postgres
+from tests.conftest import (
+    POSTGRES_URL,
+    SECRET,
+    LiveServer,
+    build_world,
+    eventually,
+    free_port,
+    private_redis,
+    reset_postgres,
+)
 
 
 class Follower:

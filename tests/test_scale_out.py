@@ -17,6 +17,7 @@ from tests.conftest import (
     free_port,
     reset_postgres,
 )
+from tests.replica import FloorReplica
 
 
 @pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
@@ -33,27 +34,29 @@ async def test_two_servers_run_one_session(bus_url):
     for server in servers:
         await server.start()
     try:
-        sockets = []
+        sockets, replicas = [], []
         for server, who in zip(servers * 2, ["france", "chair", "peru", "usa"]):
             url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
             socket = await websockets.connect(url)
-            assert json.loads(await socket.recv())["type"] == "snapshot"
+            snapshot = json.loads(await socket.recv())
+            assert snapshot["type"] == "snapshot"
+            replicas.append(FloorReplica(snapshot))
             sockets.append(socket)
         france, chair, peru, usa = sockets
         # Concurrent commands through both servers are serialised by the database.
-        await asyncio.gather(
-            *(s.send(json.dumps({"type": "request_floor", "id": "r"})) for s in (usa, peru, france))
-        )
-        for socket in sockets:
-            seqs, last = [], None
+        await asyncio.gather(*(s.send(json.dumps({"type": "request_floor", "id": "r"})) for s in (usa, peru, france)))
+        for socket, replica in zip(sockets, replicas):
+            seqs = []
             while len(seqs) < 3:
                 message = json.loads(await asyncio.wait_for(socket.recv(), 5))
                 if message["type"] == "floor_requested":
                     seqs.append(message["seq"])
-                    last = message
+                    replica.apply(message)
             assert seqs == [1, 2, 3]
-            assert [w["delegation"]["tier"] for w in last["replica"]["waiting"]] == [
-                "state_party", "state_party", "observer_state"
+            assert [w["delegation"]["tier"] for w in replica.view()["waiting"]] == [
+                "state_party",
+                "state_party",
+                "observer_state",
             ]
         for socket in sockets:
             await socket.close()

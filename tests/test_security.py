@@ -126,8 +126,13 @@ def clean_uvicorn_loggers():
 def access_record(path: str) -> logging.LogRecord:
     """A record as uvicorn's HTTP protocols create it."""
     return logging.LogRecord(
-        "uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
-        ("127.0.0.1:51234", "GET", path, "1.1", 303), None,
+        "uvicorn.access",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "%s %s HTTP/%s" %d',
+        ("127.0.0.1:51234", "GET", path, "1.1", 303),
+        None,
     )
 
 
@@ -143,8 +148,13 @@ def test_access_record_is_redacted_and_keeps_its_shape():
 
 def test_websocket_record_is_redacted():
     record = logging.LogRecord(
-        "uvicorn.error", logging.INFO, __file__, 1, '%s - "WebSocket %s" [accepted]',
-        ("127.0.0.1:51234", f"/ws/sessions/1?last_seq=4&token={SECRET}"), None,
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:51234", f"/ws/sessions/1?last_seq=4&token={SECRET}"),
+        None,
     )
     RedactTokens().filter(record)
     assert len(record.args) == 2
@@ -189,7 +199,9 @@ async def join(request):
 
 
 async def framed(request):
-    return PlainTextResponse("mine", headers={"X-Frame-Options": "SAMEORIGIN", "content-security-policy": "default-src *"})
+    return PlainTextResponse(
+        "mine", headers={"X-Frame-Options": "SAMEORIGIN", "content-security-policy": "default-src *"}
+    )
 
 
 async def echo(websocket: WebSocket):

@@ -24,7 +24,10 @@ async def test_snapshot_shows_the_session_me_and_the_floor(connect, world):
         "waiting": [],
     }
     assert {d["tier"] for d in snapshot["delegations"]} == {
-        "state_party", "observer_state", "international_organisation", "civil_society"
+        "state_party",
+        "observer_state",
+        "international_organisation",
+        "civil_society",
     }
     chair = await connect("chair")
     assert "give_floor" in chair.first["me"]["may"]
@@ -74,7 +77,10 @@ async def test_a_whole_list_is_run_and_every_speech_kept(connect, world):
     await france.command("request_floor", language="fr")
     await peru.command("request_floor", on_behalf="delegation", language="es")
     added = await chair.command(
-        "add_speaker", delegation_id=world.delegations["icbl"], speaker_name="Survivor advocate (in room)", language="en"
+        "add_speaker",
+        delegation_id=world.delegations["icbl"],
+        speaker_name="Survivor advocate (in room)",
+        language="en",
     )
     assert added["type"] == "ack"
     assert (await chair.command("give_floor"))["type"] == "ack"
@@ -120,7 +126,9 @@ async def test_moderator_reorders_moves_removes_and_closes(connect):
     assert (await chair.command("move_request", request_id=ids[0], position=1))["type"] == "ack"
     moved = await chair.next_event("request_moved")
     assert moved["replica"]["waiting"][0]["id"] == ids[0]
-    assert (await chair.command("remove_request", request_id=ids[1], reason="Speaks in the next session"))["type"] == "ack"
+    assert (await chair.command("remove_request", request_id=ids[1], reason="Speaks in the next session"))[
+        "type"
+    ] == "ack"
     removed = await chair.next_event("request_removed")
     assert removed["data"]["reason"] == "Speaks in the next session"
     assert ids[1] not in [w["id"] for w in removed["replica"]["waiting"]]
@@ -236,7 +244,7 @@ async def test_moderator_commands_from_others_are_forbidden_and_change_nothing(c
     await france.command("request_floor")
     await chair.next_event("floor_requested")
     await chair.next_event("floor_given")
-    state = (await chair.next_event("floor_requested"))
+    state = await chair.next_event("floor_requested")
     someone = await connect(who)
     for command, fields in MODERATOR_COMMANDS.items():
         reply = await someone.command(command, **fields)
@@ -304,9 +312,7 @@ async def test_binary_frames_are_refused(connect):
     assert (await france.command("ping"))["type"] == "pong"
 
 
-async def test_a_flooding_client_is_closed_with_4429_and_reconnecting_does_not_refill_its_allowance(
-    connect, caplog
-):
+async def test_a_flooding_client_is_closed_with_4429_and_reconnecting_does_not_refill_its_allowance(connect, caplog):
     france = await connect("france")
     # Every frame counts: binary and oversized ones too.
     for n in range(200):

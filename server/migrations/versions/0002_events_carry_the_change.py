@@ -43,11 +43,15 @@ def upgrade() -> None:
         sa.column("position", sa.Integer),
     )
     for session_id, last_seq in connection.execute(sa.select(sessions.c.id, sessions.c.last_seq)).all():
-        order = connection.execute(
-            sa.select(requests.c.id)
-            .where(requests.c.session_id == session_id, requests.c.status == "waiting")
-            .order_by(requests.c.position, requests.c.id)
-        ).scalars().all()
+        order = (
+            connection.execute(
+                sa.select(requests.c.id)
+                .where(requests.c.session_id == session_id, requests.c.status == "waiting")
+                .order_by(requests.c.position, requests.c.id)
+            )
+            .scalars()
+            .all()
+        )
         connection.execute(
             sessions.update()
             .where(sessions.c.id == session_id)
