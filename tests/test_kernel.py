@@ -136,8 +136,10 @@ async def test_the_snapshot_agrees_with_the_events_that_follow_it(server, world)
         await delegates[1].command("declare_language", language="es", request_id=chair.replica.order[0])
 
     # A late joiner connects while the commands are flowing.
+    watcher = await open_client(server, world, "presenter")
     work = asyncio.create_task(busy())
-    await asyncio.sleep(0.02)
+    while watcher.replica.seq < 2:  # the list is filling
+        await watcher.recv()
     late = await open_client(server, world, "secretariat")
     await work
     while late.replica.seq < chair.replica.seq:
