@@ -142,6 +142,14 @@ async def wipe(database: str) -> None:
     await connection.close()
 
 
+async def next_event(ws, is_event, sent: float) -> tuple[float, str]:
+    """The next event on a listener's socket, and the time since the command was sent."""
+    while True:
+        message = await asyncio.wait_for(ws.recv(), 30)
+        if is_event(message):
+            return time.perf_counter() - sent, message
+
+
 async def drive(url_for_listener, url_for_speaker, commands, listeners, make_command, is_event, server_pid) -> dict:
     sockets = [await browser_connect(url_for_listener(i)) for i in range(listeners)]
     speaker = await browser_connect(url_for_speaker)
@@ -161,14 +169,7 @@ async def drive(url_for_listener, url_for_speaker, commands, listeners, make_com
     for n in range(commands):
         sent = time.perf_counter()
         await speaker.send(make_command(n, last_event))
-
-        async def receive(s):
-            while True:
-                message = await asyncio.wait_for(s.recv(), 30)
-                if is_event(message):
-                    return time.perf_counter() - sent, message
-
-        received = await asyncio.gather(*(receive(s) for s in sockets))
+        received = await asyncio.gather(*(next_event(s, is_event, sent) for s in sockets))
         latencies.extend(latency for latency, _ in received)
         last_event = received[0][1]
         event_sizes.append(len(last_event.encode()))
@@ -203,12 +204,16 @@ async def bench_tribune(database: str | None, listeners: int, commands: int) -> 
     tribune = [sys.executable, "-m", "server.cli"]
     subprocess.run([*tribune, "load", "bench.yaml"], cwd=workdir, env=env, check=True, capture_output=True)
     links = json.loads(
-        subprocess.run([*tribune, "links", "--format", "json"], cwd=workdir, env=env, check=True, capture_output=True).stdout
+        subprocess.run(
+            [*tribune, "links", "--format", "json"], cwd=workdir, env=env, check=True, capture_output=True
+        ).stdout
     )
     link = next(link for link in links if link["event"] == "bench")
     token = link["url"].rsplit("/", 1)[1]
     session_id = link["sessions"][0]["id"]
-    server = subprocess.Popen([*tribune, "serve"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*tribune, "serve"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         port = int(env["TRIBUNE_PORT"])
         await wait_port(port)
@@ -261,7 +266,10 @@ async def bench_ceiling(listeners: int, commands: int, event_bytes: int) -> dict
         await wait_port(port)
         url = f"ws://127.0.0.1:{port}"
         return await drive(
-            lambda i: url, url, commands, listeners,
+            lambda i: url,
+            url,
+            commands,
+            listeners,
             lambda n, _: padded_message(n, event_bytes),
             lambda m: m.startswith('{"type": "floor_requested"'),
             server.pid,
@@ -286,25 +294,35 @@ async def main() -> None:
         rows["tribune"].append(tribune)
         rows["websockets broadcast (ceiling)"].append(ceiling)
         print(f"round {round_}: tribune {tribune['handshake']}; ceiling {ceiling['handshake']}")
-    print(f"{args.listeners} listeners, {args.commands} commands, median of {args.rounds} rounds, "
-          f"database {'SQLite' if not args.database else args.database.split('://')[0]}")
-    print(f"{'server':34} {'cmd/s':>8} {'median ms':>10} {'p95 ms':>8} {'p99 ms':>8} {'event B':>8} "
-          f"{'client cpu':>10} {'server cpu':>10}")
+    print(
+        f"{args.listeners} listeners, {args.commands} commands, median of {args.rounds} rounds, "
+        f"database {'SQLite' if not args.database else args.database.split('://')[0]}"
+    )
+    print(
+        f"{'server':34} {'cmd/s':>8} {'median ms':>10} {'p95 ms':>8} {'p99 ms':>8} {'event B':>8} "
+        f"{'client cpu':>10} {'server cpu':>10}"
+    )
     summary = {}
     for name, results in rows.items():
         summary[name] = {k: statistics.median(r[k] for r in results) for k in results[0] if k != "handshake"}
         s = summary[name]
-        print(f"{name:34} {s['commands_per_s']:8.1f} {s['median_ms']:10.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
-              f"{s['event_bytes']:8.0f} {s['client_cpu']:10.0%} {s['server_cpu']:10.0%}")
+        print(
+            f"{name:34} {s['commands_per_s']:8.1f} {s['median_ms']:10.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
+            f"{s['event_bytes']:8.0f} {s['client_cpu']:10.0%} {s['server_cpu']:10.0%}"
+        )
     print("(cpu: share of one core while the commands ran, median of rounds; the clients are this process)")
     for name, results in rows.items():
         busiest = max(r["client_cpu"] for r in results)
         if busiest > CLIENT_CPU_WARNING:
-            print(f"WARNING: with {name}, the clients' process used {busiest:.0%} of a core: "
-                  "the clients, not the server, may be the bottleneck; read its figures as a lower bound.")
+            print(
+                f"WARNING: with {name}, the clients' process used {busiest:.0%} of a core: "
+                "the clients, not the server, may be the bottleneck; read its figures as a lower bound."
+            )
     t, c = summary["tribune"], summary["websockets broadcast (ceiling)"]
-    print(f"ratio tribune/ceiling: median latency x{t['median_ms'] / c['median_ms']:.1f}, "
-          f"throughput x{t['commands_per_s'] / c['commands_per_s']:.2f}")
+    print(
+        f"ratio tribune/ceiling: median latency x{t['median_ms'] / c['median_ms']:.1f}, "
+        f"throughput x{t['commands_per_s'] / c['commands_per_s']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -141,7 +141,9 @@ async def create_meeting(maker, waiting: int, rng: random.Random) -> Meeting:
         db.add(session)
         tiers = rng.choices(list(TIER_WEIGHTS), weights=list(TIER_WEIGHTS.values()), k=waiting) + [EXTRA_TIER]
         for index, tier in enumerate(tiers):
-            delegation = models.Delegation(event_id=event.id, key=f"d{index}", name=f"Delegation {index}", kind=tier.value)
+            delegation = models.Delegation(
+                event_id=event.id, key=f"d{index}", name=f"Delegation {index}", kind=tier.value
+            )
             db.add(delegation)
             await db.flush()
             db.add(_participant(event.id, f"p{index}", f"Delegate of delegation {index}", delegation.id, "participant"))
@@ -233,7 +235,9 @@ async def one_round(driver: Driver, meeting: Meeting, rng: random.Random, measur
     requested = await driver.send(meeting.extra, "request_floor", measure)
     await driver.send(meeting.extra, "withdraw", measure, request_id=requested["data"]["request"]["id"])
     request_id = rng.choice(driver.order)
-    await driver.send(meeting.chair, "move_request", measure, request_id=request_id, position=rng.randint(1, len(driver.order)))
+    await driver.send(
+        meeting.chair, "move_request", measure, request_id=request_id, position=rng.randint(1, len(driver.order))
+    )
     await driver.send(meeting.chair, "pause_speech", measure)
     await driver.send(meeting.chair, "resume_speech", measure)
 
@@ -328,7 +332,9 @@ def print_profile(results: list[Result], top: int = 15) -> None:
     """The functions whose own time per command grew most from the smallest N to the largest."""
     low, high = results[0], results[-1]
     grown = sorted(high.profile, key=lambda f: high.profile[f] - low.profile.get(f, 0.0), reverse=True)
-    print(f"\n--- cProfile: own time per command (ms, wall, profiler overhead included), {low.waiting} -> {high.waiting} waiting ---")
+    print(
+        f"\n--- cProfile: own time per command (ms, wall, profiler overhead included), {low.waiting} -> {high.waiting} waiting ---"
+    )
     print(f"  {'total':70} {sum(low.profile.values()):7.3f} -> {sum(high.profile.values()):7.3f}")
     for name in grown[:top]:
         print(f"  {name[:70]:70} {low.profile.get(name, 0.0):7.3f} -> {high.profile[name]:7.3f}")
@@ -375,7 +381,9 @@ def print_summary(backend: str, results: list[Result]) -> None:
     if len(results) > 1:
         low, high = results[0], results[-1]
         print(f"ratio of medians, {high.waiting} vs {low.waiting} waiting (wall, cpu):")
-        print(f"  {'all':16} x{_ratio(high.all_timings, low.all_timings):.2f}  x{_ratio(high.all_cpu, low.all_cpu):.2f}")
+        print(
+            f"  {'all':16} x{_ratio(high.all_timings, low.all_timings):.2f}  x{_ratio(high.all_cpu, low.all_cpu):.2f}"
+        )
         for type_ in low.timings:
             wall = _ratio(high.timings[type_], low.timings[type_])
             print(f"  {type_:16} x{wall:.2f}  x{_ratio(high.cpu[type_], low.cpu[type_]):.2f}")

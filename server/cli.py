@@ -186,17 +186,10 @@ def serve(demo: bool, host: str | None, port: int | None):
     if text:
         click.echo(text)
 
-    import uvicorn
-
     from server.app import create_app
+    from server.serving import serve as serve_app
 
-    uvicorn.run(create_app(settings), **uvicorn_options(settings), log_level="info")
-
-
-def uvicorn_options(settings: Settings) -> dict:
-    """How Tribune is served. Per-message compression is off: browsers always
-    offer it, and it would compress every event once per socket."""
-    return {"host": settings.host, "port": settings.port, "ws_per_message_deflate": False}
+    serve_app(create_app(settings), settings)
 
 
 async def _prepare_demo(sessionmaker, settings: Settings) -> str:

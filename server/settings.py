@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # Per-connection bound on pending outgoing messages before the client is
     # disconnected (it resumes by last_seq).
     send_queue_size: int = Field(256, ge=8)
+    # The kernel's send buffer per socket, in bytes (0: the system's default,
+    # which grows to megabytes for a client that stops reading).
+    socket_send_buffer: int = Field(64 * 1024, ge=0)
     max_message_bytes: int = Field(16 * 1024, ge=512)
     # Flood control: sustained frames per second and burst, per participant.
     commands_per_second: float = Field(10.0, gt=0)

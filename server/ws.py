@@ -106,6 +106,9 @@ async def _run(websocket: WebSocket, tribune: Tribune, connection: Connection) -
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     if connection.is_too_slow:
+        # Out of the fan-out at once: the close frame itself may wait until
+        # the client reads again (or the keepalive gives up on it).
+        await tribune.hub.leave(connection)
         await _close(websocket, SLOW_CLIENT, "too slow: reconnect with last_seq")
         return
     for task in done:

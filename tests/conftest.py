@@ -19,8 +19,8 @@ from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.floor import DEFAULT_TIME_LIMITS
 from server import models
 from server.app import create_app
-from server.cli import uvicorn_options
 from server.db import create_engine, migrate, sessionmaker
+from server.serving import listening_socket, uvicorn_config
 from server.settings import Settings
 from server.tokens import join_token, token_hash
 from tests.replica import FloorReplica
@@ -252,14 +252,9 @@ class LiveServer:
         return f"ws://127.0.0.1:{self.settings.port}"
 
     async def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(self.settings, bus=self.bus, registry=self.registry),
-            **uvicorn_options(self.settings),
-            log_level="warning",
-            lifespan="on",
-        )
-        self.server = uvicorn.Server(config)
-        self.task = asyncio.create_task(self.server.serve())
+        self.app = create_app(self.settings, bus=self.bus, registry=self.registry)
+        self.server = uvicorn.Server(uvicorn_config(self.app, self.settings, log_level="warning", lifespan="on"))
+        self.task = asyncio.create_task(self.server.serve(sockets=[listening_socket(self.settings)]))
         while not self.server.started:
             if self.task.done():
                 self.task.result()

@@ -205,3 +205,48 @@ async def test_declaring_the_language_of_a_waiting_request(server, world):
     assert event["replica"]["waiting"][0]["language"] == "fr"
     assert (await chair.command("declare_language", language="ar", request_id=request_id))["type"] == "ack"
     assert (await peru.next_event("language_declared"))["replica"]["waiting"][0]["language"] == "ar"
+
+
+async def test_a_client_that_stops_reading_is_closed_with_4408_and_others_are_not_held_up(database_url, world):
+    import socket
+
+    live = LiveServer(
+        Settings(
+            database_url=database_url,
+            secret=SECRET,
+            port=free_port(),
+            send_queue_size=8,
+            socket_send_buffer=4096,
+            commands_per_second=10_000,
+            command_burst=10_000,
+        )
+    )
+    await live.start()
+    try:
+        # A reader that never reads, with a small receive buffer so the
+        # server's socket fills soon rather than after megabytes.
+        stalled_socket = socket.socket()
+        stalled_socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled_socket.connect(("127.0.0.1", live.settings.port))
+        url = f"{live.ws_url}/ws/sessions/{world.session_id}?token={world.tokens['observer']}"
+        stalled = await websockets.connect(url, sock=stalled_socket, max_queue=1)
+        france = await open_client(live, world, "france")
+        hub = live.app.state.tribune.hub
+        assert hub.count(world.session_id) == 2
+        commands = 0
+        while hub.count(world.session_id) == 2:
+            commands += 1
+            assert commands < 3000, "the stalled reader was never cut off"
+            kind = "request_floor" if commands % 2 else "withdraw"
+            fields = {"note": "x" * 280} if kind == "request_floor" else {"request_id": france.replica.order[0]}
+            assert (await france.command(kind, **fields))["type"] == "ack"
+            while france.replica.seq < commands:
+                await france.recv()
+        print(f"cut off after {commands} events")
+        # Reading again, it gets what was sent before, then the reason.
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await stalled.recv()
+        assert closed.value.rcvd.code == 4408
+    finally:
+        await live.stop()
