@@ -16,9 +16,11 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from rooms import floor_commands
+from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import iso
 from server import event_log, models, pages
+from server.auth import actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard
@@ -77,7 +79,15 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
                 )
                 return {session_id: seq for session_id, seq in rows.all()}
 
-        hub = Hub(the_bus, read_log, last_seqs, lambda: iso(kernel.clock()) or "")
+        async def current_actors(session_id: int, participant_ids: list[int]) -> dict[int, Actor | None]:
+            async with maker() as db:
+                session = await db.get(models.Session, session_id)
+                if session is None:
+                    return {}
+                participants = await participants_by_id(db, participant_ids)
+                return {p.id: actor_in(p, session) for p in participants}
+
+        hub = Hub(the_bus, read_log, last_seqs, lambda: iso(kernel.clock()) or "", current_actors)
         await the_bus.start()
         app.state.tribune = Tribune(
             settings,

@@ -25,6 +25,16 @@ async def participant_by_token(db: AsyncSession, token: str | None) -> models.Pa
     )
 
 
+async def participants_by_id(db: AsyncSession, participant_ids: list[int]) -> list[models.Participant]:
+    return list(
+        await db.scalars(
+            select(models.Participant)
+            .where(models.Participant.id.in_(participant_ids))
+            .options(selectinload(models.Participant.roles), joinedload(models.Participant.delegation))
+        )
+    )
+
+
 async def current_actor(db: AsyncSession, participant_id: int, session: models.Session) -> Actor | None:
     """The participant's standing in the session as the database says now."""
     participant = await db.scalar(

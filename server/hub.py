@@ -34,6 +34,10 @@ EVENT_QUEUE_OVERFLOW: OverflowPolicy = "disconnect"
 Item = tuple[int | None, str | None]
 ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
 LastSeqs = Callable[[list[int]], Awaitable[dict[int, int]]]
+# The actors of these participants in a session as they stand now (None: no access).
+CurrentActors = Callable[[int, list[int]], Awaitable[dict[int, Actor | None]]]
+ACCESS_LOST = 4403
+ROLES_CHANGED = 4409
 _END = "end of the socket"  # compared by identity
 
 
@@ -46,6 +50,8 @@ class Connection:
         self.last_seq = 0
         self.is_too_slow = False
         self.on_overflow: Callable[[], None] = lambda: None
+        # Set when the person's roles or access changed: the close code to end with.
+        self.revoked: int | None = None
 
     def offer(self, event: LoggedEvent) -> None:
         self._put((event.seq, event.payload if event.recipients.includes(self.actor) else None))
@@ -56,6 +62,12 @@ class Connection:
     def end(self) -> None:
         """Let the writer send what is queued, then stop."""
         self._put((None, _END))
+
+    def revoke(self, close_code: int) -> None:
+        """What this socket may see was decided by roles that changed."""
+        if self.revoked is None:
+            self.revoked = close_code
+            self.end()
 
     def _put(self, item: Item) -> None:
         if self.is_too_slow:
@@ -150,11 +162,19 @@ class Room:
 
 
 class Hub:
-    def __init__(self, bus: Bus, read_log: ReadLog, last_seqs: LastSeqs, clock: Callable[[], str]):
+    def __init__(
+        self,
+        bus: Bus,
+        read_log: ReadLog,
+        last_seqs: LastSeqs,
+        clock: Callable[[], str],
+        current_actors: CurrentActors | None = None,
+    ):
         self.bus = bus
         self.rooms: dict[int, Room] = {}
         self._read_log = read_log
         self._last_seqs = last_seqs
+        self._current_actors = current_actors
         self._clock = clock
         bus.set_receiver(self.receive)
         bus.on_reconnect = self.beat_soon
@@ -209,6 +229,22 @@ class Hub:
             text = dump({"type": "heartbeat", "seq": room.seq, "server_time": self._clock()})
             for connection in tuple(room.connections):
                 connection.reply(text)
+            await self._check_access(room)
+
+    async def _check_access(self, room: Room) -> None:
+        """Roles are what the database says now: a socket whose person lost
+        access, or whose roles changed, is ended, even if it never sends a
+        command (what it may see depends on them)."""
+        if self._current_actors is None or not room.connections:
+            return
+        ids = sorted({connection.actor.participant_id for connection in room.connections})
+        current = await self._current_actors(room.session_id, ids)
+        for connection in tuple(room.connections):
+            now = current.get(connection.actor.participant_id)
+            if now is None:
+                connection.revoke(ACCESS_LOST)
+            elif now != connection.actor:
+                connection.revoke(ROLES_CHANGED)
 
     def beat_soon(self) -> None:
         asyncio.get_running_loop().create_task(self._beat_logged())

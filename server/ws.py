@@ -13,7 +13,7 @@ from rooms.floor_views import iso
 from server import event_log, protocol
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.event_log import dump
-from server.hub import SLOW_CLIENT, Connection
+from server.hub import ACCESS_LOST, ROLES_CHANGED, SLOW_CLIENT, Connection
 from server.kernel import AccessLost, RolesChanged
 from server.security import origin_allowed
 from server.snapshot import lock_session_for_read, resumed, snapshot
@@ -25,9 +25,8 @@ log = logging.getLogger(__name__)
 
 # Close codes (4000-4999 are the application's own).
 UNAUTHORIZED = 4401
-FORBIDDEN = 4403
+FORBIDDEN = ACCESS_LOST
 NOT_FOUND = 4404
-ROLES_CHANGED = 4409
 FLOODING = 4429
 # After this many frames in a row refused for flooding, the socket is closed.
 FLOOD_STRIKES = 50
@@ -105,6 +104,11 @@ async def _run(websocket: WebSocket, tribune: Tribune, connection: Connection) -
     for task in pending:
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
+    if connection.revoked is not None:
+        await tribune.hub.leave(connection)
+        reason = "your roles changed: reconnect" if connection.revoked == ROLES_CHANGED else "no longer invited"
+        await _close(websocket, connection.revoked, reason)
+        return
     if connection.is_too_slow:
         # Out of the fan-out at once: the close frame itself may wait until
         # the client reads again (or the keepalive gives up on it).

@@ -250,3 +250,31 @@ async def test_a_client_that_stops_reading_is_closed_with_4408_and_others_are_no
         assert closed.value.rcvd.code == 4408
     finally:
         await live.stop()
+
+
+async def test_an_idle_socket_is_ended_when_its_access_or_roles_change(database_url, world, db):
+    live = LiveServer(Settings(database_url=database_url, secret=SECRET, port=free_port(), heartbeat_seconds=0.2))
+    await live.start()
+    try:
+        france, chair, peru = [await open_client(live, world, who) for who in ("france", "chair", "peru")]
+        async with db() as s, s.begin():
+            await s.execute(
+                delete(models.ParticipantRole).where(
+                    models.ParticipantRole.participant_id == world.participants["france"]
+                )
+            )
+            role = await s.scalar(
+                select(models.ParticipantRole).where(
+                    models.ParticipantRole.participant_id == world.participants["chair"]
+                )
+            )
+            role.role = "participant"
+        # Neither sends anything: the next heartbeat reads their roles again.
+        for client, code in ((france, 4403), (chair, 4409)):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await client.recv()
+            assert closed.value.rcvd.code == code
+        assert (await peru.command("ping"))["type"] == "pong"  # unchanged, still here
+    finally:
+        await live.stop()
