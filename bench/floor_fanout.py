@@ -310,7 +310,8 @@ async def main() -> None:
             f"{name:34} {s['commands_per_s']:8.1f} {s['median_ms']:10.2f} {s['p95_ms']:8.2f} {s['p99_ms']:8.2f} "
             f"{s['event_bytes']:8.0f} {s['client_cpu']:10.0%} {s['server_cpu']:10.0%}"
         )
-    print("(cpu: share of one core while the commands ran, median of rounds; the clients are this process)")
+    print("(cpu: share of one core while the commands ran, median of rounds; the clients are this process;")
+    print(" the servers' is read from /proc in 10 ms ticks, so it means little on very short runs)")
     for name, results in rows.items():
         busiest = max(r["client_cpu"] for r in results)
         if busiest > CLIENT_CPU_WARNING:

@@ -3,20 +3,23 @@
 Measured in process (no socket, no Redis: the MemoryBus), through
 ``Kernel.execute`` exactly as the WebSocket handler calls it, with N speakers
 waiting on the list (N given with --waiting), on SQLite (a fresh temp file)
-or on PostgreSQL (--database; that database is WIPED for each N).
+or on PostgreSQL (--database; that database is WIPED at start).
 
-Set-up, for each N: an event with N+1 delegations of varied tiers, one
-participant each, and a chair. The extra delegate asks for the floor and the
+Set-up, for each N, in one database: an event with N+1 delegations of
+varied tiers, one participant each, and a chair. The extra delegate asks for the floor and the
 chair gives it (so a speech is under way), then the N others ask for the
 floor through the kernel: N are waiting.
 
 Measured loop, R rounds (after a few unmeasured warm-up rounds): the extra
 delegate asks for the floor (a statement, inserted by tier somewhere in the
 list) and withdraws; the chair moves a random request to a random place;
-the chair pauses and resumes the speech. Each ``execute`` is timed with
-perf_counter (the same clock for every command: lock, handler, event log,
-commit, publish). Commands are parsed from JSON like the socket does, outside
-the timing.
+the chair pauses and resumes the speech. The rounds of the different N are
+interleaved (10, 50, 150, 50, 150, 10, ...), so a noisy minute on a shared
+machine weighs on every N alike and the ratio between them holds. Each
+``execute`` is timed with perf_counter (lock, handler, event log, commit,
+publish), and with process_time (CPU of this process, aiosqlite's thread
+included). Commands are parsed from JSON like the socket does, outside the
+timing.
 
 Printed for each backend and N: median and p95 ms per command type and
 overall; the bytes of each event payload written during the loop (median,
@@ -99,10 +102,10 @@ async def wipe_postgres(url: str) -> None:
         await connection.close()
 
 
-async def fresh_database(url: str | None, workdir: Path, waiting: int) -> str:
-    """An empty, migrated database for one N: a new SQLite file, or the PostgreSQL one wiped."""
+async def fresh_database(url: str | None, workdir: Path) -> str:
+    """An empty database: a new SQLite file, or the PostgreSQL one wiped."""
     if url is None:
-        return f"sqlite+aiosqlite:///{workdir}/kernel-{waiting}.db"
+        return f"sqlite+aiosqlite:///{workdir}/kernel.db"
     await wipe_postgres(url)
     return url
 
@@ -123,8 +126,9 @@ class Meeting:
 async def create_meeting(maker, waiting: int, rng: random.Random) -> Meeting:
     """An event with waiting+1 delegations (varied tiers), one delegate each, and a chair."""
     start = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
+    slug = f"bench-{waiting}"
     async with maker() as db, db.begin():
-        event = models.Event(slug="bench", title="Bench", timezone="UTC", languages=["en", "fr"])
+        event = models.Event(slug=slug, title=f"Bench, {waiting} waiting", timezone="UTC", languages=["en", "fr"])
         db.add(event)
         await db.flush()
         session = models.Session(
@@ -146,21 +150,24 @@ async def create_meeting(maker, waiting: int, rng: random.Random) -> Meeting:
             )
             db.add(delegation)
             await db.flush()
-            db.add(_participant(event.id, f"p{index}", f"Delegate of delegation {index}", delegation.id, "participant"))
-        db.add(_participant(event.id, "chair", "Chair of the Committee", None, "chair"))
+            name = f"Delegate of delegation {index}"
+            db.add(_participant(event.id, slug, f"p{index}", name, delegation.id, "participant"))
+        db.add(_participant(event.id, slug, "chair", "Chair of the Committee", None, "chair"))
         await db.flush()
         session_id = session.id
     actors = await load_actors(maker, session_id)
     return Meeting(session_id, actors["chair"], actors[f"p{waiting}"], [actors[f"p{i}"] for i in range(waiting)])
 
 
-def _participant(event_id: int, key: str, name: str, delegation_id: int | None, role: str) -> models.Participant:
+def _participant(
+    event_id: int, slug: str, key: str, name: str, delegation_id: int | None, role: str
+) -> models.Participant:
     return models.Participant(
         event_id=event_id,
         key=key,
         name=name,
         delegation_id=delegation_id,
-        token_hash=token_hash(f"bench-{key}"),
+        token_hash=token_hash(f"{slug}-{key}"),
         roles=[models.ParticipantRole(role=role)],
     )
 
@@ -170,9 +177,9 @@ async def load_actors(maker, session_id: int) -> dict[str, Actor]:
     async with maker() as db:
         session = await db.get(models.Session, session_id)
         participants = await db.scalars(
-            select(models.Participant).options(
-                selectinload(models.Participant.roles), selectinload(models.Participant.delegation)
-            )
+            select(models.Participant)
+            .where(models.Participant.event_id == session.event_id)
+            .options(selectinload(models.Participant.roles), selectinload(models.Participant.delegation))
         )
         return {p.key: actor_in(p, session) for p in participants}
 
@@ -287,36 +294,73 @@ class Result:
         return [s for values in self.sizes.values() for s in values]
 
 
-async def run_one(url: str | None, waiting: int, rounds: int, seed: int, profile: bool) -> Result:
+@dataclass
+class SpeakersList:
+    """One list of N, set up and warmed, ready for measured rounds."""
+
+    waiting: int
+    meeting: Meeting
+    driver: Driver
+    rng: random.Random
+    setup_sizes: list[int]
+    measured_after: int
+    profiler: cProfile.Profile | None
+
+    async def round(self) -> None:
+        if self.profiler:
+            self.profiler.enable()
+        await one_round(self.driver, self.meeting, self.rng, measure=True)
+        if self.profiler:
+            self.profiler.disable()
+
+
+async def set_up(maker, waiting: int, seed: int, profile: bool) -> SpeakersList:
     rng = random.Random(seed)
+    meeting = await create_meeting(maker, waiting, rng)
+    driver = await make_driver(maker, meeting.session_id)
+    first, last = await build_list(driver, meeting)
+    setup = await payload_sizes(maker, meeting.session_id, first - 1, last)
+    for _ in range(WARMUP_ROUNDS):
+        await one_round(driver, meeting, rng, measure=False)
+    async with maker() as db:
+        measured_after = (await db.get(models.Session, meeting.session_id)).last_seq
+    setup_sizes = [s for values in setup.values() for s in values]
+    return SpeakersList(
+        waiting, meeting, driver, rng, setup_sizes, measured_after, cProfile.Profile() if profile else None
+    )
+
+
+async def result_of(maker, bench: SpeakersList) -> Result:
+    sizes = await payload_sizes(maker, bench.meeting.session_id, bench.measured_after)
+    driver = bench.driver
+    result = Result(
+        bench.waiting,
+        dict(driver.timings),
+        dict(driver.cpu),
+        dict(sizes),
+        sum(bench.setup_sizes),
+        len(bench.setup_sizes),
+    )
+    if bench.profiler:
+        result.profile = own_times(bench.profiler, len(result.all_timings))
+    return result
+
+
+async def run(url: str | None, waitings: list[int], rounds: int, seed: int, profile: bool) -> list[Result]:
+    """Set up every N in one database, then measure their rounds interleaved."""
     with tempfile.TemporaryDirectory(prefix="tribune-kernel-") as workdir:
-        engine = create_engine(await fresh_database(url, Path(workdir), waiting))
+        engine = create_engine(await fresh_database(url, Path(workdir)))
         try:
             await migrate(engine)
             maker = sessionmaker(engine)
-            meeting = await create_meeting(maker, waiting, rng)
-            driver = await make_driver(maker, meeting.session_id)
-            first, last = await build_list(driver, meeting)
-            setup = await payload_sizes(maker, meeting.session_id, first - 1, last)
-            for _ in range(WARMUP_ROUNDS):
-                await one_round(driver, meeting, rng, measure=False)
-            async with maker() as db:
-                measured_after = (await db.get(models.Session, meeting.session_id)).last_seq
-            profiler = cProfile.Profile() if profile else None
-            if profiler:
-                profiler.enable()
+            lists = [await set_up(maker, waiting, seed, profile) for waiting in waitings]
+            order = random.Random(seed)
             for _ in range(rounds):
-                await one_round(driver, meeting, rng, measure=True)
-            if profiler:
-                profiler.disable()
-            sizes = await payload_sizes(maker, meeting.session_id, measured_after)
+                for bench in order.sample(lists, len(lists)):
+                    await bench.round()
+            return [await result_of(maker, bench) for bench in lists]
         finally:
             await engine.dispose()
-    setup_sizes = [s for values in setup.values() for s in values]
-    result = Result(waiting, dict(driver.timings), dict(driver.cpu), dict(sizes), sum(setup_sizes), len(setup_sizes))
-    if profiler:
-        result.profile = own_times(profiler, len(result.all_timings))
-    return result
 
 
 def own_times(profiler: cProfile.Profile, commands: int) -> dict[str, float]:
@@ -406,11 +450,9 @@ async def main() -> None:
     args = parser.parse_args()
     backend = "SQLite" if args.database is None else "PostgreSQL"
     print(f"{backend}, {args.rounds} rounds x 5 commands (+{WARMUP_ROUNDS} warm-up rounds), waiting {args.waiting}")
-    results = []
-    for waiting in sorted(args.waiting):
-        result = await run_one(args.database, waiting, args.rounds, args.seed, args.profile)
+    results = await run(args.database, sorted(set(args.waiting)), args.rounds, args.seed, args.profile)
+    for result in results:
         print_details(result)
-        results.append(result)
     print_summary(backend, results)
     if args.profile:
         print_profile(results)

@@ -9,6 +9,9 @@ import websockets
 from sqlalchemy import delete, select
 
 from rooms.commands import PRINTABLE, Command, CommandSet, Context, Registry
+from rooms.errors import Refused
+from rooms.floor import Kind
+from rooms.floor_commands import RequestFloor
 from rooms.floor_commands import commands as floor_commands
 from rooms.recipients import moderators_and
 from rooms.roles import ALL_ROLES
@@ -30,6 +33,22 @@ class NoteToChair(Command):
 @notes.command(NoteToChair, roles=ALL_ROLES)
 async def note_to_chair(ctx: Context, command: NoteToChair) -> None:
     await ctx.emit("note_sent", lambda: {"text": command.text}, moderators_and(ctx.actor.participant_id))
+
+
+class AskTwice(Command):
+    """A statement and a point of order in one go, as a question turned into
+    a speaking request will call the floor's command from its own."""
+
+    type: Literal["ask_twice"]
+    then_fail: bool = False
+
+
+@notes.command(AskTwice, roles=ALL_ROLES)
+async def ask_twice(ctx: Context, command: AskTwice) -> None:
+    await ctx.execute(RequestFloor(id="inner-1", type="request_floor"))
+    await ctx.execute(RequestFloor(id="inner-2", type="request_floor", kind=Kind.POINT_OF_ORDER))
+    if command.then_fail:
+        raise Refused("invalid", "Changed my mind.")
 
 
 @pytest.fixture
@@ -278,3 +297,19 @@ async def test_an_idle_socket_is_ended_when_its_access_or_roles_change(database_
         assert (await peru.command("ping"))["type"] == "pong"  # unchanged, still here
     finally:
         await live.stop()
+
+
+async def test_a_command_may_run_another_in_the_same_transaction(restricted_server, world):
+    server = restricted_server
+    france, chair = await open_client(server, world, "france"), await open_client(server, world, "chair")
+    refused = await france.command("ask_twice", then_fail=True)
+    assert refused["code"] == "invalid"
+    # All or nothing: the first inner request was undone with the rest.
+    assert (await open_client(server, world, "usa")).first["floor"]["waiting"] == []
+    assert (await france.command("ask_twice"))["seq"] == 2
+    kinds = [(await chair.next_event())["data"]["request"]["kind"] for _ in range(2)]
+    assert kinds == ["statement", "point_of_order"]
+    assert [r["kind"] for r in chair.replica.view()["waiting"]] == ["point_of_order", "statement"]
+    # The inner command is checked against the sender's roles too.
+    observer = await open_client(server, world, "observer")
+    assert (await observer.command("ask_twice"))["code"] == "forbidden"
