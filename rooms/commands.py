@@ -86,8 +86,10 @@ class Context(Protocol):
     actor: Actor
     now: datetime
 
-    async def floor(self) -> Floor:
-        """The session's floor, loaded once per command."""
+    async def floor(self, *, waiting: bool = True) -> Floor:
+        """The session's floor, loaded once per command. ``waiting=False``
+        leaves the list of speakers out, for commands on the speech alone,
+        whose cost then does not grow with the list."""
         ...
 
     async def delegation(self, delegation_id: int) -> DelegationInfo | None:

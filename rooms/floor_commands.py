@@ -106,7 +106,7 @@ class DeclareLanguage(Command):
 
 @commands.command(DeclareLanguage, roles=SPEAKERS)
 async def declare_language(ctx: Context, command: DeclareLanguage) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.floor(waiting=command.request_id is not None)
     actor = ctx.actor
     change = floor.declare_language(
         command.language,
@@ -135,7 +135,7 @@ class EndSpeech(Command):
 
 @commands.command(EndSpeech, roles=FLOOR_RUNNERS)
 async def end_speech(ctx: Context, command: EndSpeech) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.floor(waiting=False)
     await _record(ctx, floor, floor.end_speech(ctx.now))
 
 
@@ -145,7 +145,7 @@ class PauseSpeech(Command):
 
 @commands.command(PauseSpeech, roles=FLOOR_RUNNERS)
 async def pause_speech(ctx: Context, command: PauseSpeech) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.floor(waiting=False)
     await _record(ctx, floor, floor.pause(ctx.now))
 
 
@@ -155,7 +155,7 @@ class ResumeSpeech(Command):
 
 @commands.command(ResumeSpeech, roles=FLOOR_RUNNERS)
 async def resume_speech(ctx: Context, command: ResumeSpeech) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.floor(waiting=False)
     await _record(ctx, floor, floor.resume(ctx.now))
 
 

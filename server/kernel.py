@@ -112,15 +112,20 @@ class Transaction:
     registry: Registry
     events: list[LoggedEvent] = field(default_factory=list)
     _floor: Floor | None = None
+    _floor_has_waiting: bool = False
 
     async def execute(self, command: Command) -> None:
         if not self.registry.may(self.actor.roles, command.type):
             raise _forbidden(command.type)
         await self.registry[command.type].handler(self, command)
 
-    async def floor(self) -> Floor:
+    async def floor(self, *, waiting: bool = True) -> Floor:
+        if self._floor is not None and waiting and not self._floor_has_waiting:
+            await self.flush()  # what was loaded without the list, then the whole
+            self._floor = None
         if self._floor is None:
-            self._floor = await load_floor(self.db, self.session)
+            self._floor = await load_floor(self.db, self.session, waiting=waiting)
+            self._floor_has_waiting = waiting
         return self._floor
 
     async def delegation(self, delegation_id: int) -> DelegationInfo | None:
@@ -131,7 +136,7 @@ class Transaction:
 
     async def flush(self) -> None:
         if self._floor is not None:
-            await save_floor(self.db, self.session, self._floor)
+            await save_floor(self.db, self.session, self._floor, with_order=self._floor_has_waiting)
 
     async def emit(self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE) -> None:
         await self.flush()
