@@ -13,36 +13,30 @@ from server import models
 from server.tokens import token_hash
 
 COOKIE = "tribune_token"
+# What deciding a participant's standing in a session needs, in one round trip more.
+_WITH_ROLES = (selectinload(models.Participant.roles), joinedload(models.Participant.delegation))
 
 
 async def participant_by_token(db: AsyncSession, token: str | None) -> models.Participant | None:
     if not token or len(token) > 200:
         return None
     return await db.scalar(
-        select(models.Participant)
-        .where(models.Participant.token_hash == token_hash(token))
-        .options(selectinload(models.Participant.roles), selectinload(models.Participant.delegation))
+        select(models.Participant).where(models.Participant.token_hash == token_hash(token)).options(*_WITH_ROLES)
     )
 
 
 async def participants_by_id(db: AsyncSession, participant_ids: list[int]) -> list[models.Participant]:
     return list(
         await db.scalars(
-            select(models.Participant)
-            .where(models.Participant.id.in_(participant_ids))
-            .options(selectinload(models.Participant.roles), joinedload(models.Participant.delegation))
+            select(models.Participant).where(models.Participant.id.in_(participant_ids)).options(*_WITH_ROLES)
         )
     )
 
 
 async def current_actor(db: AsyncSession, participant_id: int, session: models.Session) -> Actor | None:
     """The participant's standing in the session as the database says now."""
-    participant = await db.scalar(
-        select(models.Participant)
-        .where(models.Participant.id == participant_id)
-        .options(selectinload(models.Participant.roles), joinedload(models.Participant.delegation))
-    )
-    return None if participant is None else actor_in(participant, session)
+    found = await participants_by_id(db, [participant_id])
+    return actor_in(found[0], session) if found else None
 
 
 def actor_in(participant: models.Participant, session: models.Session) -> Actor | None:

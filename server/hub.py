@@ -16,18 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Literal
 
 from rooms.actor import Actor
 from server.bus import Bus
+from server.close_codes import FORBIDDEN, ROLES_CHANGED
 from server.event_log import LoggedEvent, dump, session_of_topic, session_topic
 
 log = logging.getLogger(__name__)
-
-SLOW_CLIENT = 4408
-
-OverflowPolicy = Literal["disconnect", "drop_oldest"]
-EVENT_QUEUE_OVERFLOW: OverflowPolicy = "disconnect"
 
 # (seq, text): seq None for replies and heartbeats; text None for an event
 # this person may not see (it only moves their seq on).
@@ -36,8 +31,6 @@ ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
 LastSeqs = Callable[[list[int]], Awaitable[dict[int, int]]]
 # The actors of these participants in a session as they stand now (None: no access).
 CurrentActors = Callable[[int, list[int]], Awaitable[dict[int, Actor | None]]]
-ACCESS_LOST = 4403
-ROLES_CHANGED = 4409
 _END = "end of the socket"  # compared by identity
 
 
@@ -242,7 +235,7 @@ class Hub:
         for connection in tuple(room.connections):
             now = current.get(connection.actor.participant_id)
             if now is None:
-                connection.revoke(ACCESS_LOST)
+                connection.revoke(FORBIDDEN)
             elif now != connection.actor:
                 connection.revoke(ROLES_CHANGED)
 

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
-from rooms.commands import Command, Registry
+from rooms.commands import Command, CommandId, Registry
 
 # Messages about the connection itself, answered at once, never logged.
 PROTOCOL_MESSAGES = frozenset({"ping"})
@@ -59,7 +59,7 @@ class Parser:
 class Ping(BaseModel):
     model_config = {"extra": "forbid", "frozen": True}
 
-    id: Annotated[str, Field(min_length=1, max_length=64)] | Annotated[int, Field(ge=-(2**53) + 1, le=2**53 - 1)]
+    id: CommandId
     type: Literal["ping"]
 
 

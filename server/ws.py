@@ -12,8 +12,9 @@ from rooms.errors import Refused
 from rooms.floor_views import iso
 from server import event_log, protocol
 from server.auth import COOKIE, actor_in, participant_by_token
+from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump
-from server.hub import ACCESS_LOST, ROLES_CHANGED, SLOW_CLIENT, Connection
+from server.hub import Connection
 from server.kernel import AccessLost, RolesChanged
 from server.security import origin_allowed
 from server.snapshot import lock_session_for_read, resumed, snapshot
@@ -23,11 +24,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Close codes (4000-4999 are the application's own).
-UNAUTHORIZED = 4401
-FORBIDDEN = ACCESS_LOST
-NOT_FOUND = 4404
-FLOODING = 4429
 # After this many frames in a row refused for flooding, the socket is closed.
 FLOOD_STRIKES = 50
 

@@ -261,7 +261,6 @@ async def test_a_client_that_stops_reading_is_closed_with_4408_and_others_are_no
             assert (await france.command(kind, **fields))["type"] == "ack"
             while france.replica.seq < commands:
                 await france.recv()
-        print(f"cut off after {commands} events")
         # Reading again, it gets what was sent before, then the reason.
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
