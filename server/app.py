@@ -26,6 +26,9 @@ from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard
 from server.hub import Hub
 from server.kernel import Kernel
+from server.media import media_socket
+from server.media_relay import MediaRelay
+from server.media_store import MediaState, load_media_state
 from server.protocol import Parser
 from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
@@ -101,9 +104,18 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             FloodGuard(settings.commands_per_second, settings.command_burst),
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
+
+        async def media_state(session_id: int) -> MediaState | None:
+            async with maker() as db:
+                return await load_media_state(db, session_id)
+
+        # Media on a bus of its own: a video key frame never delays an event.
+        app.state.media = MediaRelay(create_bus(settings.bus_url), hub, media_state)
+        await app.state.media.start()
         try:
             yield
         finally:
+            await app.state.media.stop()
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
             await the_bus.stop()
@@ -111,6 +123,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
 
     routes = [
         WebSocketRoute("/ws/sessions/{session_id:int}", session_socket),
+        WebSocketRoute("/sessions/{session_id:int}/media", media_socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
     ]

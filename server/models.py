@@ -209,3 +209,19 @@ class SessionEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The message exactly as sent, encoded once.
     payload: Mapped[str] = mapped_column(Text)
+
+
+class Booth(Base):
+    """An interpretation booth of a session: who holds its microphone now.
+
+    The media relay reads ``live_interpreter_id`` to decide who may publish
+    into the booth's channel (``language``: ``fr``, or ``ils`` for sign)."""
+
+    __tablename__ = "booths"
+    __table_args__ = (UniqueConstraint("session_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    language: Mapped[str] = mapped_column(String(8))
+    live_interpreter_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    live_since: Mapped[datetime | None] = mapped_column(UTCDateTime)

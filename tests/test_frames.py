@@ -15,7 +15,12 @@ def frame(channel="fr", stream=Stream.AUDIO, sequence=7, timestamp=20_000, key=T
 def test_a_frame_round_trips_with_its_payload_after_the_header():
     data = frame("ils", Stream.VIDEO, 2**32 - 1, 2**63, key=False, config=True, payload=b"\x00{}")
     header = decode(data)
-    assert (header.channel, header.stream, header.sequence, header.timestamp_us) == ("ils", Stream.VIDEO, 2**32 - 1, 2**63)
+    assert (header.channel, header.stream, header.sequence, header.timestamp_us) == (
+        "ils",
+        Stream.VIDEO,
+        2**32 - 1,
+        2**63,
+    )
     assert (header.is_key, header.is_config) == (False, True)
     assert data[header.size :] == b"\x00{}"
 

@@ -1,0 +1,407 @@
+"""The media socket end to end: real server, real websockets, real databases (and Redis across processes)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Literal
+
+import pytest
+import websockets
+from sqlalchemy import update
+
+from interpretation.frames import FrameHeader, Stream, decode, encode
+from rooms import floor_commands
+from rooms.commands import Command, CommandSet, Context, Registry
+from rooms.roles import ALL_ROLES
+from server import models
+from server.db import create_engine, migrate, sessionmaker
+from server.settings import Settings
+from tests.conftest import (
+    POSTGRES_URL,
+    REDIS_URL,
+    SECRET,
+    Client,
+    LiveServer,
+    build_world,
+    eventually,
+    free_port,
+    reset_postgres,
+)
+
+# The booth commands live with the interpretation work; here the booth's row
+# is moved in the database and the move announced as those commands do.
+booth_moves = CommandSet()
+
+
+class AnnounceMic(Command):
+    type: Literal["announce_mic"]
+    language: str
+
+
+@booth_moves.command(AnnounceMic, roles=ALL_ROLES)
+async def announce_mic(ctx: Context, command: AnnounceMic) -> None:
+    await ctx.emit("mic_changed", lambda: {"language": command.language, "live": None, "live_name": "", "since": None})
+
+
+class Media:
+    """A participant's media socket: controls as JSON, frames as bytes."""
+
+    def __init__(self, socket):
+        self.socket = socket
+        self.controls: list[dict] = []
+        self.frames: list[bytes] = []
+        self.reader = asyncio.create_task(self._read())
+
+    async def _read(self):
+        async for message in self.socket:
+            if isinstance(message, bytes):
+                self.frames.append(message)
+            else:
+                self.controls.append(json.loads(message))
+
+    async def send(self, type_: str, **fields) -> None:
+        await self.socket.send(json.dumps({"type": type_, **fields}))
+
+    async def control(self, type_: str, timeout: float = 5) -> dict:
+        """The next control message of this type (earlier ones are consumed)."""
+        found: list[dict] = []
+
+        def arrived():
+            for index, message in enumerate(self.controls):
+                if message["type"] == type_:
+                    found.append(message)
+                    del self.controls[: index + 1]
+                    return True
+            return False
+
+        await eventually(arrived, timeout)
+        return found[0]
+
+    async def frame(self, channel: str, sequence: int, *, stream=Stream.AUDIO, key=True, config=False, payload=None):
+        header = FrameHeader(channel, stream, sequence, 1000 * sequence, is_key=key, is_config=config)
+        await self.socket.send(encode(header, payload or f"{channel}-{sequence}".encode()))
+
+    def received(self) -> list[tuple[str, int, bytes]]:
+        out = []
+        for data in self.frames:
+            header = decode(data)
+            out.append((header.channel, header.sequence, data[header.size :]))
+        return out
+
+    async def close(self):
+        await self.socket.close()
+        self.reader.cancel()
+
+
+async def set_live(maker, session_id: int, language: str, participant_id: int | None) -> None:
+    async with maker() as db, db.begin():
+        changed = await db.execute(
+            update(models.Booth)
+            .where(models.Booth.session_id == session_id, models.Booth.language == language)
+            .values(live_interpreter_id=participant_id)
+        )
+        if changed.rowcount == 0:
+            db.add(models.Booth(session_id=session_id, language=language, live_interpreter_id=participant_id))
+
+
+@pytest.fixture
+async def media_server(database_url, world):
+    live = LiveServer(
+        Settings(database_url=database_url, secret=SECRET, port=free_port()),
+        registry=Registry(floor_commands.commands, booth_moves),
+    )
+    await live.start()
+    yield live
+    await live.stop()
+
+
+@pytest.fixture
+async def media(media_server, world):
+    opened: list[Media] = []
+
+    async def _open(who: str, server=None) -> Media:
+        server = server or media_server
+        url = f"{server.ws_url}/sessions/{world.session_id}/media?token={world.tokens[who]}"
+        client = Media(await websockets.connect(url))
+        opened.append(client)
+        return client
+
+    yield _open
+    for client in opened:
+        await client.close()
+
+
+@pytest.fixture
+async def command(media_server, world):
+    opened: list[Client] = []
+
+    async def _command(who: str, type_: str, **fields) -> dict:
+        url = f"{media_server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
+        client = Client(await websockets.connect(url))
+        opened.append(client)
+        await client.recv()
+        return await client.command(type_, **fields)
+
+    yield _command
+    for client in opened:
+        await client.close()
+
+
+async def test_two_listeners_on_different_channels_each_receive_only_their_own(media, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    french, original = await media("france"), await media("peru")
+    await french.send("listen", channel="fr", original=False)
+    await original.send("listen", channel="floor", original=False)
+    assert (await french.control("listening"))["hearing"] == "fr"
+    assert (await original.control("listening"))["hearing"] == "floor"
+
+    booth, chair = await media("interpreter"), await media("chair")
+    await booth.send("publish", channel="fr")
+    await chair.send("publish", channel="floor")
+    await booth.control("publishing")
+    await chair.control("publishing")
+    for sequence in range(5):
+        await booth.frame("fr", sequence)
+        await chair.frame("floor", sequence)
+
+    await eventually(lambda: len(french.frames) == 5 and len(original.frames) == 5)
+    assert french.received() == [("fr", n, f"fr-{n}".encode()) for n in range(5)]
+    assert original.received() == [("floor", n, f"floor-{n}".encode()) for n in range(5)]
+    # Forwarded untouched: the bytes the publisher sent.
+    assert french.frames[0] == encode(FrameHeader("fr", Stream.AUDIO, 0, 0, is_key=True), b"fr-0")
+
+
+async def test_the_floor_comes_underneath_an_interpretation_when_asked(media, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    listener = await media("france")
+    await listener.send("listen", channel="fr")
+    assert (await listener.control("listening"))["original"] is True
+    booth, chair = await media("interpreter"), await media("chair")
+    await booth.send("publish", channel="fr")
+    await chair.send("publish", channel="floor")
+    await booth.control("publishing")
+    await chair.control("publishing")
+    await booth.frame("fr", 0)
+    await chair.frame("floor", 0)
+    await eventually(lambda: len(listener.frames) == 2)
+    assert sorted(channel for channel, _, _ in listener.received()) == ["floor", "fr"]
+
+
+async def test_a_listener_who_switches_mid_stream_gets_the_configuration_and_a_key_frame_first(media, world, db):
+    await set_live(db, world.session_id, "ils", world.participants["interpreter"])
+    signer, listener = await media("interpreter"), await media("france")
+    await listener.send("listen", channel="floor", original=False)
+    await listener.control("listening")
+    await signer.send("publish", channel="ils")
+    await signer.control("publishing")
+    config = json.dumps({"codec": "vp8", "codedWidth": 320, "codedHeight": 240}).encode()
+    await signer.frame("ils", 0, stream=Stream.VIDEO, config=True, key=False, payload=config)
+    await signer.frame("ils", 1, stream=Stream.VIDEO, key=True, payload=b"key one")
+    for sequence in range(2, 5):
+        await signer.frame("ils", sequence, stream=Stream.VIDEO, key=False)
+    await signer.frame("ils", 5, stream=Stream.VIDEO, key=True, payload=b"key two")
+    await signer.frame("ils", 6, stream=Stream.VIDEO, key=False)
+    # A listener on the channel already gets all of it; the switcher none so far.
+    watcher = await media("peru")
+    await watcher.send("listen", channel="ils", original=False)
+    await watcher.control("listening")
+    await signer.frame("ils", 7, stream=Stream.VIDEO, key=False)
+    await eventually(lambda: [seq for _, seq, _ in watcher.received()][-1:] == [7])
+    assert listener.frames == []
+
+    await listener.send("listen", channel="ils", original=False)
+    assert (await listener.control("listening"))["hearing"] == "ils"
+    await signer.frame("ils", 8, stream=Stream.VIDEO, key=False)
+    await eventually(lambda: len(listener.frames) == 3)
+    first, second, third = listener.received()
+    assert decode(listener.frames[0]).is_config and first[2] == config
+    assert second == ("ils", 5, b"key two")
+    assert third[1] == 8
+
+
+async def test_a_channel_with_nobody_on_air_falls_back_to_the_floor_until_someone_is(media, command, world, db):
+    listener = await media("france")
+    await listener.send("listen", channel="es", original=False)
+    told = await listener.control("listening")
+    assert told == {
+        "type": "listening",
+        "channel": "es",
+        "hearing": "floor",
+        "fallback": "no_interpreter",
+        "original": False,
+    }
+    chair = await media("chair")
+    await chair.send("publish", channel="floor")
+    await chair.control("publishing")
+    await chair.frame("floor", 0)
+    await eventually(lambda: len(listener.frames) == 1)
+
+    # The Spanish booth goes on air: the listener hears it, not the floor.
+    await set_live(db, world.session_id, "es", world.participants["interpreter"])
+    assert (await command("chair", "announce_mic", language="es"))["type"] == "ack"
+    told = await listener.control("listening")
+    assert (told["hearing"], told["fallback"]) == ("es", None)
+    booth = await media("interpreter")
+    await booth.send("publish", channel="es")
+    await booth.control("publishing")
+    await chair.frame("floor", 1)
+    await booth.frame("es", 0)
+    await eventually(lambda: len(listener.frames) == 2)
+    assert [channel for channel, _, _ in listener.received()] == ["floor", "es"]
+
+
+async def test_unauthorised_publishers_are_refused_and_their_frames_dropped(media, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    listener = await media("peru")
+    await listener.send("listen", channel="fr", original=True)
+    await listener.control("listening")
+    delegate, observer, booth = await media("france"), await media("observer"), await media("interpreter")
+
+    await delegate.send("publish", channel="floor")
+    refused = await delegate.control("refused")
+    assert (refused["channel"], refused["code"]) == ("floor", "not_your_floor")
+    await observer.send("publish", channel="fr")
+    assert (await observer.control("refused"))["code"] == "not_live"
+    await booth.send("publish", channel="captions:fr")
+    assert (await booth.control("refused"))["code"] == "not_media"
+    await booth.send("publish", channel="km")
+    assert (await booth.control("refused"))["code"] == "unknown_channel"
+
+    await delegate.frame("floor", 0)
+    await observer.frame("fr", 0)
+    assert (await delegate.control("error"))["code"] == "not_publishing"
+    assert (await observer.control("error"))["code"] == "not_publishing"
+
+    # The live interpreter may, but only into their channel, with frames that are frames.
+    await booth.send("publish", channel="fr")
+    await booth.control("publishing")
+    await booth.frame("floor", 0)
+    assert (await booth.control("error"))["code"] == "wrong_channel"
+    await booth.socket.send(b"\x07garbage")
+    assert (await booth.control("error"))["code"] == "bad_version"
+    await booth.send("dance")
+    assert (await booth.control("error"))["code"] == "unknown_type"
+    await booth.socket.send("{not json")
+    assert (await booth.control("error"))["code"] == "invalid"
+    await booth.frame("fr", 1)
+    await eventually(lambda: len(listener.frames) == 1)
+    assert listener.received() == [("fr", 1, b"fr-1")]
+
+
+async def test_giving_the_floor_to_another_delegation_cuts_the_previous_speaker(media, command, world):
+    listener = await media("usa")
+    await listener.send("listen", channel="floor", original=False)
+    await listener.control("listening")
+    assert (await command("france", "request_floor"))["type"] == "ack"
+    assert (await command("peru", "request_floor"))["type"] == "ack"
+    assert (await command("chair", "give_floor"))["type"] == "ack"
+
+    speaker = await media("france")
+    await speaker.send("publish", channel="floor")
+    await speaker.control("publishing")
+    await speaker.frame("floor", 0)
+    await eventually(lambda: len(listener.frames) == 1)
+
+    assert (await command("chair", "give_floor"))["type"] == "ack"
+    cut = await speaker.control("cut")
+    assert (cut["channel"], cut["code"]) == ("floor", "not_your_floor")
+    await speaker.frame("floor", 1)
+    assert (await speaker.control("error"))["code"] == "not_publishing"
+
+    # Peru now holds the floor and is heard; France's late frame never was.
+    peru = await media("peru")
+    await peru.send("publish", channel="floor")
+    await peru.control("publishing")
+    await peru.frame("floor", 0, payload=b"peru")
+    await eventually(lambda: len(listener.frames) == 2)
+    assert [payload for _, _, payload in listener.received()] == [b"floor-0", b"peru"]
+
+
+async def test_the_mic_moving_cuts_the_interpreter_who_lost_it(media, command, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    booth = await media("interpreter")
+    await booth.send("publish", channel="fr")
+    await booth.control("publishing")
+    await set_live(db, world.session_id, "fr", None)
+    await command("chair", "announce_mic", language="fr")
+    assert (await booth.control("cut"))["code"] == "not_live"
+
+
+async def test_interpreters_and_the_chair_see_listener_counts(media, world, db):
+    booth, chair = await media("interpreter"), await media("chair")
+    assert (await booth.control("listeners"))["counts"] == {}
+    for who, channel in (("france", "fr"), ("peru", "fr"), ("usa", "floor")):
+        listener = await media(who)
+        await listener.send("listen", channel=channel)
+        await listener.control("listening")
+
+    async def latest(client):
+        await eventually(
+            lambda: any(m["type"] == "listeners" and m["counts"] == {"fr": 2, "floor": 1} for m in client.controls)
+        )
+
+    await latest(booth)
+    await latest(chair)
+    delegate = await media("icrc")
+    await delegate.send("listen", channel="fr")
+    await delegate.control("listening")
+    assert all(message["type"] != "listeners" for message in delegate.controls)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_media_socket_is_closed_to_strangers(media_server, world):
+    url = f"{media_server.ws_url}/sessions/{world.session_id}/media?token=nope"
+    async with websockets.connect(url) as socket:
+        assert json.loads(await socket.recv())["code"] == "unauthorized"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await socket.recv()
+        assert closed.value.rcvd.code == 4401
+
+
+@pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
+async def test_a_frame_published_through_one_process_is_heard_through_another(bus_url):
+    await reset_postgres(POSTGRES_URL)
+    engine = create_engine(POSTGRES_URL)
+    await migrate(engine)
+    maker = sessionmaker(engine)
+    world = await build_world(maker)
+    await set_live(maker, world.session_id, "fr", world.participants["interpreter"])
+    await engine.dispose()
+    servers = [
+        LiveServer(Settings(database_url=POSTGRES_URL, bus_url=REDIS_URL, secret=SECRET, port=free_port()))
+        for _ in range(2)
+    ]
+    for server in servers:
+        await server.start()
+    clients: list[Media] = []
+
+    async def open_on(server, who):
+        url = f"{server.ws_url}/sessions/{world.session_id}/media?token={world.tokens[who]}"
+        clients.append(Media(await websockets.connect(url)))
+        return clients[-1]
+
+    try:
+        booth = await open_on(servers[0], "interpreter")
+        await booth.send("publish", channel="fr")
+        await booth.control("publishing")
+        config = b'{"codec":"opus","sampleRate":48000,"numberOfChannels":1}'
+        await booth.frame("fr", 0, config=True, key=False, payload=config)
+        await booth.frame("fr", 1)
+
+        # A late joiner on the other process decodes at once: configuration, key frame.
+        late = await open_on(servers[1], "france")
+        await late.send("listen", channel="fr", original=False)
+        await late.control("listening")
+        await eventually(lambda: len(late.frames) >= 2)
+        assert late.received()[:2] == [("fr", 0, config), ("fr", 1, b"fr-1")]
+        await booth.frame("fr", 2)
+        await eventually(lambda: len(late.frames) == 3)
+        assert late.received()[2] == ("fr", 2, b"fr-2")
+        # ... and the interpreter, on the first process, sees that listener.
+        await eventually(lambda: any(m["type"] == "listeners" and m["counts"].get("fr") == 1 for m in booth.controls))
+    finally:
+        for client in clients:
+            await client.close()
+        for server in servers:
+            await server.stop()
