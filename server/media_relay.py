@@ -91,6 +91,7 @@ class MediaSocket:
         self.chosen: str | None = None  # the channel picked by the listener
         self.with_original = True  # the floor mixed underneath
         self.hearing: str | None = None  # chosen, or the floor as a fallback
+        self.fallback: str | None = None  # why the floor, if so
         self.receiving: set[str] = set()
         self.publishing: str | None = None
         self.told_not_publishing = False
@@ -238,8 +239,17 @@ class SessionMedia:
             raise Refused("unknown_channel", f"This session has no channel {channel_name!r}.")
         check_publish(actor, channel, self.state.holder, self.state.live)
 
-    def is_live(self, channel: str) -> bool:
-        return channel == FLOOR or self.state.live.get(channel) is not None
+    def fallback(self, channel: str) -> str | None:
+        """Why a listener of ``channel`` hears the floor instead, if they do:
+        nobody is on air in that booth, or the speaker speaks its language
+        (pass-through: the original is the interpretation)."""
+        if channel == FLOOR:
+            return None
+        if channel == self.state.floor_language:
+            return "floor_language"
+        if self.state.live.get(channel) is None:
+            return "no_interpreter"
+        return None
 
     # -- listening ----------------------------------------------------------
 
@@ -266,7 +276,8 @@ class SessionMedia:
         chosen = socket.chosen
         if chosen is None:
             return
-        hearing = chosen if self.is_live(chosen) else FLOOR
+        fallback = self.fallback(chosen)
+        hearing = FLOOR if fallback else chosen
         wanted = {hearing}
         if socket.with_original:
             wanted.add(FLOOR)
@@ -274,14 +285,14 @@ class SessionMedia:
             await self._stop_receiving(socket, channel)
         for channel in sorted(wanted - socket.receiving, key=lambda name: name != FLOOR):
             await self._start_receiving(socket, channel)
-        if hearing != socket.hearing:
-            socket.hearing = hearing
+        if (hearing, fallback) != (socket.hearing, socket.fallback):
+            socket.hearing, socket.fallback = hearing, fallback
             socket.control(
                 {
                     "type": "listening",
                     "channel": chosen,
                     "hearing": hearing,
-                    "fallback": None if hearing == chosen else "no_interpreter",
+                    "fallback": fallback,
                     "original": socket.with_original,
                 }
             )

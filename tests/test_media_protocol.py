@@ -405,3 +405,16 @@ async def test_a_frame_published_through_one_process_is_heard_through_another(bu
             await client.close()
         for server in servers:
             await server.stop()
+
+
+async def test_a_booth_whose_language_the_speaker_speaks_carries_the_floor(media, command, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    listener = await media("usa")
+    await listener.send("listen", channel="fr", original=False)
+    assert (await listener.control("listening"))["fallback"] is None
+    assert (await command("france", "request_floor", language="fr"))["type"] == "ack"
+    assert (await command("chair", "give_floor"))["type"] == "ack"
+    told = await listener.control("listening")
+    assert (told["hearing"], told["fallback"]) == ("floor", "floor_language")
+    assert (await command("chair", "end_speech"))["type"] == "ack"
+    assert (await listener.control("listening"))["hearing"] == "fr"
