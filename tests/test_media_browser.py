@@ -1,0 +1,151 @@
+"""Real browsers with a fake microphone: the speaker's page puts Opus on the
+floor while they hold it, a listener of the floor hears sound, a listener of
+another channel hears none of it; an interpreter's page publishes into its
+booth's channel through the media API."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import websockets
+
+from interpretation.frames import decode
+from server import models
+from tests.conftest import require_service
+from tests.test_browser import ARGS, CHROMIUM, shot
+
+MEDIA_ARGS = [
+    *ARGS,
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--autoplay-policy=no-user-gesture-required",
+]
+LEVEL = "document.getElementById('listen-level').value"
+
+
+async def put_on_air(db, session_id: int, language: str, participant_id: int) -> None:
+    async with db() as s, s.begin():
+        s.add(models.Booth(session_id=session_id, language=language, live_interpreter_id=participant_id))
+
+
+async def raw_listener(server, world, who: str, channel: str):
+    url = f"{server.ws_url}/sessions/{world.session_id}/media?token={world.tokens[who]}"
+    socket = await websockets.connect(url)
+    await socket.send(json.dumps({"type": "listen", "channel": channel, "original": False}))
+    return socket
+
+
+async def next_frame(socket) -> bytes:
+    while True:
+        message = await socket.recv()
+        if isinstance(message, bytes):
+            return message
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(server, world, db):
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    # Spanish is on air (a silent interpreter): its listeners do not fall back to the floor.
+    await put_on_air(db, world.session_id, "es", world.participants["interpreter"])
+    check = await raw_listener(server, world, "observer", "floor")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("france", "peru", "usa", "chair"):
+                context = await browser.new_context(base_url=server.url)
+                await context.grant_permissions(["microphone", "camera"])
+                page = await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"/join/{world.tokens[who]}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            speaker, floor_listener, spanish_listener = pages["france"], pages["peru"], pages["usa"]
+
+            await floor_listener.select_option("#listen-channel", "floor")
+            await floor_listener.get_by_role("button", name="Start listening").click()
+            await spanish_listener.select_option("#listen-channel", "es")
+            await spanish_listener.get_by_label("Original underneath").fill("0")
+            await spanish_listener.get_by_role("button", name="Start listening").click()
+            await expect(spanish_listener.get_by_role("button", name="Stop listening")).to_be_visible()
+
+            # The delegate asks, the chair gives the floor: the delegate's microphone goes on.
+            await speaker.get_by_role("button", name="Request the floor").click()
+            await expect(speaker.locator("#mine")).to_have_text("You are next")
+            await pages["chair"].goto(f"/sessions/{world.session_id}/moderate")
+            await pages["chair"].get_by_role("button", name="Give the floor to the next speaker").click()
+            await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+
+            # The floor's listener decodes sound; the Spanish listener gets nothing.
+            await floor_listener.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+            await shot(floor_listener, "listening-floor")
+            assert await spanish_listener.evaluate(LEVEL) == 0
+            await expect(spanish_listener.locator("#listen-notice")).to_be_hidden()
+
+            # What travels is Opus from the browser's encoder, its configuration first.
+            first = await next_frame(check)
+            header = decode(first)
+            assert header.is_config and header.channel == "floor"
+            assert json.loads(first[header.size :])["codec"] == "opus"
+            audio = decode(await next_frame(check))
+            assert audio.is_key and not audio.is_config
+
+            # The chair ends the speech: the delegate's microphone goes off.
+            await pages["chair"].get_by_role("button", name="End speech").click()
+            await expect(speaker.locator("#speaker-mic")).to_be_hidden()
+            assert errors == []
+        finally:
+            await check.close()
+            await browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_an_interpreter_on_air_is_heard_by_their_channel_only(server, world, db):
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    await put_on_air(db, world.session_id, "fr", world.participants["interpreter"])
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("interpreter", "peru", "usa"):
+                context = await browser.new_context(base_url=server.url)
+                await context.grant_permissions(["microphone"])
+                page = await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"/join/{world.tokens[who]}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            booth, french, other = pages["interpreter"], pages["peru"], pages["usa"]
+            for page, channel in ((french, "fr"), (other, "floor")):
+                await page.select_option("#listen-channel", channel)
+                await page.get_by_label("Original underneath").fill("0")
+                await page.get_by_role("button", name="Start listening").click()
+
+            published = await booth.evaluate(
+                """async (sessionId) => {
+                    const { TribuneMedia } = await import("/static/media.js");
+                    const link = TribuneMedia.open(sessionId);
+                    const seen = [];
+                    link.onStatus((status) => seen.push(status.type));
+                    await link.publish("fr", { audio: true, video: false });
+                    window.boothLink = link;
+                    return seen;
+                }""",
+                world.session_id,
+            )
+            assert "publishing" in published
+            await french.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+            assert await other.evaluate(LEVEL) == 0
+            await expect(pages["interpreter"].locator("#listen-counts")).to_contain_text("Français: 1")
+            assert errors == []
+        finally:
+            await browser.close()
