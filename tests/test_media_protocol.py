@@ -418,3 +418,26 @@ async def test_a_booth_whose_language_the_speaker_speaks_carries_the_floor(media
     assert (told["hearing"], told["fallback"]) == ("floor", "floor_language")
     assert (await command("chair", "end_speech"))["type"] == "ack"
     assert (await listener.control("listening"))["hearing"] == "fr"
+
+
+def test_every_media_control_message_is_documented_with_an_example_the_server_accepts():
+    import re
+    from pathlib import Path
+
+    from server.media import _CONTROLS, CONTROL_TYPES
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "protocol.md").read_text()
+    media = doc[doc.index("## Media socket") :]
+    parts = re.split(r"^#### `([a-z_]+)` \(media\)\s*$", media, flags=re.M)
+    examples = {
+        name: re.findall(r"```json\n(.*?)```", text, flags=re.S) for name, text in zip(parts[1::2], parts[2::2])
+    }
+    for name in CONTROL_TYPES:
+        assert examples.get(name), f"{name} has no example"
+        assert _CONTROLS.validate_json(examples[name][0]).type == name
+    for name in ("listening", "stopped", "publishing", "refused", "cut", "unpublished", "listeners", "error"):
+        assert examples.get(name), f"{name} has no example"
+        assert json.loads(examples[name][0])["type"] == name
+    source = (Path(__file__).resolve().parent.parent / "server" / "media_relay.py").read_text()
+    for sent in set(re.findall(r'"type": "([a-z_]+)"', source)):
+        assert sent in examples, f"the relay sends {sent}, which is not documented"
