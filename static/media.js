@@ -66,7 +66,10 @@ function fromBase64(text) {
 
 function configPayload(config) {
   const plain = { ...config };
-  if (config.description) plain.description = toBase64(config.description.buffer ?? config.description);
+  const description = config.description;
+  if (description) {
+    plain.description = toBase64(ArrayBuffer.isView(description) ? new Uint8Array(description.buffer, description.byteOffset, description.byteLength) : description);
+  }
   return new TextEncoder().encode(JSON.stringify(plain));
 }
 
