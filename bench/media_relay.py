@@ -350,6 +350,7 @@ async def main() -> None:
                 flush=True,
             )
     print("(cpu: share of one core during the measured seconds; clients are this process)")
+    print(f"load average at the end: {' '.join(f'{value:.1f}' for value in os.getloadavg())} on {os.cpu_count()} cores")
     for warning in warnings:
         print(f"WARNING: {warning} of a core: the clients may be the bottleneck; read figures as a lower bound.")
 

@@ -247,7 +247,7 @@ class Publisher {
   encodeAudio(data) {
     if (!this.audioEncoder) {
       this.audioEncoder = new AudioEncoder({ output: (chunk, meta) => this.emit(AUDIO, chunk, meta), error: () => this.link.status({ type: "cut", channel: this.channel, code: "encoder" }) });
-      this.audioEncoder.configure({ codec: "opus", sampleRate: data.sampleRate, numberOfChannels: Math.min(2, data.numberOfChannels), bitrate: 32000 });
+      this.audioEncoder.configure({ codec: "opus", sampleRate: data.sampleRate, numberOfChannels: data.numberOfChannels, bitrate: 32000 });
       this.encoders.push(this.audioEncoder);
     }
     this.audioEncoder.encode(data);
