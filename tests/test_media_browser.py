@@ -149,3 +149,57 @@ async def test_an_interpreter_on_air_is_heard_by_their_channel_only(server, worl
             assert errors == []
         finally:
             await browser.close()
+
+
+PICTURE = """() => {
+    const canvas = document.querySelector('#listen-video canvas');
+    if (!canvas || canvas.width === 300) return false;  // 300: a canvas nothing was drawn on
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+    let lit = 0;
+    for (let i = 0; i < pixels.length; i += 4 * 97) lit += pixels[i] + pixels[i + 1] + pixels[i + 2];
+    return lit > 0;
+}"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_sign_language_interpreter_is_seen_by_those_who_chose_sign_language(server, world, db):
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    await put_on_air(db, world.session_id, "ils", world.participants["interpreter"])
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("interpreter", "peru", "usa"):
+                context = await browser.new_context(base_url=server.url)
+                await context.grant_permissions(["microphone", "camera"])
+                page = await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"/join/{world.tokens[who]}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            signer, watcher, other = pages["interpreter"], pages["peru"], pages["usa"]
+            await watcher.select_option("#listen-channel", "ils")
+            await watcher.get_by_role("button", name="Start listening").click()
+            await expect(watcher.get_by_label("Sign language interpretation")).to_be_visible()
+            await other.select_option("#listen-channel", "fr")
+            await other.get_by_role("button", name="Start listening").click()
+
+            await signer.evaluate(
+                """async (sessionId) => {
+                    const { TribuneMedia } = await import("/static/media.js");
+                    window.signLink = TribuneMedia.open(sessionId);
+                    await window.signLink.publish("ils", { audio: false, video: true });
+                }""",
+                world.session_id,
+            )
+            await watcher.wait_for_function(PICTURE, timeout=20000)
+            await shot(watcher, "listening-sign")
+            await expect(other.locator("#listen-video")).to_be_hidden()
+            assert await other.locator("#listen-video canvas").count() == 0
+            assert errors == []
+        finally:
+            await browser.close()
