@@ -6,14 +6,32 @@ booth's channel through the media API."""
 from __future__ import annotations
 
 import json
+from typing import Literal
 
 import pytest
 import websockets
 
 from interpretation.frames import decode
+from rooms.commands import Command, CommandSet, Context
+from rooms.roles import ALL_ROLES
 from server import models
 from tests.conftest import require_service
 from tests.test_browser import ARGS, CHROMIUM, shot
+
+caption_commands = CommandSet()
+
+
+class CaptionOfTheTests(Command):
+    type: Literal["test_caption"]
+    language: str
+    text: str
+
+
+@caption_commands.command(CaptionOfTheTests, roles=ALL_ROLES)
+async def caption_of_the_tests(ctx: Context, command: CaptionOfTheTests) -> None:
+    data = {"id": 1, "language": command.language, "channel": f"captions:{command.language}", "text": command.text}
+    await ctx.emit("caption", lambda: data)
+
 
 MEDIA_ARGS = [
     *ARGS,
@@ -203,3 +221,53 @@ async def test_the_sign_language_interpreter_is_seen_by_those_who_chose_sign_lan
             assert errors == []
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_captions_in_the_chosen_language_appear_under_the_listening_panel(database_url, world):
+    """Captions are events on the command socket (the interpretation work's
+    ``caption``); here a command of the tests emits them in that shape."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    from rooms import floor_commands
+    from rooms.commands import Registry
+    from server.settings import Settings
+    from tests.conftest import SECRET, LiveServer, free_port
+    from tests.test_media_protocol import booth_moves
+
+    server = LiveServer(
+        Settings(database_url=database_url, secret=SECRET, port=free_port()),
+        registry=Registry(floor_commands.commands, booth_moves, caption_commands),
+    )
+    await server.start()
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+            try:
+                page = await (await browser.new_context(base_url=server.url)).new_page()
+                await page.goto(f"/join/{world.tokens['peru']}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                await page.get_by_label("Captions").select_option("fr")
+                url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens['chair']}"
+                async with websockets.connect(url) as chair:
+                    await chair.recv()
+                    for language, text in (
+                        ("en", "Good morning"),
+                        ("fr", "Bonjour à tous"),
+                        ("fr", "La séance est ouverte"),
+                    ):
+                        await chair.send(
+                            json.dumps({"type": "test_caption", "id": text, "language": language, "text": text})
+                        )
+                    captions = page.locator("#listen-captions")
+                    await expect(captions).to_have_text("Bonjour à tousLa séance est ouverte")
+                    await expect(captions.locator("p").first).to_have_attribute("lang", "fr")
+                    # The choice is remembered for the next visit.
+                    await page.reload()
+                    await expect(page.get_by_label("Captions")).to_have_value("fr")
+            finally:
+                await browser.close()
+    finally:
+        await server.stop()
