@@ -38,6 +38,7 @@ MAX_CONTROL_BYTES = 1024
 # Frames a listener may have waiting before the oldest are dropped: a few
 # seconds of the channel, the floor underneath and video.
 MEDIA_QUEUE = 256
+MEDIA_QUEUE_BYTES = 1024 * 1024
 
 ChannelName = Annotated[str, StringConstraints(min_length=1, max_length=16, pattern=r"^[a-z][a-z0-9:_-]*$")]
 
@@ -96,7 +97,7 @@ async def media_socket(websocket: WebSocket) -> None:
         actor = actor_in(participant, session_row)
         if actor is None:
             return await _refuse(websocket, FORBIDDEN, "forbidden", "You are not invited to this session.")
-    socket = MediaSocket(actor, MEDIA_QUEUE)
+    socket = MediaSocket(actor, MEDIA_QUEUE, MEDIA_QUEUE_BYTES)
     session = await relay.enter(socket)
     if session is None:
         return await _refuse(websocket, NOT_FOUND, "not_found", f"No session {session_id}.")

@@ -15,10 +15,10 @@ that subscribes to a channel late asks for them on the control topic and
 the publisher's process sends them again.
 
 Overflow policy, by queue:
-- a listener's media queue: ``drop_old_media``. When full, the oldest frame
-  goes; after a video frame was dropped that listener skips that stream's
-  frames until the next key frame (a delta frame without its reference only
-  paints garbage). Nobody else waits.
+- a listener's media queue: ``drop_old_media``. When full (in frames or in
+  bytes), the oldest frame goes; after a video frame was dropped that
+  listener skips that stream's frames until the next key frame (a delta
+  frame without its reference only paints garbage). Nobody else waits.
 - a socket's control messages: ``disconnect`` (4408) beyond
   ``MAX_PENDING_CONTROLS``: a client that reads no JSON at all is gone.
 """
@@ -82,10 +82,13 @@ Relayed = tuple[str, int, bool, bytes]
 class MediaSocket:
     """One participant's media socket, as the relay sees it."""
 
-    def __init__(self, actor: Actor, queue_size: int):
+    def __init__(self, actor: Actor, queue_size: int, queue_bytes: int):
         self.actor = actor
         self.media: deque[Relayed] = deque()
+        # Bounded in frames and in bytes, whichever comes first (video frames are big).
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
+        self.queued_bytes = 0
         self.controls: deque[str | None] = deque()
         self.wake = asyncio.Event()
         self.chosen: str | None = None  # the channel picked by the listener
@@ -104,12 +107,15 @@ class MediaSocket:
         return self.actor.runs_floor or Role.INTERPRETER in self.actor.roles
 
     def push(self, item: Relayed) -> None:
-        if len(self.media) >= self.queue_size:
-            channel, stream, _, _ = self.media.popleft()
+        size = len(item[3])
+        while self.media and (len(self.media) >= self.queue_size or self.queued_bytes + size > self.queue_bytes):
+            channel, stream, _, data = self.media.popleft()
+            self.queued_bytes -= len(data)
             self.dropped += 1
             if stream == Stream.VIDEO:
                 self._broken_video.add(channel)
         self.media.append(item)
+        self.queued_bytes += size
         self.wake.set()
 
     def control(self, message: dict[str, Any]) -> None:
@@ -141,6 +147,7 @@ class MediaSocket:
                 await send_text(text)
             if self.media:
                 channel, stream, is_key, data = self.media.popleft()
+                self.queued_bytes -= len(data)
                 if stream == Stream.VIDEO and channel in self._broken_video:
                     if not is_key:
                         continue

@@ -441,3 +441,43 @@ def test_every_media_control_message_is_documented_with_an_example_the_server_ac
     source = (Path(__file__).resolve().parent.parent / "server" / "media_relay.py").read_text()
     for sent in set(re.findall(r'"type": "([a-z_]+)"', source)):
         assert sent in examples, f"the relay sends {sent}, which is not documented"
+
+
+async def test_a_listener_who_stops_reading_loses_old_frames_and_slows_nobody(media_server, media, world, db):
+    import socket as sockets
+
+    await set_live(db, world.session_id, "ils", world.participants["interpreter"])
+    # A small receive buffer, so the stalled reader's kernel holds little.
+    stalled_socket = sockets.create_connection(("127.0.0.1", media_server.settings.port))
+    stalled_socket.setsockopt(sockets.SOL_SOCKET, sockets.SO_RCVBUF, 16 * 1024)
+    url = f"{media_server.ws_url}/sessions/{world.session_id}/media?token={world.tokens['usa']}"
+    stalled_ws = await websockets.connect(url, sock=stalled_socket, max_queue=1, max_size=2**20)
+    await stalled_ws.send(json.dumps({"type": "listen", "channel": "ils", "original": False}))
+    reader = await media("peru")
+    await reader.send("listen", channel="ils", original=False)
+    await reader.control("listening")
+    signer = await media("interpreter")
+    await signer.send("publish", channel="ils")
+    await signer.control("publishing")
+
+    frames = 120  # 12 MB of video, every seventh frame a key frame
+    for sequence in range(frames):
+        await signer.frame("ils", sequence, stream=Stream.VIDEO, key=sequence % 7 == 0, payload=bytes(100_000))
+        # The reader keeps up and gets every frame, while the other reads nothing.
+        await eventually(lambda n=sequence + 1: len(reader.frames) == n)
+    assert [sequence for _, sequence, _ in reader.received()] == list(range(frames))
+
+    # The stalled listener, reading again, gets the newest frames: old ones were
+    # dropped, and after a gap it starts again at a key frame.
+    got = []
+    while not got or got[-1][0] != frames - 1:
+        message = await asyncio.wait_for(stalled_ws.recv(), 10)
+        if isinstance(message, bytes):
+            header = decode(message)
+            got.append((header.sequence, header.is_key))
+    await stalled_ws.close()
+    sequences = [sequence for sequence, _ in got]
+    assert len(sequences) < frames and sequences == sorted(sequences)
+    for (before, _), (after, is_key) in zip(got, got[1:]):
+        if after != before + 1:
+            assert is_key, f"after a gap ({before} -> {after}) the first frame is not a key frame"
