@@ -517,6 +517,7 @@ class MediaRelay:
     sessions: dict[int, SessionMedia] = field(default_factory=dict)
     _entering: dict[int, asyncio.Lock] = field(default_factory=dict)
     _ticker: asyncio.Task[None] | None = None
+    _bus_down: bool = False
 
     async def start(self) -> None:
         self.bus.set_receiver(self.receive)
@@ -532,8 +533,16 @@ class MediaRelay:
     async def publish(self, topic: str, data: bytes) -> None:
         try:
             await self.bus.publish(topic, data)
-        except Exception as error:  # at-most-once: media lost is media late
-            log.warning("media: could not publish on %s (%s)", topic, error)
+        except Exception as error:
+            # At most once: media lost is media late. This process's own
+            # listeners were served before the bus failed; say so once an outage.
+            if not self._bus_down:
+                log.warning("media: cannot reach the other processes (%s); serving this one's listeners only", error)
+            self._bus_down = True
+        else:
+            if self._bus_down:
+                log.warning("media: the other processes are reachable again")
+            self._bus_down = False
 
     async def enter(self, socket: MediaSocket) -> SessionMedia | None:
         session_id = socket.actor.session_id

@@ -381,6 +381,13 @@ async def test_a_frame_published_through_one_process_is_heard_through_another(bu
         clients.append(Media(await websockets.connect(url)))
         return clients[-1]
 
+    async def command_on(server, who, type_, **fields):
+        url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
+        async with websockets.connect(url) as socket:
+            client = Client(socket)
+            await client.recv()
+            return await client.command(type_, **fields)
+
     try:
         booth = await open_on(servers[0], "interpreter")
         await booth.send("publish", channel="fr")
@@ -400,6 +407,16 @@ async def test_a_frame_published_through_one_process_is_heard_through_another(bu
         assert late.received()[2] == ("fr", 2, b"fr-2")
         # ... and the interpreter, on the first process, sees that listener.
         await eventually(lambda: any(m["type"] == "listeners" and m["counts"].get("fr") == 1 for m in booth.controls))
+
+        # The floor moves through the second process: the speaker on the first is cut.
+        for who in ("france", "peru"):
+            assert (await command_on(servers[1], who, "request_floor"))["type"] == "ack"
+        assert (await command_on(servers[1], "chair", "give_floor"))["type"] == "ack"
+        speaker = await open_on(servers[0], "france")
+        await speaker.send("publish", channel="floor")
+        await speaker.control("publishing")
+        assert (await command_on(servers[1], "chair", "give_floor"))["type"] == "ack"
+        assert (await speaker.control("cut"))["code"] == "not_your_floor"
     finally:
         for client in clients:
             await client.close()
