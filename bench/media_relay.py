@@ -219,11 +219,17 @@ async def bench_tribune(listeners: int, ptime_ms: int, seconds: float) -> dict:
     session_id = links[0]["sessions"][0]["id"]
     # Each booth's interpreter is on air (what the booth commands would record).
     with sqlite3.connect(workdir / "bench.db") as db:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(booths)")}
+        # The booths table may carry more than the relay reads (who hears what).
+        extra = {"sources": "{}"} if "sources" in columns else {}
+        names = ", ".join(["session_id", "language", "live_interpreter_id", *extra])
+        marks = ", ".join("?" * (3 + len(extra)))
         for code in LANGUAGES:
             (participant_id,) = db.execute("SELECT id FROM participants WHERE key = ?", (f"i-{code}",)).fetchone()
             db.execute(
-                "INSERT INTO booths (session_id, language, live_interpreter_id) VALUES (?, ?, ?)",
-                (session_id, code, participant_id),
+                f"INSERT INTO booths ({names}) VALUES ({marks}) ON CONFLICT (session_id, language)"
+                " DO UPDATE SET live_interpreter_id = excluded.live_interpreter_id",
+                (session_id, code, participant_id, *extra.values()),
             )
     server = subprocess.Popen(
         [*tribune, "serve"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
