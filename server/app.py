@@ -110,7 +110,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
                 return await load_media_state(db, session_id)
 
         # Media on a bus of its own: a video key frame never delays an event.
-        app.state.media = MediaRelay(create_bus(settings.bus_url), hub, media_state)
+        app.state.media = MediaRelay(create_bus(settings.bus_url), hub, media_state, current_actors)
         await app.state.media.start()
         try:
             yield

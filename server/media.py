@@ -17,7 +17,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from rooms.errors import Refused
 from server.auth import COOKIE, actor_in, participant_by_token
-from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, SLOW_CLIENT, UNAUTHORIZED
+from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump
 from server.flood import TokenBucket
 from server.media_relay import MediaRelay, MediaSocket, SessionMedia
@@ -108,7 +108,10 @@ async def media_socket(websocket: WebSocket) -> None:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        if socket.is_too_slow:
+        if socket.revoked is not None:
+            reason = "your roles changed: reconnect" if socket.revoked == ROLES_CHANGED else "no longer invited"
+            await _close(websocket, socket.revoked, reason)
+        elif socket.is_too_slow:
             await _close(websocket, SLOW_CLIENT, "too slow")
         for task in done:
             failure = None if task.cancelled() else task.exception()

@@ -42,8 +42,9 @@ from rooms.actor import Actor
 from rooms.errors import Refused
 from rooms.roles import Role
 from server.bus import Bus
+from server.close_codes import FORBIDDEN, ROLES_CHANGED
 from server.event_log import LoggedEvent, dump
-from server.hub import Connection, Hub
+from server.hub import Connection, CurrentActors, Hub
 from server.media_store import MediaState
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,8 @@ class MediaSocket:
         self.publishing: str | None = None
         self.told_not_publishing = False
         self.is_too_slow = False
+        # Set when the person's access or roles changed: the close code to end with.
+        self.revoked: int | None = None
         self.dropped = 0
         self._broken_video: set[str] = set()
 
@@ -177,7 +180,10 @@ class _Watch(Connection):
             self.session.refresh_soon()
 
     def reply(self, text: str) -> None:
-        pass
+        # The hub's heartbeat: time to read the media sockets' roles again,
+        # as the hub does for the command sockets.
+        if text.startswith('{"type":"heartbeat"'):
+            self.session.check_access_soon()
 
     def revoke(self, close_code: int) -> None:
         pass
@@ -201,6 +207,7 @@ class SessionMedia:
         self._again = False
         self._counts_sent: dict[str, int] | None = None
         self._counts_due: asyncio.TimerHandle | None = None
+        self._checking: asyncio.Task[None] | None = None
 
     # -- state from the database -------------------------------------------
 
@@ -460,6 +467,48 @@ class SessionMedia:
                 if frame is not None:
                     await self.relay.publish(topic, _STATE + frame)
 
+    # -- access ------------------------------------------------------------------------
+
+    def check_access_soon(self) -> None:
+        if self._checking is None:
+            self._checking = asyncio.get_running_loop().create_task(self._check_access())
+
+    async def _check_access(self) -> None:
+        """Roles are what the database says now: a socket whose person lost
+        access, or whose roles changed (what they may publish depends on
+        them), is ended like their command socket."""
+        try:
+            ids = sorted({socket.actor.participant_id for socket in self.sockets})
+            if not ids or self.relay.current_actors is None:
+                return
+            current = await self.relay.current_actors(self.session_id, ids)
+            for socket in list(self.sockets):
+                now = current.get(socket.actor.participant_id)
+                if now != socket.actor:
+                    await self.revoke(socket, FORBIDDEN if now is None else ROLES_CHANGED)
+        except Exception:
+            log.exception("media: could not check access in session %s", self.session_id)
+        finally:
+            self._checking = None
+
+    async def revoke(self, socket: MediaSocket, close_code: int) -> None:
+        if socket.revoked is not None:
+            return
+        socket.revoked = close_code
+        await self.unpublish(
+            socket,
+            {
+                "type": "cut",
+                "channel": socket.publishing,
+                "code": "forbidden",
+                "message": "Your access to this session changed.",
+            },
+        )
+        for channel in list(socket.receiving):
+            await self._stop_receiving(socket, channel)
+        socket.chosen = None
+        socket.end()
+
     # -- listener counts ------------------------------------------------------------
 
     def local_counts(self) -> dict[str, int]:
@@ -513,6 +562,7 @@ class MediaRelay:
     bus: Bus
     hub: Hub
     load_state: LoadState
+    current_actors: CurrentActors | None = None
     process_id: str = field(default_factory=lambda: os.urandom(6).hex())
     sessions: dict[int, SessionMedia] = field(default_factory=dict)
     _entering: dict[int, asyncio.Lock] = field(default_factory=dict)

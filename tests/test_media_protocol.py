@@ -54,11 +54,14 @@ class Media:
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self):
-        async for message in self.socket:
-            if isinstance(message, bytes):
-                self.frames.append(message)
-            else:
-                self.controls.append(json.loads(message))
+        try:
+            async for message in self.socket:
+                if isinstance(message, bytes):
+                    self.frames.append(message)
+                else:
+                    self.controls.append(json.loads(message))
+        except websockets.ConnectionClosed:
+            pass  # the close code stays on the socket
 
     async def send(self, type_: str, **fields) -> None:
         await self.socket.send(json.dumps({"type": type_, **fields}))
@@ -498,3 +501,41 @@ async def test_a_listener_who_stops_reading_loses_old_frames_and_slows_nobody(me
     for (before, _), (after, is_key) in zip(got, got[1:]):
         if after != before + 1:
             assert is_key, f"after a gap ({before} -> {after}) the first frame is not a key frame"
+
+
+async def test_a_media_socket_is_ended_when_its_access_or_roles_change(database_url, world, db):
+    from sqlalchemy import delete, select
+
+    live = LiveServer(Settings(database_url=database_url, secret=SECRET, port=free_port(), heartbeat_seconds=0.2))
+    await live.start()
+    clients = []
+    try:
+        for who in ("france", "chair", "peru"):
+            url = f"{live.ws_url}/sessions/{world.session_id}/media?token={world.tokens[who]}"
+            clients.append(Media(await websockets.connect(url)))
+        france, chair, peru = clients
+        await chair.send("publish", channel="floor")
+        await chair.control("publishing")
+        async with db() as s, s.begin():
+            await s.execute(
+                delete(models.ParticipantRole).where(
+                    models.ParticipantRole.participant_id == world.participants["france"]
+                )
+            )
+            role = await s.scalar(
+                select(models.ParticipantRole).where(
+                    models.ParticipantRole.participant_id == world.participants["chair"]
+                )
+            )
+            role.role = "participant"
+        # The chair is no longer one: cut at once, then closed to reconnect with the new roles.
+        assert (await chair.control("cut"))["code"] == "forbidden"
+        for client, code in ((france, 4403), (chair, 4409)):
+            await asyncio.wait_for(client.reader, 10)
+            assert client.socket.close_code == code
+        await peru.send("listen", channel="floor")
+        assert (await peru.control("listening"))["hearing"] == "floor"  # unchanged, still here
+    finally:
+        for client in clients:
+            await client.close()
+        await live.stop()
