@@ -27,8 +27,16 @@ const CAPTION_LINES = 3;
 const link = TribuneMedia.open(sessionId);
 let listening = false;
 let snapshot = null;
-// The floor microphone: "off", "starting", "on".
+// The floor microphone: "off", "starting", "on"; and why it is on: "speech"
+// (this person holds the floor) or "manual" (the chair or the room feed's button).
 let floorMic = "off";
+let floorMicReason = null;
+let yielded = null; // the speech during which the microphone was taken over
+let lastConnection = null;
+const floorMicField = document.getElementById("floor-mic-field");
+const floorMicButton = document.getElementById("floor-mic");
+// Roles that may speak into the floor whoever holds it.
+const FLOOR_VOICES = ["chair", "moderator", "organizer", "room_feed"];
 
 function remembered(select, key) {
   const value = localStorage.getItem(key);
@@ -103,8 +111,13 @@ link.onStatus((status) => {
     case "refused":
     case "stopped":
       if (status.channel === "floor" || status.channel === undefined) {
-        if (floorMic !== "off") showMic(status.type === "refused" ? t("listen.mic_refused") : "");
+        const was = floorMic;
+        // Someone else (the chair) took the floor's microphone over during my
+        // speech: do not take it back until the floor moves.
+        if (status.code === "replaced" && floorMicReason === "speech") yielded = lastConnection?.floor?.current?.id ?? null;
         floorMic = "off";
+        floorMicReason = null;
+        if (was !== "off") showMic(status.type === "refused" ? t("listen.mic_refused") : "");
       }
       break;
     default:
@@ -114,7 +127,35 @@ link.onStatus((status) => {
 function showMic(text) {
   micNotice.textContent = text;
   micNotice.hidden = !text;
+  const manual = floorMic !== "off" && floorMicReason === "manual";
+  floorMicButton.textContent = manual ? t("listen.mic_off") : t("listen.mic_put_on");
+  floorMicButton.setAttribute("aria-pressed", String(manual));
 }
+
+async function putMicOnFloor(reason) {
+  floorMic = "starting";
+  floorMicReason = reason;
+  try {
+    await link.publish("floor", { audio: true, video: false });
+    floorMic = "on";
+    showMic(t("listen.mic_on"));
+  } catch {
+    floorMic = "off";
+    showMic(t("listen.mic_refused"));
+  }
+}
+
+function takeMicOff() {
+  floorMic = "off";
+  floorMicReason = null;
+  link.unpublish();
+  showMic("");
+}
+
+floorMicButton.addEventListener("click", () => {
+  if (floorMic === "off") putMicOnFloor("manual");
+  else takeMicOff();
+});
 
 /** Whether the speech in progress is this person's to speak. */
 function holdsFloor(connection) {
@@ -126,21 +167,12 @@ function holdsFloor(connection) {
 }
 
 async function followFloor(connection) {
-  const mine = holdsFloor(connection);
-  if (mine && floorMic === "off") {
-    floorMic = "starting";
-    try {
-      await link.publish("floor", { audio: true, video: false });
-      floorMic = "on";
-    } catch {
-      floorMic = "off";
-      showMic(t("listen.mic_refused"));
-    }
-  } else if (!mine && floorMic === "on") {
-    floorMic = "off";
-    link.unpublish();
-    showMic("");
-  }
+  const me = connection.snapshot?.me;
+  floorMicField.hidden = !me?.roles?.some((role) => FLOOR_VOICES.includes(role));
+  lastConnection = connection;
+  const mine = holdsFloor(connection) && connection.floor.current.id !== yielded;
+  if (mine && floorMic === "off") await putMicOnFloor("speech");
+  else if (!mine && floorMic === "on" && floorMicReason === "speech") takeMicOff();
 }
 
 function showCaption(data) {

@@ -271,3 +271,43 @@ async def test_captions_in_the_chosen_language_appear_under_the_listening_panel(
                 await browser.close()
     finally:
         await server.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_chair_puts_their_microphone_on_the_floor_by_hand(server, world):
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("chair", "peru"):
+                context = await browser.new_context(base_url=server.url)
+                await context.grant_permissions(["microphone"])
+                page = await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"/join/{world.tokens[who]}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            chair, listener = pages["chair"], pages["peru"]
+            # The chair's link opens the console; the participant page has the listening panel.
+            await chair.goto(f"/sessions/{world.session_id}")
+            await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
+            # Delegates have no such button: they speak when given the floor.
+            await expect(listener.get_by_role("button", name="Put my microphone on the floor")).to_be_hidden()
+            await listener.get_by_role("button", name="Start listening").click()
+
+            await chair.get_by_role("button", name="Put my microphone on the floor").click()
+            await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+            await listener.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+            await chair.get_by_role("button", name="Take my microphone off the floor").click()
+            await expect(chair.locator("#speaker-mic")).to_be_hidden()
+            await expect(chair.get_by_role("button", name="Put my microphone on the floor")).to_have_attribute(
+                "aria-pressed", "false"
+            )
+            assert errors == []
+        finally:
+            await browser.close()
