@@ -45,6 +45,7 @@ async def session_socket(websocket: WebSocket) -> None:
 
     await websocket.accept()
     connection: Connection | None = None
+    presence_key: str | None = None
     try:
         async with tribune.sessionmaker() as db, db.begin():
             session = await lock_session_for_read(db, session_id)
@@ -72,6 +73,7 @@ async def session_socket(websocket: WebSocket) -> None:
             else:
                 initial.append(resumed(seq, now, len(initial)))
         room.started_at(seq)
+        presence_key = await tribune.presence.arrive(actor)
         for text in initial:
             await websocket.send_text(text)
         connection.last_seq = seq
@@ -81,6 +83,8 @@ async def session_socket(websocket: WebSocket) -> None:
     finally:
         if connection is not None:
             await tribune.hub.leave(connection)
+        if presence_key is not None:
+            await tribune.presence.leave(presence_key)
 
 
 async def _run(websocket: WebSocket, tribune: Tribune, connection: Connection) -> None:
