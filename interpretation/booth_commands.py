@@ -181,7 +181,7 @@ async def slow_down(ctx: Context, command: SlowDown) -> None:
         "speech_id": speech.id,
         "speaker_id": speaker,
     }
-    await ctx.emit("slow_down", lambda: data, moderators_and(*ids))
+    await ctx.emit("slow_down_requested", lambda: data, moderators_and(*ids))
 
 
 # -- following the floor ---------------------------------------------------------

@@ -282,12 +282,12 @@ async def test_slow_down_reaches_the_speaker_and_the_chair(connect, world):
     await chair.command("give_floor")
     assert (await fr1.command("slow_down"))["type"] == "ack"
     for who in (france, chair):
-        event = await who.next_event("slow_down")
+        event = await who.next_event("slow_down_requested")
         assert event["data"]["interpreter"]["name"] == "Hélène Rousseau" and event["data"]["language"] == "fr"
     await chair.command("end_speech")
     # The other delegate's next event is the end of the speech, not the request.
     assert (await usa.next_event("speech_ended"))["type"] == "speech_ended"
-    assert usa.backlog == [] or all(m["type"] != "slow_down" for m in usa.backlog)
+    assert usa.backlog == [] or all(m["type"] != "slow_down_requested" for m in usa.backlog)
 
 
 async def test_captions_reach_everyone_and_are_kept(connect, world, db):
