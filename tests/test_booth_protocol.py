@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 from datetime import timedelta
 
 import pytest
@@ -10,6 +12,7 @@ import websockets
 from sqlalchemy import select, update
 
 from server import models
+from server.export import export_captions
 from server.settings import Settings
 from tests.booth_world import add_booth_staff
 from tests.conftest import SECRET, Client, LiveServer, free_port
@@ -304,6 +307,12 @@ async def test_captions_reach_everyone_and_are_kept(connect, world, db):
     async with db() as s:
         kept = (await s.scalars(select(models.Caption))).all()
     assert [(c.language, c.text) for c in kept] == [("en", "Thank you, Madam Chair.")]
+    # Exported with the speech it was typed during.
+    out = io.StringIO()
+    assert await export_captions(db, str(world.session_id), out) == 1
+    row = next(csv.DictReader(io.StringIO(out.getvalue())))
+    assert (row["speaker"], row["language"], row["text"]) == ("Delegate of France", "en", "Thank you, Madam Chair.")
+    assert row["speech_id"] == str(caption["data"]["speech_id"])
 
 
 async def test_an_interpreter_with_no_booth_is_told(connect, world, db):
@@ -313,3 +322,21 @@ async def test_an_interpreter_with_no_booth_is_told(connect, world, db):
     assert (await lone.command("take_mic"))["code"] == "not_in_booth"
     async with db() as s, s.begin():
         await s.execute(update(models.Booth).values(live_interpreter_id=None))
+
+
+async def test_the_booth_page_is_for_interpreters_and_captioners(server, world):
+    import httpx
+
+    from server.auth import COOKIE
+
+    url = f"/sessions/{world.session_id}/booth"
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+        anonymous = await http.get(url)
+        assert anonymous.status_code == 403 and "Open your personal join link first" in anonymous.text
+        for key, status in (("fr1", 200), ("captioner", 200), ("france", 403), ("chair", 403)):
+            page = await http.get(url, cookies={COOKIE: world.tokens[key]})
+            assert page.status_code == status, key
+            assert ('id="take-mic"' in page.text) == (status == 200)
+        # The strings of the console go through the page's language.
+        french = await http.get(url + "?lang=fr", cookies={COOKIE: world.tokens["fr1"]})
+        assert french.status_code == 200 and '<html lang="fr"' in french.text
