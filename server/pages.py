@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from interpretation.languages import LANGUAGE_NAMES
 from rooms.actor import Actor
-from rooms.roles import runs_floor
+from rooms.roles import Role, runs_floor
 from server import models
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, render
@@ -131,11 +131,20 @@ async def join(request: Request):
         chosen = _landing(entered, request.app.state.tribune.kernel.clock())
         if chosen is not None:
             session, actor = chosen
-            target = f"/sessions/{session.id}" + ("/moderate" if actor.runs_floor else "")
+            target = f"/sessions/{session.id}" + _console(actor)
     response = RedirectResponse(target, status_code=303)
     secure = cookie_is_secure(request.app.state.tribune.settings.base_url)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE, secure=secure)
     return response
+
+
+def _console(actor: Actor) -> str:
+    """The page a person works from: the booth, the moderator console, or the session."""
+    if actor.runs_floor:
+        return "/moderate"
+    if {Role.INTERPRETER, Role.CAPTIONER} & actor.roles:
+        return "/booth"
+    return ""
 
 
 def _landing(entered: list[tuple[models.Session, Actor]], now) -> tuple[models.Session, Actor] | None:
