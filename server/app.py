@@ -49,6 +49,8 @@ class Tribune:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # For what only reads (snapshots, replays, pages): in SQLite it takes no lock.
+    reader: async_sessionmaker[AsyncSession]
     bus: Bus
     hub: Hub
     registry: Registry
@@ -68,23 +70,24 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         engine = create_engine(settings.database_url)
         await migrate(engine)
         maker = sessionmaker(engine)
+        reader = sessionmaker(engine, read_only=True)
         the_bus = bus or create_bus(settings.bus_url)
         commands = registry or command_registry()
         kernel = Kernel(maker, the_bus, commands)
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
-            async with maker() as db:
+            async with reader() as db:
                 return await event_log.read(db, session_id, after, upto)
 
         async def last_seqs(session_ids: list[int]) -> dict[int, int]:
-            async with maker() as db:
+            async with reader() as db:
                 rows = await db.execute(
                     select(models.Session.id, models.Session.last_seq).where(models.Session.id.in_(session_ids))
                 )
                 return {session_id: seq for session_id, seq in rows.all()}
 
         async def current_actors(session_id: int, participant_ids: list[int]) -> dict[int, Actor | None]:
-            async with maker() as db:
+            async with reader() as db:
                 session = await db.get(models.Session, session_id)
                 if session is None:
                     return {}
@@ -103,6 +106,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             settings,
             engine,
             maker,
+            reader,
             the_bus,
             hub,
             commands,

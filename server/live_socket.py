@@ -199,7 +199,7 @@ class LiveSocket(asyncio.Protocol):
         tribune = self.tribune
         settings = tribune.settings
         try:
-            async with tribune.sessionmaker() as db, db.begin():
+            async with tribune.reader() as db, db.begin():
                 session = await lock_session_for_read(db, self.session_id)
                 participant = await participant_by_token(db, token)
                 if session is None:
@@ -255,7 +255,7 @@ class LiveSocket(asyncio.Protocol):
     async def _missed(self, after: int, before: int) -> list[str]:
         assert self.connection is not None
         actor = self.connection.actor
-        async with self.tribune.sessionmaker() as db:
+        async with self.tribune.reader() as db:
             events = await event_log.read(db, self.session_id, after, before - 1)
         return [event.payload for event in events if event.recipients.includes(actor)]
 

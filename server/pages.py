@@ -83,7 +83,7 @@ def _me_view(participant: models.Participant | None) -> dict | None:
 
 async def home(request: Request):
     language = choose_language(request)
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         participant = await _me(db, request)
         events = (
             await db.scalars(
@@ -116,7 +116,7 @@ async def join(request: Request):
     run or may enter); those who run its floor land on the console."""
     token = request.path_params["token"]
     target = "/"
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         participant = await participant_by_token(db, token)
         if participant is None:
             return render(request, "invalid_link.html", status_code=404)
@@ -162,7 +162,7 @@ def _landing(entered: list[tuple[models.Session, Actor]], now) -> tuple[models.S
 async def _session_context(request: Request):
     """The session, its event and the cookie's standing there; None if no such session."""
     language = choose_language(request)
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         session = await db.get(models.Session, request.path_params["session_id"])
         if session is None:
             return None
