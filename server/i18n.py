@@ -4,14 +4,20 @@ Each locale gets its own environment with its Babel catalog installed
 (``install_gettext_translations``), so rendering never swaps translations on a
 shared environment while another request is using it. A missing catalog falls
 back to ``NullTranslations``: the English source text.
+
+Catalogs are read from their ``.po`` files when first used: there is no
+compiled ``.mo`` to forget to rebuild after editing a translation.
 """
 
 from __future__ import annotations
 
+import io
 from functools import cache
 from pathlib import Path
 
 import jinja2
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
@@ -63,10 +69,22 @@ def text_direction(language: str) -> str:
     return "rtl" if language in RTL_LANGUAGES else "ltr"
 
 
+def catalog_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+
+
 @cache
 def translations(language: str) -> NullTranslations:
-    # Translations.load returns NullTranslations when the catalog is missing.
-    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+    path = catalog_path(language)
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language)
+    compiled = io.BytesIO()
+    # Fuzzy entries are guesses nobody checked: show the English instead.
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain="messages")
 
 
 @cache

@@ -21,6 +21,7 @@ from rooms.roles import runs_floor
 from server import models
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, render
+from server.landing import landing_for, last_activity, meeting_session
 from server.security import cookie_is_secure
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 30
@@ -100,8 +101,8 @@ async def home(request: Request):
 
 async def join(request: Request):
     """A personal join link: remember the token in a cookie and take the person
-    into the session that is on now (else the next one, else the first they
-    run or may enter); those who run its floor land on the console."""
+    into the session the meeting is in (server/landing.py); those who run its
+    floor land on the console."""
     token = request.path_params["token"]
     target = "/"
     async with request.app.state.tribune.sessionmaker() as db:
@@ -115,27 +116,16 @@ async def join(request: Request):
                 .order_by(models.Session.starts_at, models.Session.id)
             )
         ).all()
-        entered = [(s, a) for s in sessions if (a := actor_in(participant, s)) is not None]
-        chosen = _landing(entered, request.app.state.tribune.kernel.clock())
+        actors = {s.id: a for s in sessions if (a := actor_in(participant, s)) is not None}
+        now = request.app.state.tribune.kernel.clock()
+        meeting = meeting_session(sessions, now, await last_activity(db, [s.id for s in sessions]))
+        chosen = landing_for(sessions, meeting, set(actors))
         if chosen is not None:
-            session, actor = chosen
-            target = f"/sessions/{session.id}" + ("/moderate" if actor.runs_floor else "")
+            target = f"/sessions/{chosen}" + ("/moderate" if actors[chosen].runs_floor else "")
     response = RedirectResponse(target, status_code=303)
     secure = cookie_is_secure(request.app.state.tribune.settings.base_url)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE, secure=secure)
     return response
-
-
-def _landing(entered: list[tuple[models.Session, Actor]], now) -> tuple[models.Session, Actor] | None:
-    if not entered:
-        return None
-    for session, actor in entered:
-        if session.starts_at <= now < session.ends_at:
-            return session, actor
-    for session, actor in entered:
-        if session.starts_at > now:
-            return session, actor
-    return next(((s, a) for s, a in entered if a.runs_floor), entered[0])
 
 
 async def _session_context(request: Request):

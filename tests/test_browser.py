@@ -133,6 +133,7 @@ async def test_a_whole_list_of_speakers_in_browsers_that_stay_in_step(server, wo
             chair, france, icbl = pages["chair"], pages["france"], pages["icbl"]
 
             for who in ("icbl", "icrc", "usa", "peru", "france"):
+                await pages[who].get_by_label("I will speak in").select_option("en")
                 await pages[who].get_by_role("button", name="Request the floor").click()
                 await expect(pages[who].locator("#mine")).not_to_have_text("")
             # Precedence: States Parties by time, then the observer, the IO, civil society.
@@ -145,7 +146,7 @@ async def test_a_whole_list_of_speakers_in_browsers_that_stay_in_step(server, wo
             ]
             await expect(chair.locator("#speakers tbody tr")).to_have_count(5)
             assert await speakers(chair) == expected
-            await expect(france.locator("#mine")).to_have_text("1 before you")
+            await expect(france.locator("#mine")).to_have_text("Speakers before you: 1")
 
             await icbl.get_by_label("Point of order: what is it about?").fill("No Spanish interpretation")
             await icbl.get_by_role("button", name="Raise a point of order").click()

@@ -127,9 +127,10 @@ async def test_explicit_language_is_remembered(server, world):
 
 
 async def test_french_pages_are_translated(server, world):
-    async with client(server) as http:
+    async with client(server, cookies={COOKIE: world.tokens["france"]}) as http:
         response = await http.get(f"/sessions/{world.session_id}", params={"lang": "fr"})
     assert "Liste des orateurs" in response.text
+    assert "À la parole" in response.text
 
 
 async def test_unknown_session_is_404(server, world):
