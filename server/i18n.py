@@ -19,6 +19,7 @@ import jinja2
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -73,6 +74,19 @@ def catalog_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
 
 
+def lang_attributes(text_language: str | None, page_language: str) -> Markup:
+    """``lang``/``dir`` for a text that may not be in the page's language.
+
+    Organizers' text in another language is marked so a screen reader voices it
+    right and Arabic reads right to left on an English page; text whose
+    language nobody said gets ``dir="auto"``."""
+    if text_language is None:
+        return Markup(' dir="auto"')
+    if text_language == page_language:
+        return Markup("")
+    return Markup(' lang="{}" dir="{}"').format(text_language, text_direction(text_language))
+
+
 @cache
 def translations(language: str) -> NullTranslations:
     path = catalog_path(language)
@@ -99,6 +113,7 @@ def templates(language: str) -> Jinja2Templates:
     env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
     # Added by the jinja2.ext.i18n extension at run time, unknown to the stubs.
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang_attributes"] = lang_attributes
     env.globals["page_languages"] = [(code, LANGUAGE_NAMES.get(code, code)) for code in PAGE_LANGUAGES]
     return Jinja2Templates(env=env)
 
