@@ -616,9 +616,10 @@ function usable(node) {
 
 /**
  * Runs `redraw` and, if it took the focus from a control inside `scope`,
- * gives it back: to the control with the same `data-focus` key, else to the
- * same action in the row now at the same place (or the one before), else to
- * another control of the same row, else to `fallback()`.
+ * gives it back: to the control with the same `data-focus` key, else to
+ * another control of the same row (a disabled Move down on what became the
+ * last row), else to the same action in the row now at its place (or the one
+ * before: the row was given the floor or removed), else to `fallback()`.
  */
 export function keepFocus(scope, redraw, fallback = null) {
   const active = document.activeElement;
@@ -626,18 +627,26 @@ export function keepFocus(scope, redraw, fallback = null) {
   const key = inside ? active.dataset.focus : null;
   const action = inside ? active.dataset.action : null;
   const row = inside ? active.closest("[data-key]") : null;
+  const rowKey = row?.dataset.key;
   const rows = row?.parentNode;
   const index = row ? [...rows.children].indexOf(row) : -1;
   redraw();
   if (!inside || (document.activeElement === active && usable(active))) return;
   const candidates = [];
   if (key) candidates.push(scope.querySelector(`[data-focus="${CSS.escape(key)}"]`));
+  const sameRow = rows && [...rows.children].find((node) => node.dataset.key === rowKey);
+  if (sameRow) {
+    // Nearest first, the one before it first: Move up when Move down is gone.
+    const controls = [...sameRow.querySelectorAll("button, a[href], input, select")];
+    const at = controls.findIndex((node) => node.dataset.action === action);
+    const order = controls.map((node, i) => [Math.abs(i - at) * 2 + (i > at ? 1 : 0), node]);
+    candidates.push(...order.sort((a, b) => a[0] - b[0]).map(([, node]) => node));
+  }
   if (rows && action) {
     for (const at of [index, index - 1]) {
       candidates.push(rows.children[at]?.querySelector(`[data-action="${CSS.escape(action)}"]`));
     }
   }
-  if (row?.isConnected) candidates.push(...row.querySelectorAll("button, a[href], input, select"));
   candidates.push(fallback?.());
   const target = candidates.find(usable);
   target?.focus();
