@@ -125,7 +125,7 @@ function renderNext(state) {
     setText(line, t("nobody_waiting"));
     return;
   }
-  line.replaceChildren(t("next_speaker"), " ", userText(speakerLabel(next), { class: "speaker" }), ` (${next.delegation.name})`);
+  line.replaceChildren(t("next_speaker"), " ", userText(speakerLabel(next), { class: "speaker" }), " (", userText(next.delegation.name), ")");
 }
 
 function render(state) {
