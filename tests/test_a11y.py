@@ -18,8 +18,8 @@ PHONE = {"width": 360, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 
 
-async def _set_the_scene(connect) -> None:
-    """A speech running, a point of order, a delegation's request, a statement."""
+async def _set_the_scene(connect, world) -> None:
+    """A speech running, a point of order, a delegation's request, statements."""
     peru = await connect("peru")
     france = await connect("france")
     icbl = await connect("icbl")
@@ -32,6 +32,11 @@ async def _set_the_scene(connect) -> None:
         reply = await client.command("request_floor", **fields)
         assert reply["type"] == "ack", reply
     assert (await chair.command("give_floor"))["type"] == "ack"
+    # A long name without a space must wrap, not push a phone's page sideways.
+    reply = await chair.command(
+        "add_speaker", delegation_id=world.delegations["icrc"], speaker_name="Representative" * 8, kind="statement"
+    )
+    assert reply["type"] == "ack", reply
 
 
 def _pages(world) -> list[tuple[str, str | None, str, bool]]:
@@ -61,7 +66,7 @@ async def test_every_page_in_every_language_for_every_role(server, world, connec
     from axe_playwright_python.async_playwright import Axe
     from playwright.async_api import async_playwright, expect
 
-    await _set_the_scene(connect)
+    await _set_the_scene(connect, world)
     axe = Axe()
     violations: list[str] = []
     sideways: list[str] = []
