@@ -81,9 +81,9 @@ function remove(request) {
   run(connection, "remove_request", { request_id: request.id, reason: reason.trim() });
 }
 
-/** A small button of a row; the glyph is hidden and its name is its label. */
+/** A small button of a row. Its name is its label and the row's speaker
+ * ("Move up: Peru"); a glyph (the arrows) is hidden, its label is the tooltip. */
 function rowButton(request, action, label, { glyph = null, disabled = false, kind = "" } = {}) {
-  const name = `${label}: `;
   return el(
     "button",
     {
@@ -94,10 +94,9 @@ function rowButton(request, action, label, { glyph = null, disabled = false, kin
       "data-action": action,
       "data-focus": `${action}-${request.id}`,
       "data-request-id": String(request.id),
+      "aria-label": t("action_for", { action: label, speaker: speakerLabel(request) }),
     },
     glyph ? el("span", { "aria-hidden": "true" }, glyph) : label,
-    // The row's speaker completes the name for screen readers ("Move up: Peru").
-    el("span", { class: "visually-hidden" }, glyph ? name : ": ", speakerLabel(request)),
   );
 }
 
