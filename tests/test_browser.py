@@ -331,6 +331,20 @@ async def test_refusals_in_the_page_language_and_banners_that_clear(server, worl
             await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
             status = page.locator("#status")
             ask = page.get_by_role("button", name="Demander la parole")
+            # Another script of the page (a panel) shares the connection: it gets
+            # the snapshot it came too late for, then the events it asks for.
+            subscribed = await page.evaluate(
+                """async () => {
+                  const { pageConnection } = await import("/static/tribune.js");
+                  const seen = (window.seenByPanel = []);
+                  const connection = pageConnection();
+                  connection.on("snapshot", (snapshot) => seen.push(`snapshot ${snapshot.me.name}`));
+                  connection.on("floor_requested", (message) => seen.push(message.data.request.speaker_name));
+                  connection.on("*", (message) => seen.push(`* ${message.type}`));
+                  return seen;
+                }"""
+            )
+            assert subscribed == ["snapshot Delegate of France"]
 
             # No language chosen: the browser asks for one, nothing is sent.
             await ask.click()
@@ -338,6 +352,8 @@ async def test_refusals_in_the_page_language_and_banners_that_clear(server, worl
             await page.get_by_label("Je parlerai en").select_option("fr")
             await ask.click()
             await expect(page.locator("#mine")).to_have_text("Vous êtes le prochain orateur")
+            seen = await page.evaluate("window.seenByPanel")
+            assert seen == ["snapshot Delegate of France", "Delegate of France", "* floor_requested"]
             await ask.click()
             await expect(status).to_have_text("Votre délégation a déjà une demande de ce type sur la liste.")
             await page.get_by_role("button", name="Retirer ma demande").click()
