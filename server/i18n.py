@@ -70,6 +70,28 @@ def text_direction(language: str) -> str:
     return "rtl" if language in RTL_LANGUAGES else "ltr"
 
 
+def N_(text: str) -> str:
+    """Marks a text for extraction; it is translated where it is shown."""
+    return text
+
+
+# A sign language has no written name of its own: it is named in the page's
+# language. Other languages are named in themselves (interpretation.languages).
+SIGN_LANGUAGE_NAMES = {"ils": N_("International Sign")}
+
+
+def language_label(code: str, page_language: str) -> dict:
+    """A language as the pages show it: its code, its name, and the language
+    that name is written in (for the ``lang`` attribute)."""
+    if code in SIGN_LANGUAGE_NAMES:
+        return {
+            "code": code,
+            "name": translations(page_language).gettext(SIGN_LANGUAGE_NAMES[code]),
+            "lang": page_language,
+        }
+    return {"code": code, "name": LANGUAGE_NAMES.get(code, code), "lang": code}
+
+
 def catalog_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
 

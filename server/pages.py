@@ -15,12 +15,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from interpretation.languages import LANGUAGE_NAMES
 from rooms.actor import Actor
 from rooms.roles import runs_floor
 from server import models
 from server.auth import COOKIE, actor_in, participant_by_token
-from server.i18n import choose_language, render
+from server.i18n import choose_language, language_label, render
 from server.landing import landing_for, last_activity, meeting_session
 from server.localized import pick
 from server.security import cookie_is_secure
@@ -53,7 +52,7 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
         "id": session.id,
         **_content(session, language),
         "kind": session.kind,
-        "languages": _languages(session.languages if session.languages is not None else event.languages),
+        "languages": _languages(session.languages if session.languages is not None else event.languages, language),
         "room": session.room,
         "date": format_date(session.starts_at.astimezone(zone), format="full", locale=language),
         "starts": format_time(session.starts_at, format="HH:mm", tzinfo=zone, locale=language),
@@ -65,8 +64,8 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
     }
 
 
-def _languages(codes: list[str] | None) -> list[dict]:
-    return [{"code": code, "name": LANGUAGE_NAMES.get(code, code)} for code in codes or []]
+def _languages(codes: list[str] | None, language: str) -> list[dict]:
+    return [language_label(code, language) for code in codes or []]
 
 
 async def _me(db, request: Request) -> models.Participant | None:
@@ -103,7 +102,7 @@ async def home(request: Request):
                     "timezone": event.timezone,
                     "venue": event.venue,
                     "online_url": event.online_url,
-                    "languages": _languages(event.languages),
+                    "languages": _languages(event.languages, language),
                     "sessions": sessions,
                     "is_mine": participant is not None and participant.event_id == event.id,
                 }
@@ -155,7 +154,7 @@ async def _session_context(request: Request):
                 "id": event.id,
                 **_content(event, language),
                 "timezone": event.timezone,
-                "languages": _languages(event.languages),
+                "languages": _languages(event.languages, language),
             },
             "session": _session_view(session, event, language, actor),
             "me": _me_view(participant),

@@ -327,8 +327,15 @@ export function tierLabel(tier) {
 
 export function languageName(snapshot, code) {
   if (!code) return "";
+  // A sign language is named in the page's language (see server/i18n.py).
+  if (`language.${code}` in strings) return t(`language.${code}`);
   const found = snapshot?.event?.languages?.find((language) => language.code === code);
   return found ? found.name : code;
+}
+
+/** The language a language's name is written in: itself, or the page's. */
+export function languageNameLang(code) {
+  return `language.${code}` in strings ? document.documentElement.lang : code;
 }
 
 /** User text (names, notes) isolated from the page's direction, so a Latin
@@ -350,7 +357,7 @@ export function speakerLabel(request) {
 export function requestCells(snapshot, request) {
   const speaker = [userText(speakerLabel(request), { class: "speaker" })];
   if (request.is_in_room) speaker.push(" ", el("span", { class: "tag" }, t("in_room")));
-  if (request.language) speaker.push(" ", el("span", { class: "tag", lang: request.language }, languageName(snapshot, request.language)));
+  if (request.language) speaker.push(" ", el("span", { class: "tag", lang: languageNameLang(request.language) }, languageName(snapshot, request.language)));
   return [
     el("td", { class: "who" }, ...speaker),
     el("td", { class: "delegation" }, userText(request.delegation.name), el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),

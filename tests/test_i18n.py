@@ -26,16 +26,20 @@ NOT_TEXT = {"Tribune"}
 
 
 def page_strings() -> dict[str, str]:
-    """msgid -> the template it comes from, for every template."""
+    """msgid -> the file it comes from, for every template and the server's
+    Python (texts it names for the pages, such as a sign language's name)."""
     found: dict[str, str] = {}
-    for filename, _lineno, message, _comments, _context in extract_from_dir(
-        str(TEMPLATES),
-        method_map=[("**.html", "jinja2")],
-        options_map={"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}},
-    ):
-        for msgid in message if isinstance(message, tuple) else (message,):
-            if msgid:
-                found.setdefault(msgid, filename)
+    sources = [
+        (TEMPLATES, [("**.html", "jinja2")], {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}),
+        (ROOT / "server", [("*.py", "python")], {}),
+    ]
+    for directory, method_map, options_map in sources:
+        for filename, _lineno, message, _comments, _context in extract_from_dir(
+            str(directory), method_map=method_map, options_map=options_map
+        ):
+            for msgid in message if isinstance(message, tuple) else (message,):
+                if msgid:
+                    found.setdefault(msgid, filename)
     return found
 
 
