@@ -10,7 +10,10 @@ from pathlib import Path
 import pytest
 
 from server import models
-from tests.conftest import require_service
+from server.cli import _prepare_demo
+from server.db import create_engine, migrate, sessionmaker
+from server.settings import Settings
+from tests.conftest import SECRET, LiveServer, free_port, require_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -369,3 +372,52 @@ async def test_refusals_in_the_page_language_and_banners_that_clear(server, worl
             await expect(status).to_be_empty()
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_demo_links_meet_on_one_session_in_browsers(database_url):
+    """As the README says: `tribune serve --demo` prints links; the moderator
+    and the delegates who open them meet on one session, and a delegate's
+    request reaches the chair's console at once, in Arabic as in English."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    engine = create_engine(database_url)
+    await migrate(engine)
+    settings = Settings(database_url=database_url, secret=SECRET, port=free_port())
+    try:
+        printed = await _prepare_demo(sessionmaker(engine), settings)
+    finally:
+        await engine.dispose()
+    urls = [line.strip() for line in printed.splitlines() if line.strip().startswith(f"{settings.base_url}/join/")]
+    moderator, *delegates = urls[:5]
+    live = LiveServer(settings)
+    await live.start()
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            errors: list[str] = []
+            pages = []
+            for url in [moderator, *delegates]:
+                page = await (await browser.new_context(locale="ar")).new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(url)
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages.append(page)
+            chair, *others = pages
+            assert chair.url.endswith("/moderate")
+            assert {page.url for page in others} == {chair.url.removesuffix("/moderate")}
+            # The browser asks for Arabic: the pages are in Arabic, the token is gone from the address.
+            await expect(chair.locator("html")).to_have_attribute("dir", "rtl")
+            assert all("/join/" not in page.url for page in pages)
+            for index, page in enumerate(others):
+                await page.get_by_label("سأتحدث باللغة").select_option("ar")
+                await page.get_by_role("button", name="طلب الكلمة").click()
+                await expect(chair.locator("#speakers tbody tr")).to_have_count(index + 1)
+            await chair.get_by_role("button", name="إعطاء الكلمة للمتحدث التالي").click()
+            await expect(others[0].locator("#mine")).to_have_text("لك الكلمة")
+            assert errors == []
+        finally:
+            await browser.close()
+            await live.stop()
