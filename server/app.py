@@ -7,12 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, WebSocketRoute
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from rooms import floor_commands
@@ -29,7 +30,6 @@ from server.kernel import Kernel
 from server.protocol import Parser
 from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
-from server.ws import session_socket
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -60,7 +60,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
         await migrate(engine)
         maker = sessionmaker(engine)
@@ -102,7 +102,9 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         try:
-            yield
+            # The lifespan's state reaches uvicorn's protocols: the live socket
+            # is served there (server/live_socket.py), not through ASGI.
+            yield {"tribune": app.state.tribune}
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
@@ -110,7 +112,6 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             await engine.dispose()
 
     routes = [
-        WebSocketRoute("/ws/sessions/{session_id:int}", session_socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
     ]
