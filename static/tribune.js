@@ -417,6 +417,7 @@ export class FloorView {
     this.part("nobody").hidden = Boolean(speech);
     this.part("speaker").hidden = !speech;
     this.timer.hidden = !speech;
+    if (!speech) this.timerState("");
     if (speech) {
       // Only touch text that changed, so the live region speaks only real changes.
       setText(this.part("speaker-name"), speakerLabel(speech));
@@ -466,9 +467,13 @@ export class FloorView {
     this.timer.classList.toggle("ending", !over && remaining !== null && remaining <= NEARLY_UP_S);
     this.timer.classList.toggle("paused", speech.is_paused);
     this.timer.classList.toggle("unlimited", remaining === null);
-    const state = speech.is_paused ? t("paused") : over ? t("overrun") : remaining === null ? t("no_limit") : "";
-    const stateNode = document.getElementById("timer-state");
-    if (stateNode) setText(stateNode, state);
+    // "Paused" is said by the tag in the speaker's card.
+    this.timerState(over ? t("overrun") : remaining === null ? t("no_limit") : "");
+  }
+
+  timerState(text) {
+    const node = document.getElementById("timer-state");
+    if (node) setText(node, text);
   }
 }
 
