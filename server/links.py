@@ -16,8 +16,16 @@ from server import models, tokens
 from server.settings import Settings
 
 
+class WrongSecret(Exception):
+    """The secret at hand does not derive the tokens the database knows: the
+    links printed with it would all be refused."""
+
+
 async def participant_links(sessionmaker, settings: Settings, event_slug: str | None = None) -> list[dict]:
-    """One entry per participant, ordered by event and then as first loaded."""
+    """One entry per participant, ordered by event and then as first loaded.
+
+    Raises WrongSecret when a participant's token from this secret is not the
+    one stored (a secret from another directory, or a changed TRIBUNE_SECRET)."""
     async with sessionmaker() as db:
         query = select(models.Event).order_by(models.Event.slug)
         if event_slug is not None:
@@ -90,6 +98,8 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
                     }
                 )
         token = tokens.join_token(settings.secret, event.slug, person.key, person.token_version)
+        if tokens.token_hash(token) != person.token_hash:
+            raise WrongSecret(event.slug)
         links.append(
             {
                 "event": event.slug,
