@@ -164,6 +164,13 @@ class StreamState:
     key: bytes | None = None
 
 
+class _NoWire:
+    """The watch writes nowhere: it only listens."""
+
+    def write(self, frame: bytes) -> bool:
+        return True
+
+
 class _Watch(Connection):
     """The relay's place in the hub: hears a session's events, is no one.
 
@@ -171,7 +178,7 @@ class _Watch(Connection):
     revoke it, which means nothing here."""
 
     def __init__(self, session: SessionMedia, actor: Actor):
-        super().__init__(actor, 1)
+        super().__init__(actor, _NoWire(), 1)
         self.session = session
 
     def offer(self, event: LoggedEvent) -> None:
@@ -180,9 +187,12 @@ class _Watch(Connection):
             self.session.refresh_soon()
 
     def reply(self, text: str) -> None:
+        pass
+
+    def reply_frame(self, frame: bytes) -> None:
         # The hub's heartbeat: time to read the media sockets' roles again,
         # as the hub does for the command sockets.
-        if text.startswith('{"type":"heartbeat"'):
+        if b'{"type":"heartbeat"' in frame[:32]:
             self.session.check_access_soon()
 
     def revoke(self, close_code: int) -> None:
