@@ -123,6 +123,8 @@ def _refuse_links(reason: str) -> NoReturn:
 
 def _roles_text(entry: dict) -> str:
     parts = [",".join(entry["roles"]) or "-"]
+    if entry.get("booth"):
+        parts.append(f"booth:{entry['booth']}")
     parts += [f"{key}:{','.join(roles)}" for key, roles in entry["session_roles"].items()]
     return " ".join(parts)
 
@@ -187,6 +189,32 @@ def export_speeches_command(session: str, fmt: str, output: Path | None):
     else:
         output.write_text(out.getvalue(), encoding="utf-8", newline="")
         click.echo(f"{count} speeches written to {output}", err=True)
+
+
+@export.command("captions")
+@click.argument("session")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def export_captions_command(session: str, output: Path | None):
+    """Export the live captions of SESSION as CSV, each with its time and speech."""
+    from server.export import UnknownSession, export_captions
+
+    settings = _settings()
+    out = io.StringIO()
+    try:
+        count = _run(settings, lambda sessionmaker: export_captions(sessionmaker, session, out))
+    except UnknownSession as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(out.getvalue(), nl=False)
+    else:
+        output.write_text(out.getvalue(), encoding="utf-8", newline="")
+        click.echo(f"{count} captions written to {output}", err=True)
 
 
 @main.command()
@@ -264,7 +292,12 @@ def demo_links(entries: list[dict], base_url: str) -> list[str]:
                 first(lambda e, t=tier: e["tier"] == t and e["roles"] == ["participant"] and not e["session_roles"]),
             )
         )
-    picks.append(("Interpreter", first(lambda e: "interpreter" in e["roles"])))
+    # Both French interpreters, to try a handover; the link opens the booth.
+    french = [e for e in entries if "interpreter" in e["roles"] and e.get("booth") == "fr"]
+    for n, interpreter in enumerate(french[:2], start=1):
+        picks.append((f"Interpreter {n}, French booth", interpreter))
+    picks.append(("Interpreter, International Sign", first(lambda e: e.get("booth") == "ils")))
+    picks.append(("Captioner", first(lambda e: "captioner" in e["roles"])))
     lines = ["Demo join links (each sets a cookie and takes you in; open each in its own browser or private window):"]
     for label, entry in picks:
         if entry is not None:

@@ -50,6 +50,14 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
                 .order_by(models.Participant.id)
             )
         )
+        booths = {
+            row.participant_id: row.language
+            for row in await db.scalars(
+                select(models.LanguageAssignment).where(
+                    models.LanguageAssignment.event_id.in_(event_ids), models.LanguageAssignment.role == "interpreter"
+                )
+            )
+        }
         roles = list(
             await db.scalars(
                 select(models.ParticipantRole)
@@ -109,6 +117,7 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
                 },
                 "sessions": entering,
                 "url": tokens.join_url(settings.base_url, token),
+                "booth": booths.get(person.id),
             }
         )
     return links

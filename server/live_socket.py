@@ -39,6 +39,7 @@ from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SL
 from server.event_log import dump, text_frame
 from server.hub import Connection
 from server.kernel import AccessLost, RolesChanged
+from server.presence import is_tracked
 from server.security import origin_allowed
 from server.snapshot import lock_session_for_read, resumed, snapshot
 
@@ -103,6 +104,7 @@ class LiveSocket(asyncio.Protocol):
         self.is_closed = False
         self.timers: list[asyncio.TimerHandle] = []
         self.awaiting_pong: bytes | None = None
+        self.presence_key: str | None = None
 
     # --- the transport ---------------------------------------------------------
 
@@ -126,6 +128,7 @@ class LiveSocket(asyncio.Protocol):
             timer.cancel()
         # A socket still opening finishes its reads, sees it is closed and leaves.
         self._leave()
+        self._gone()
 
     def shutdown(self) -> None:
         """uvicorn is stopping: the client reconnects (to another process) and resumes."""
@@ -159,6 +162,11 @@ class LiveSocket(asyncio.Protocol):
         if self.transport is not None:
             self.timers.append(asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort))
 
+    def _gone(self) -> None:
+        key, self.presence_key = self.presence_key, None
+        if key is not None:
+            asyncio.get_running_loop().create_task(self.tribune.presence.leave(key))
+
     def _leave(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
@@ -191,7 +199,7 @@ class LiveSocket(asyncio.Protocol):
         tribune = self.tribune
         settings = tribune.settings
         try:
-            async with tribune.sessionmaker() as db, db.begin():
+            async with tribune.reader() as db, db.begin():
                 session = await lock_session_for_read(db, self.session_id)
                 participant = await participant_by_token(db, token)
                 if session is None:
@@ -224,6 +232,10 @@ class LiveSocket(asyncio.Protocol):
                 else:
                     initial.append(resumed(seq, now, len(initial)))
             room.started_at(seq)
+            if is_tracked(actor):
+                self.presence_key = await tribune.presence.arrive(actor)
+                if self.is_closed:
+                    self._gone()
             if self.transport is not None and not self.is_closed:
                 # Written whatever the bound: a big snapshot is not a slow client.
                 self.transport.write(b"".join(text_frame(text) for text in initial))
@@ -243,7 +255,7 @@ class LiveSocket(asyncio.Protocol):
     async def _missed(self, after: int, before: int) -> list[str]:
         assert self.connection is not None
         actor = self.connection.actor
-        async with self.tribune.sessionmaker() as db:
+        async with self.tribune.reader() as db:
             events = await event_log.read(db, self.session_id, after, before - 1)
         return [event.payload for event in events if event.recipients.includes(actor)]
 

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from rooms.actor import Actor
-from rooms.roles import runs_floor
+from rooms.roles import Role, runs_floor
 from server import models
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, language_label, render
@@ -83,7 +83,7 @@ def _me_view(participant: models.Participant | None) -> dict | None:
 
 async def home(request: Request):
     language = choose_language(request)
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         participant = await _me(db, request)
         events = (
             await db.scalars(
@@ -116,7 +116,7 @@ async def join(request: Request):
     floor land on the console."""
     token = request.path_params["token"]
     target = "/"
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         participant = await participant_by_token(db, token)
         if participant is None:
             return render(request, "invalid_link.html", status_code=404)
@@ -132,17 +132,26 @@ async def join(request: Request):
         meeting = meeting_session(sessions, now, await last_activity(db, [s.id for s in sessions]))
         chosen = landing_for(sessions, meeting, set(actors))
         if chosen is not None:
-            target = f"/sessions/{chosen}" + ("/moderate" if actors[chosen].runs_floor else "")
+            target = f"/sessions/{chosen}" + _console(actors[chosen])
     response = RedirectResponse(target, status_code=303)
     secure = cookie_is_secure(request.app.state.tribune.settings.base_url)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE, secure=secure)
     return response
 
 
+def _console(actor: Actor) -> str:
+    """The page a person works from: the booth, the moderator console, or the session."""
+    if actor.runs_floor:
+        return "/moderate"
+    if {Role.INTERPRETER, Role.CAPTIONER} & actor.roles:
+        return "/booth"
+    return ""
+
+
 async def _session_context(request: Request):
     """The session, its event and the cookie's standing there; None if no such session."""
     language = choose_language(request)
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         session = await db.get(models.Session, request.path_params["session_id"])
         if session is None:
             return None

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # Flood control: sustained frames per second and burst, per participant.
     commands_per_second: float = Field(10.0, gt=0)
     command_burst: int = Field(30, ge=1)
+    # An interpreter on air whose last socket closed keeps the mic this long
+    # (a reload, a short cut); their partner may take it over meanwhile.
+    mic_release_grace_seconds: float = Field(5.0, ge=0)
 
     @cached_property
     def base_url(self) -> str:

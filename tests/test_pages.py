@@ -258,9 +258,12 @@ async def test_the_demo_links_land_the_moderator_and_delegates_on_one_session(da
                 landed.append(response.headers["location"])
     finally:
         await live.stop()
-    console, *participants = landed
+    console, *others = landed
     assert console.endswith("/moderate")
-    assert {location for location in participants if "/sessions/" in location} == {console.removesuffix("/moderate")}
+    session = console.removesuffix("/moderate")
+    # Delegates on the session's page, interpreters and the captioner in its booth.
+    assert {location.removesuffix("/booth") for location in others if "/sessions/" in location} == {session}
+    assert f"{session}/booth" in others
 
 
 # ---- without a join link -------------------------------------------------------
