@@ -255,7 +255,12 @@ class MediaWire(asyncio.Protocol):
                 self.socket.control(error("rate_limited", "Too many frames; the extra ones are dropped."))
             return
         if len(self.inbox) >= INBOX:
-            return  # media waiting behind a slow control: the oldest is the one to lose
+            # Frames waiting behind a slow control (or a slow bus): the oldest
+            # media is the one to lose; controls are kept.
+            oldest = next((item for item in self.inbox if isinstance(item, bytes)), None)
+            if oldest is None:
+                return
+            self.inbox.remove(oldest)
         self.inbox.append(data.decode("utf-8", "replace") if is_text else data)
         self._work()
 
