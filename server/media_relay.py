@@ -12,7 +12,8 @@ events, and never enters the event log.
 The relay keeps each stream's last codec configuration and last key frame,
 so a listener who arrives or switches starts decoding at once; a process
 that subscribes to a channel late asks for them on the control topic and
-the publisher's process sends them again.
+the publisher's process sends them again (asked again after a bus outage,
+and every few seconds while a channel heard here has no configuration).
 
 Overflow policy, by queue:
 - a listener's media queue: ``drop_old_media``. When full (in frames or in
@@ -590,6 +591,7 @@ class MediaRelay:
 
     async def start(self) -> None:
         self.bus.set_receiver(self.receive)
+        self.bus.on_reconnect = self._reconnected
         await self.bus.start()
         self._ticker = asyncio.create_task(self._repeat_counts(), name="media-counts")
 
@@ -664,11 +666,30 @@ class MediaRelay:
         elif data[:1] != bytes([VERSION]):
             session.control_message(data)
 
+    def _reconnected(self) -> None:
+        """The bus was down: what was asked meanwhile is asked again, and
+        publishers' streams are told again (whichever process gets back
+        second completes the exchange)."""
+        loop = asyncio.get_running_loop()
+        for session in list(self.sessions.values()):
+            for channel in sorted(session.subscribed):
+                if channel in session.publishers:
+                    loop.create_task(session._send_state(channel))
+                else:
+                    loop.create_task(self.publish(control_topic(session.session_id), _WANT + channel.encode()))
+
     async def _repeat_counts(self) -> None:
         while True:
             await asyncio.sleep(COUNTS_EVERY_S)
             for session in list(self.sessions.values()):
                 try:
                     await session.send_counts()
+                    # The bus is at most once: a channel heard here whose
+                    # configuration never came asks again.
+                    for channel in sorted(session.listeners):
+                        if channel not in session.publishers and not any(
+                            name == channel and state.config is not None for (name, _), state in session.streams.items()
+                        ):
+                            await self.publish(control_topic(session.session_id), _WANT + channel.encode())
                 except Exception:
                     log.exception("media: could not send listener counts")

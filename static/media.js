@@ -203,6 +203,15 @@ class Publisher {
     this.encoders = [];
     this.tracks = media.getTracks();
     this.video = 0;
+    this.configs = {};
+    this.started = false;
+  }
+
+  /** Publishing again on a new socket: the relay forgot our streams, so
+   * their configuration goes first and video restarts with a key frame. */
+  resume() {
+    for (const [stream, payload] of Object.entries(this.configs)) this.send(Number(stream), CONFIG, 0, payload);
+    this.video = 0;
   }
 
   send(stream, flags, timestamp, payload) {
@@ -216,13 +225,17 @@ class Publisher {
   }
 
   emit(stream, chunk, metadata) {
-    if (metadata?.decoderConfig) this.send(stream, CONFIG, chunk.timestamp, configPayload(metadata.decoderConfig));
+    if (metadata?.decoderConfig) {
+      this.configs[stream] = configPayload(metadata.decoderConfig);
+      this.send(stream, CONFIG, chunk.timestamp, this.configs[stream]);
+    }
     const data = new Uint8Array(chunk.byteLength);
     chunk.copyTo(data);
     this.send(stream, chunk.type === "key" ? KEY : 0, chunk.timestamp, data);
   }
 
   start() {
+    this.started = true;
     for (const track of this.tracks) {
       if (typeof MediaStreamTrackProcessor === "undefined") throw { code: "unsupported" };
       const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
@@ -349,6 +362,7 @@ export class MediaLink {
       case "publishing":
         this.publishing = message.channel;
         this.isPublishing = true;
+        if (this.publisher?.started) this.publisher.resume(); // after a reconnection
         this.pendingPublish?.resolve(message);
         this.pendingPublish = null;
         this.status({ type: "publishing", channel: message.channel });

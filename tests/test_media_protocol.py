@@ -601,3 +601,50 @@ async def test_tribune_serve_relays_media_as_an_operator_runs_it(bus_url):
         for client in clients:
             await client.close()
         await server.stop()
+
+
+async def test_a_listener_who_joined_while_redis_was_down_decodes_once_it_is_back():
+    from tests.conftest import private_redis
+
+    await reset_postgres(POSTGRES_URL)
+    engine = create_engine(POSTGRES_URL)
+    await migrate(engine)
+    maker = sessionmaker(engine)
+    world = await build_world(maker)
+    await set_live(maker, world.session_id, "fr", world.participants["interpreter"])
+    await engine.dispose()
+    async with private_redis() as redis:
+        servers = [
+            LiveServer(Settings(database_url=POSTGRES_URL, bus_url=redis.url, secret=SECRET, port=free_port()))
+            for _ in range(2)
+        ]
+        for server in servers:
+            await server.start()
+        clients: list[Media] = []
+
+        async def open_on(server, who):
+            url = f"{server.ws_url}/sessions/{world.session_id}/media?token={world.tokens[who]}"
+            clients.append(Media(await websockets.connect(url)))
+            return clients[-1]
+
+        try:
+            booth = await open_on(servers[0], "interpreter")
+            await booth.send("publish", channel="fr")
+            await booth.control("publishing")
+            config = b'{"codec":"opus","sampleRate":48000,"numberOfChannels":1}'
+            await booth.frame("fr", 0, config=True, key=False, payload=config)
+            await booth.frame("fr", 1)
+
+            await redis.stop()
+            # Joins through the other process while its question cannot travel.
+            late = await open_on(servers[1], "france")
+            await late.send("listen", channel="fr", original=False)
+            await late.control("listening")
+            await redis.start()
+            # Once the bus is back, the question is asked again and answered.
+            await eventually(lambda: late.received()[:2] == [("fr", 0, config), ("fr", 1, b"fr-1")], timeout=15)
+        finally:
+            for client in clients:
+                await client.close()
+            for server in servers:
+                await server.stop()
