@@ -222,6 +222,8 @@ export class Connection {
     } catch {
       return;
     }
+    // Other parts of the page (the listening panel) follow the same messages.
+    document.dispatchEvent(new CustomEvent("tribune:message", { detail: { message, connection: this } }));
     switch (message.type) {
       case "snapshot":
         this.snapshot = message;
