@@ -110,7 +110,9 @@ async def test_every_page_in_every_language_for_every_role(server, world, connec
                         await page.goto(f"{path}?lang={language}")
                         await expect(page.locator("html")).to_have_attribute("lang", language)
                         if live:
-                            await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                            await expect(page.locator("#connection"), label).to_have_attribute(
+                                "data-state", "connected"
+                            )
                             await expect(page.locator("#timer")).to_be_visible()
                         if viewport is DESKTOP:
                             results = await axe.run(page)
