@@ -59,6 +59,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import shlex
 import statistics
 import subprocess
@@ -572,7 +573,7 @@ def fmt(value: float, digits: int = 1) -> str:
 def print_results(results: list[Result], rate: float) -> None:
     print(
         f"{'size':>5} {'load':>6} {'server':12} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'wire B/ev':>9} "
-        f"{'event B':>7} {'srv cpu':>7} {'µs/deliv':>8} {'cli cpu':>7} {'missing':>7}  closed"
+        f"{'event B':>7} {'srv cpu':>7} {'µs/deliv':>8} {'cli cpu':>7} {'undeliv':>7}  closed"
     )
     for load in (f"{rate:g}/s", "sat"):
         for r in results:
@@ -701,9 +702,14 @@ def print_targets(results: list[Result], sizes: list[int], tribune: str) -> None
 # -- the run -------------------------------------------------------------------------
 
 
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load: above the core count, others' work competes with the run."""
+    return " ".join(f"{load:.1f}" for load in os.getloadavg())
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sizes", default="500,1000,2000", help="listeners, comma-separated")
+    parser.add_argument("--sizes", help="listeners, comma-separated (default 500,1000,2000)")
     parser.add_argument("--servers", default=",".join(SERVERS), help="comma-separated, from " + ", ".join(SERVERS))
     parser.add_argument(
         "--database", default=None, help="Tribune's PostgreSQL URL (WIPED); default a fresh SQLite file"
@@ -714,15 +720,20 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--rate", type=float, default=10.0, help="events per second of the paced phase")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
-    parser.add_argument("--slow-size", type=int, default=1000, help="listeners when 1%% stop reading (0: skip)")
-    parser.add_argument("--slow-seconds", type=float, default=60.0)
-    parser.add_argument("--scale-size", type=int, default=1000, help="listeners for one process against two (0: skip)")
+    parser.add_argument("--seconds", type=float, help="length of each phase (default 10)")
+    parser.add_argument("--slow-size", type=int, help="listeners when 1%% stop reading, 0: skip (default 1000)")
+    parser.add_argument("--slow-seconds", type=float, help="how long they stop reading (default 60)")
+    parser.add_argument("--scale-size", type=int, help="listeners for one process against two, 0: skip (default 1000)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 listeners, 3 s phases")
     args = parser.parse_args()
-    if args.quick:
-        args.sizes, args.seconds, args.slow_seconds = "50", 3.0, 3.0
-        args.slow_size = args.scale_size = 50 if args.slow_size else 0
+    defaults = (
+        {"sizes": "50", "seconds": 3.0, "slow_size": 50, "slow_seconds": 3.0, "scale_size": 50}
+        if args.quick
+        else {"sizes": "500,1000,2000", "seconds": 10.0, "slow_size": 1000, "slow_seconds": 60.0, "scale_size": 1000}
+    )
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     return args
 
 
@@ -733,10 +744,10 @@ async def main() -> None:
     tribune = Tribune(args.processes, args.database, args.redis)
     print("$ " + shlex.join(["bench/fanout.py", *sys.argv[1:]]))
     print(
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(__import__('os').sched_getaffinity(0))} cores shared with other "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(os.sched_getaffinity(0))} cores shared with other "
         f"work (noisy: read ratios); Tribune on {'PostgreSQL' if args.database else 'SQLite'}, "
         f"{args.processes} process{'es through Redis' if args.processes > 1 else ', in-process bus'}; "
-        f"{args.client_processes} client processes; {args.seconds:g} s phases"
+        f"{args.client_processes} client processes; {args.seconds:g} s phases; load average {load_average()}"
     )
     clients = Clients(args.client_processes)
     await clients.start()
@@ -778,7 +789,10 @@ async def main() -> None:
         print(f"handshake, {server}: {handshake}")
     print()
     print_results(results, args.rate)
-    print("(srv cpu: the server's share of one core during the phase; cli cpu: the busiest client process's)")
+    print(
+        "(srv cpu: the server's share of one core during the phase; cli cpu: the busiest client process's;\n"
+        " undeliv: deliveries not received within 30 s of the last send; closed: listeners the server closed, by code)"
+    )
     print_ratios(results, sizes, tribune.label)
     print_connect(results)
     print_slow(results, args.rate)
