@@ -31,7 +31,9 @@ CLIENT_CPU_WARNING = 0.8
 
 
 async def browser_connect(url: str, **options):
-    """A WebSocket opened like a browser's: per-message deflate offered as Chromium does.
+    """A WebSocket opened like a browser's: per-message deflate offered as
+    Chromium does, and no keepalive pings of its own (browsers send none, and
+    a client that stops reading would otherwise close itself on a missing pong).
 
     ``options`` go to ``websockets.connect`` (``sock``, ``max_queue``...)."""
     return await websockets.connect(
@@ -39,6 +41,7 @@ async def browser_connect(url: str, **options):
         max_size=2**22,
         compression=None,
         extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=True)],
+        ping_interval=None,
         **options,
     )
 

@@ -61,6 +61,7 @@ import itertools
 import json
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import sys
@@ -791,7 +792,7 @@ async def main() -> None:
     print_results(results, args.rate)
     print(
         "(srv cpu: the server's share of one core during the phase; cli cpu: the busiest client process's;\n"
-        " undeliv: deliveries not received within 30 s of the last send; closed: listeners the server closed, by code)"
+        " undeliv: deliveries not received within 30 s of the last send; closed: listeners closed during the phase, by code)"
     )
     print_ratios(results, sizes, tribune.label)
     print_connect(results)
@@ -810,4 +811,6 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
+    # Stopped with SIGTERM, the run still stops its servers and clients.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     asyncio.run(main())

@@ -96,6 +96,7 @@ class Pool:
     cpu_at_start: float = 0.0
     started_at: float = 0.0
     counted_at_start: int = 0
+    closed_before: set[int] = field(default_factory=set)
 
     async def connect(self, kind: str, urls: list[str], slow: list[int], concurrency: int = 64) -> dict:
         """Connect one listener per URL, each waiting for its first message;
@@ -174,6 +175,7 @@ class Pool:
             listener.bytes_at_start = bytes_received(listener.ws) if listener.is_open else 0
         self.cpu_at_start, self.started_at = own_cpu_seconds(), time.monotonic()
         self.counted_at_start = len(self._counted())
+        self.closed_before = {id(listener) for listener in self.listeners if not listener.is_open}
         self.is_recording = True
         return {}
 
@@ -202,7 +204,7 @@ class Pool:
             wire += max(0, now - listener.bytes_at_start)
         closed: dict[str, int] = {}
         for listener in self.listeners:
-            if not listener.is_open and not listener.is_slow:
+            if not listener.is_open and not listener.is_slow and id(listener) not in self.closed_before:
                 closed[str(listener.close_code)] = closed.get(str(listener.close_code), 0) + 1
         return {
             "latencies_ms": latencies,
