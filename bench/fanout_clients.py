@@ -97,6 +97,7 @@ class Pool:
     started_at: float = 0.0
     counted_at_start: int = 0
     closed_before: set[int] = field(default_factory=set)
+    stalled: list[Listener] = field(default_factory=list)
 
     async def connect(self, kind: str, urls: list[str], slow: list[int], concurrency: int = 64) -> dict:
         """Connect one listener per URL, each waiting for its first message;
@@ -177,7 +178,11 @@ class Pool:
         self.counted_at_start = len(self._counted())
         self.closed_before = {id(listener) for listener in self.listeners if not listener.is_open}
         self.is_recording = True
-        return {}
+        closed: dict[str, int] = {}
+        for listener in self.listeners:
+            if not listener.is_open:
+                closed[str(listener.close_code)] = closed.get(str(listener.close_code), 0) + 1
+        return {"listeners": self.counted_at_start, "closed": closed}
 
     async def wait_for(self, key: int, timeout: float) -> dict:
         """Until every counted listener has had the event ``key`` (or the time is up)."""
@@ -221,21 +226,14 @@ class Pool:
         """The slow listeners stop reading; returns their (local, server) ports."""
         self.resumed.clear()
         self.is_stalled = True
-        ports = []
-        for listener in self.listeners:
-            if listener.is_slow and listener.is_open:
-                ports.append(
-                    [
-                        listener.ws.transport.get_extra_info("sockname")[1],
-                        listener.ws.transport.get_extra_info("peername")[1],
-                    ]
-                )
-        return {"ports": ports}
+        self.stalled = [listener for listener in self.listeners if listener.is_slow and listener.is_open]
+        transports = [listener.ws.transport for listener in self.stalled]
+        return {"ports": [[t.get_extra_info("sockname")[1], t.get_extra_info("peername")[1]] for t in transports]}
 
     async def resume(self, timeout: float) -> dict:
         """The slow listeners read again: each says how the server ended it, if it did."""
         self.resumed.set()
-        slow = [listener for listener in self.listeners if listener.is_slow]
+        slow = self.stalled
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(listener.is_open for listener in slow):
             await asyncio.sleep(0.1)
