@@ -87,6 +87,7 @@ from fanout_report import (
     Result,
     SlowReaders,
     by,
+    pooled,
     print_connect,
     print_ratios,
     print_results,
@@ -490,7 +491,10 @@ async def measure(server, size: int, clients: Clients, args, samples: list[str],
         await asyncio.sleep(2)
         idle_kib = (rss(server.pids) - memory_before) / max(1, count) / 1024
         paced = await run_phase(server, clients, sender, args.rate, args.seconds)
-        slow_result = await slow_phase(server, clients, sender, args.rate, args.slow_seconds) if slow else None
+        slow_result = None
+        if slow:
+            slow_result = await slow_phase(server, clients, sender, args.rate, args.slow_seconds)
+            slow_result.baseline_p99 = paced.p99
         saturated = await run_phase(server, clients, sender, None, args.seconds)
         await clients.all("close")
         await sender.close()
@@ -532,6 +536,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--slow-size", type=int, help="listeners when 1%% stop reading, 0: skip (default 1000)")
     parser.add_argument("--slow-seconds", type=float, help="how long they stop reading (default 60)")
     parser.add_argument("--scale-size", type=int, help="listeners for one process against two, 0: skip (default 1000)")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="interleaved rounds, figures pooled (slow readers: first)"
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 listeners, 3 s phases")
     args = parser.parse_args()
     defaults = (
@@ -555,27 +562,31 @@ async def main() -> None:
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(os.sched_getaffinity(0))} cores shared with other "
         f"work (noisy: read ratios); Tribune on {'PostgreSQL' if args.database else 'SQLite'}, "
         f"{args.processes} process{'es through Redis' if args.processes > 1 else ', in-process bus'}; "
-        f"{args.client_processes} client processes; {args.seconds:g} s phases; load average {load_average()}"
+        f"{args.client_processes} client processes; {args.seconds:g} s phases, {args.rounds} round(s) pooled; "
+        f"load average {load_average()}"
     )
     clients = Clients(args.client_processes)
     await clients.start()
     cpu_at_start, started = own_cpu_seconds(), time.monotonic()
-    results: list[Result] = []
+    rounds: dict[tuple[str, int], list[Result]] = {}
     handshakes: dict[str, str] = {}
     try:
-        for size in sizes:
-            for kind in kinds:
-                server = tribune if kind == "tribune" else Peer(kind)
-                result = await measure(
-                    server, size, clients, args, tribune.samples or SAMPLE_EVENTS, size == args.slow_size
-                )
-                results.append(result)
-                handshakes[result.server] = result.handshake
-                print(
-                    f"  ... {result.server} at {size}: {result.saturated.deliveries_per_s:,.0f} deliveries/s saturated, "
-                    f"p99 {result.paced.p99:.1f} ms at {args.rate:g}/s",
-                    file=sys.stderr,
-                )
+        # Rounds interleave the servers, so a noisy minute on a shared machine weighs on all of them.
+        for round_ in range(args.rounds):
+            for size in sizes:
+                for kind in kinds:
+                    server = tribune if kind == "tribune" else Peer(kind)
+                    slow = size == args.slow_size and round_ == 0
+                    result = await measure(server, size, clients, args, tribune.samples or SAMPLE_EVENTS, slow)
+                    rounds.setdefault((result.server, size), []).append(result)
+                    handshakes[result.server] = result.handshake
+                    print(
+                        f"  ... round {round_ + 1}, {result.server} at {size}: "
+                        f"{result.saturated.deliveries_per_s:,.0f} deliveries/s saturated, "
+                        f"p99 {result.paced.p99:.1f} ms at {args.rate:g}/s",
+                        file=sys.stderr,
+                    )
+        results = [pooled(measured) for measured in rounds.values()]
         one = many = None
         if args.scale_size and "tribune" in kinds:
             one = by(results, tribune.label, args.scale_size) if args.processes == 1 else None
