@@ -20,14 +20,16 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from interpretation.booths import Booths
 from rooms.actor import Actor
-from rooms.commands import Command, DelegationInfo, Registry
+from rooms.commands import MAX_REACTION_EVENTS, Command, DelegationInfo, Emitted, Registry
 from rooms.errors import Refused
 from rooms.floor import Floor
 from rooms.floor_views import iso
 from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.auth import current_actor
+from server.booth_store import BoothStore
 from server.bus import Bus, BusUnavailable
 from server.event_log import LoggedEvent, dump, session_topic
 from server.floor_store import load_floor, save_floor
@@ -87,6 +89,7 @@ class Kernel:
                 raise RolesChanged(command.type)
             tx = Transaction(db, session, now_actor, self.clock(), self.registry)
             await tx.execute(command)
+            await tx.react()
             await tx.flush()
         for event in tx.events:
             try:
@@ -113,6 +116,9 @@ class Transaction:
     events: list[LoggedEvent] = field(default_factory=list)
     _floor: Floor | None = None
     _floor_has_waiting: bool = False
+    _booths: BoothStore | None = None
+    # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
+    emitted: list[Emitted] = field(default_factory=list)
 
     async def execute(self, command: Command) -> None:
         if not self.registry.may(self.actor.roles, command.type):
@@ -137,20 +143,40 @@ class Transaction:
     async def flush(self) -> None:
         if self._floor is not None:
             await save_floor(self.db, self.session, self._floor, with_order=self._floor_has_waiting)
+        if self._booths is not None:
+            await self._booths.save(self.db)
+
+    async def booths(self) -> Booths:
+        if self._booths is None:
+            self._booths = await BoothStore.load(self.db, self.session, self.now, create=True)
+        return self._booths.booths
+
+    async def react(self) -> None:
+        """Run the reactions to each event recorded, and to theirs, in order."""
+        done = 0
+        while done < len(self.emitted):
+            if done >= MAX_REACTION_EVENTS:
+                raise RuntimeError("reactions keep recording events that have reactions")
+            event = self.emitted[done]
+            done += 1
+            for reaction in self.registry.reactions.get(event.type, ()):
+                await reaction(self, event)
 
     async def emit(self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE) -> None:
         await self.flush()
         self.session.last_seq += 1
         seq = self.session.last_seq
+        body = data()
         payload = dump(
             {
                 "type": type_,
                 "seq": seq,
                 "at": iso(self.now),
                 "actor": {"id": self.actor.participant_id, "name": self.actor.name},
-                "data": data(),
+                "data": body,
             }
         )
+        self.emitted.append(Emitted(type_, body))
         self.db.add(
             models.SessionEvent(
                 session_id=self.session.id,

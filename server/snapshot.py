@@ -12,6 +12,7 @@ from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import floor_view, iso
 from server import models
+from server.booth_store import interpretation_view
 from server.event_log import dump
 from server.floor_store import load_floor
 
@@ -55,6 +56,7 @@ async def snapshot(db: AsyncSession, session: models.Session, actor: Actor, regi
             "me": {**actor.view(), "may": registry.allowed(actor.roles)},
             "delegations": [{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations],
             "floor": floor_view(floor, now),
+            "interpretation": await interpretation_view(db, session, actor, now),
         }
     )
 

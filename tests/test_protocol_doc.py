@@ -27,6 +27,20 @@ EVENT_TYPES = {
     "speech_resumed",
     "language_declared",
 }
+# The events of the booths and captions (interpretation/*_commands.py).
+INTERPRETATION_EVENTS = {
+    "mic_changed",
+    "handover_requested",
+    "handover_cancelled",
+    "handover_answered",
+    "source_changed",
+    "auto_relay_set",
+    "relay_advised",
+    "passthrough_changed",
+    "booth_message",
+    "slow_down_requested",
+    "caption",
+}
 SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong", "heartbeat"}
 
 
@@ -63,3 +77,15 @@ def test_event_examples_are_valid_json_apart_from_the_floor_placeholder():
         first = re.search(r"```json\n(.*?)```", sections()[name], flags=re.S).group(1)
         message = json.loads(first.replace('"floor": {...}', '"floor": {}'))
         assert message["type"] == name
+
+
+def test_every_interpretation_event_is_documented_with_its_example():
+    # The event types are those the interpretation commands emit.
+    root = Path(rooms.floor.__file__).resolve().parent.parent / "interpretation"
+    source = "".join(path.read_text() for path in root.glob("*_commands.py"))
+    emitted = set(re.findall(r'ctx\.emit\(\s*"([a-z_]+)"', source))
+    assert emitted == INTERPRETATION_EVENTS
+    documented = sections()
+    for name in INTERPRETATION_EVENTS:
+        first = re.search(r"```json\n(.*?)```", documented[name], flags=re.S).group(1)
+        assert json.loads(first)["type"] == name
