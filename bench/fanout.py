@@ -508,7 +508,7 @@ async def measure(server, size: int, clients: Clients, args, samples: list[str],
             paced,
             saturated,
             slow_result,
-            [e for r in connected for e in r["errors"]][:3],
+            [e for r in connected for e in r["failed_with"]][:1],
         )
     finally:
         server.stop()

@@ -124,7 +124,7 @@ class Pool:
                     await asyncio.wait_for(first_message(kind, ws), 60)
                     return Listener(ws, index in slow_set), time.monotonic() - started
                 except Exception as error:  # reported, the run goes on
-                    errors.append(f"{type(error).__name__}: {error}"[:200])
+                    errors.append(f"{type(error).__name__}: {error}".split(";")[0][:120])
                     return None, time.monotonic() - started
 
         results = await asyncio.gather(*(one(i, url) for i, url in enumerate(urls)))
@@ -133,7 +133,7 @@ class Pool:
         return {
             "connected": len(self.listeners),
             "failed": len(urls) - len(self.listeners),
-            "errors": errors[:3],
+            "failed_with": errors[:1],
             "first_message_s": max((t for _, t in results), default=0.0),
             "handshake": negotiated(self.listeners[0].ws) if self.listeners else "",
         }

@@ -120,7 +120,7 @@ def pooled(rounds: list[Result]) -> Result:
         phase([r.paced for r in rounds]),
         phase([r.saturated for r in rounds]),
         next((r.slow for r in rounds if r.slow), None),
-        [e for r in rounds for e in r.errors][:3],
+        [e for r in rounds for e in r.errors][:1],
     )
 
 
@@ -172,13 +172,13 @@ def print_connect(results: list[Result]) -> None:
     print("\nConnecting: all listeners at once, each until its first message (Tribune: the snapshot)")
     print(
         f"{'size':>5} {'server':12} {'connected':>9} {'seconds':>8} {'KiB/idle conn':>13}  "
-        "closed by the server before the load, by code; first errors"
+        "closed by the server before the load, by code; why some failed to connect"
     )
     for r in results:
         closed = ", ".join(f"{count}x{code}" for code, count in r.paced.closed_before.items()) or "none"
         print(
             f"{r.size:5} {r.server:12} {r.connected:9} {r.connect_s:8.2f} {r.idle_kib:13.1f}  "
-            f"{closed}{'; ' if r.errors else ''}{'; '.join(r.errors)}"
+            f"{closed}{'; ' + r.errors[0] if r.errors else ''}"
         )
 
 
