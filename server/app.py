@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount
+from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
 from interpretation import booth_commands, caption_commands
@@ -29,6 +29,9 @@ from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard
 from server.hub import Hub
 from server.kernel import Kernel
+from server.media import media_socket
+from server.media_relay import MediaRelay
+from server.media_store import MediaState, load_media_state
 from server.presence import Presence
 from server.protocol import Parser
 from server.security import SecurityHeaders, install_log_redaction
@@ -117,11 +120,20 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         refresh = asyncio.create_task(presence.run(), name="presence")
+
+        async def media_state(session_id: int) -> MediaState | None:
+            async with reader() as db:
+                return await load_media_state(db, session_id)
+
+        # Media on a bus of its own: a video key frame never delays an event.
+        app.state.media = MediaRelay(create_bus(settings.bus_url), hub, media_state, current_actors)
+        await app.state.media.start()
         try:
             # The lifespan's state reaches uvicorn's protocols: the live socket
             # is served there (server/live_socket.py), not through ASGI.
             yield {"tribune": app.state.tribune}
         finally:
+            await app.state.media.stop()
             heartbeat.cancel()
             refresh.cancel()
             await asyncio.gather(heartbeat, refresh, return_exceptions=True)
@@ -130,6 +142,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             await engine.dispose()
 
     routes = [
+        WebSocketRoute("/sessions/{session_id:int}/media", media_socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
         *booth_pages.routes,

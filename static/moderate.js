@@ -10,6 +10,7 @@ import {
   pageConnection,
   requestCells,
   run,
+  setPosition,
   setText,
   showStatus,
   speakerLabel,
@@ -103,8 +104,8 @@ function rowButton(request, action, label, { glyph = null, disabled = false, kin
 function row(request, index, count) {
   return el(
     "tr",
-    { draggable: true, "data-key": String(request.id), title: t("drag") },
-    el("td", { class: "position" }, el("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"), request.position),
+    { draggable: true, title: t("drag") },
+    el("td", { class: "position" }, el("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"), el("span", { class: "number" })),
     ...requestCells(connection.snapshot, request),
     el(
       "td",
@@ -148,7 +149,14 @@ function render(state) {
   renderNext(state);
 
   const count = state.waiting.length;
-  keepFocus(list, () => syncRows(tbody, state.waiting.map((request, index) => row(request, index, count))), () => button("list-title"));
+  const rows = {
+    key: (request) => request.id,
+    // The arrows depend on being first or last, and the names on the speaker.
+    signature: (request) => JSON.stringify([{ ...request, position: null }, request.position === 1, request.position === count]),
+    build: (request) => row(request, request.position - 1, count),
+    update: setPosition,
+  };
+  keepFocus(list, () => syncRows(tbody, state.waiting, rows), () => button("list-title"));
   empty.hidden = count > 0;
 }
 

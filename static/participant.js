@@ -10,6 +10,7 @@ import {
   pageConnection,
   requestCells,
   run,
+  setPosition,
   showStatus,
   syncRows,
   t,
@@ -71,8 +72,8 @@ function row(request) {
   const own = isMine(request);
   return el(
     "tr",
-    { class: own ? "own" : null, "data-key": String(request.id) },
-    el("td", { class: "position" }, request.position),
+    { class: own ? "own" : null },
+    el("td", { class: "position" }, el("span", { class: "number" })),
     ...requestCells(connection.snapshot, request),
     el(
       "td",
@@ -94,7 +95,13 @@ function render(floor) {
   closedBanner.hidden = !floor.is_closed;
   document.getElementById("request-statement").disabled = floor.is_closed;
   // After withdrawing the last own request, the keyboard goes back to asking.
-  keepFocus(list, () => syncRows(tbody, floor.waiting.map(row)), () => document.getElementById("request-statement"));
+  const rows = {
+    key: (request) => request.id,
+    signature: (request) => JSON.stringify([{ ...request, position: null }, isMine(request), may.has("withdraw")]),
+    build: row,
+    update: setPosition,
+  };
+  keepFocus(list, () => syncRows(tbody, floor.waiting, rows), () => document.getElementById("request-statement"));
   empty.hidden = floor.waiting.length > 0;
   renderMine(floor);
 }

@@ -222,6 +222,8 @@ export class Connection {
     } catch {
       return;
     }
+    // Other parts of the page (the listening panel) follow the same messages.
+    document.dispatchEvent(new CustomEvent("tribune:message", { detail: { message, connection: this } }));
     switch (message.type) {
       case "snapshot":
         this.snapshot = message;
@@ -515,6 +517,11 @@ export class FloorLanguage {
   }
 }
 
+/** The row's place on the list, set in place (see syncRows). */
+export function setPosition(row, request) {
+  setText(row.querySelector(".number"), String(request.position));
+}
+
 export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
@@ -605,14 +612,23 @@ export function pageConnection(handlers = {}) {
 
 /**
  * Puts the rows of a list in `body` in the given order, keeping every row
- * whose content did not change (the same node, so a button in it keeps the
- * focus) and moving only what must move. Rows are keyed by `data-key`.
+ * whose signature did not change (the same node, so a button in it keeps the
+ * focus, and nothing is built again) and moving only what must move.
+ * `key(item)` names a row, `signature(item)` says everything it shows but
+ * what `update(row, item)` sets in place on every row (its number, which
+ * changes for all the rows below a move), and `build(item)` draws a new one.
  */
-export function syncRows(body, rows) {
+export function syncRows(body, items, { key, signature, build, update = null }) {
   const old = new Map([...body.children].map((row) => [row.dataset.key, row]));
-  const wanted = rows.map((row) => {
-    const kept = old.get(row.dataset.key);
-    return kept && kept.outerHTML === row.outerHTML ? kept : row;
+  const wanted = items.map((item) => {
+    const name = String(key(item));
+    const sig = signature(item);
+    const kept = old.get(name);
+    const row = kept && kept.dataset.sig === sig ? kept : build(item);
+    row.dataset.key = name;
+    row.dataset.sig = sig;
+    update?.(row, item);
+    return row;
   });
   const keep = new Set(wanted);
   for (const row of [...body.children]) if (!keep.has(row)) row.remove();

@@ -54,6 +54,8 @@ def _pages(world) -> list[tuple[str, str | None, str, bool]]:
         ("console, chair", "chair", f"{session}/moderate", True),
         ("console, delegate", "france", f"{session}/moderate", False),
         ("console, nobody", None, f"{session}/moderate", False),
+        ("booth, interpreter", "interpreter", f"{session}/booth", True),
+        ("booth, delegate", "france", f"{session}/booth", False),
         ("unknown session", None, "/sessions/999999", False),
         ("invalid join link", None, "/join/not-a-valid-token", False),
     ]

@@ -363,6 +363,15 @@ async def test_refusals_in_the_page_language_and_banners_that_clear(server, worl
             await expect(page.locator("#speakers tbody tr")).to_have_count(0)
             await expect(status).not_to_contain_text("Votre délégation")
 
+            # For the delegation: the row says so, the delegation's name once as its own.
+            await page.get_by_label("Tout membre de ma délégation").check()
+            await ask.click()
+            row = page.locator("#speakers tbody tr")
+            await expect(row.locator("td.who")).to_have_text("Tout membre de la délégation\u00a0: France Français")
+            await expect(row.locator("td.delegation bdi")).to_have_text("France")
+            await page.get_by_role("button", name="Retirer ma demande").click()
+            await expect(row).to_have_count(0)
+
             await server.stop()
             await expect(page.locator("#connection")).not_to_have_attribute("data-state", "connected")
             await ask.click()

@@ -117,3 +117,26 @@ def test_every_script_string_is_in_strings_html():
         used |= {(script.name, key) for key in re.findall(r"\bt\(\s*[\"']([\w.]+)[\"']", script.read_text("utf-8"))}
     missing = sorted(f"{name}: {key}" for name, key in used if key not in keys)
     assert missing == []
+
+
+def refusal_codes() -> dict[str, str]:
+    """Every error code the server can send, from the code that raises it."""
+    pattern = re.compile(r'\b(?:Refused|BadCommand|error_message)\(\s*"([a-z_]+)"')
+    codes: dict[str, str] = {}
+    for package in ("rooms", "interpretation", "server"):
+        for source in sorted((ROOT / package).rglob("*.py")):
+            for code in pattern.findall(source.read_text(encoding="utf-8")):
+                codes.setdefault(code, str(source.relative_to(ROOT)))
+    return codes
+
+
+def test_every_refusal_reads_in_the_page_language():
+    """A refusal is shown by its code (static/tribune.js errorText): each code
+    the server sends needs its "error.<code>" text in _strings.html, which
+    the tests above then hold to a translation in every catalog."""
+    codes = refusal_codes()
+    assert {"forbidden", "list_closed", "duplicate_request", "rate_limited"} <= set(codes)
+    source = (TEMPLATES / "_strings.html").read_text(encoding="utf-8")
+    keys = set(re.findall(r'"error\.([\w]+)":\s*_\(', source))
+    missing = sorted(f"{where}: {code}" for code, where in codes.items() if code not in keys)
+    assert missing == []
