@@ -144,7 +144,23 @@ function chosenLanguage() {
   }
   return askLanguage.value;
 }
-askLanguage.addEventListener("change", () => askLanguage.setCustomValidity(""));
+// The language chosen once is kept for this browser: it is the person's own
+// choice, never a guess from the page's language.
+const SPOKEN = "tribune.spoken-language";
+askLanguage.addEventListener("change", () => {
+  askLanguage.setCustomValidity("");
+  try {
+    localStorage.setItem(SPOKEN, askLanguage.value);
+  } catch {
+    // Storage may be off (private mode): the choice then lasts for this page.
+  }
+});
+try {
+  const kept = localStorage.getItem(SPOKEN);
+  if (kept && [...askLanguage.options].some((option) => option.value === kept && !option.disabled)) askLanguage.value = kept;
+} catch {
+  // As above: nothing kept.
+}
 
 function onBehalf() {
   return askForm.querySelector('input[name="on_behalf"]:checked')?.value ?? "self";

@@ -1,5 +1,6 @@
 """axe-core on every page, in every language, for every role: zero violations;
-and at 360 px (a phone) no page scrolls sideways.
+at 360 px (a phone) no page scrolls sideways; in Arabic, French and Spanish
+no page string is left in English, the scripts' texts included.
 
 The pages are checked live: a speech is running and requests wait, so the
 rows, their buttons, the timer and the banners drawn by the scripts are
@@ -10,11 +11,25 @@ from __future__ import annotations
 
 import pytest
 
-from server.i18n import PAGE_LANGUAGES
+from server.i18n import PAGE_LANGUAGES, translations
 from tests.conftest import require_service
 from tests.test_browser import ARGS, CHROMIUM
+from tests.test_i18n import page_strings
 
 PHONE = {"width": 360, "height": 740}
+
+
+def english_left(text: str, language: str) -> list[str]:
+    """Page strings still in English in a page shown in another language
+    (those of two words or more whose translation is not the English)."""
+    catalog = translations(language)
+    return [
+        msgid
+        for msgid in page_strings()
+        if " " in msgid and "{" not in msgid and "%(" not in msgid and msgid in text and catalog.gettext(msgid) != msgid
+    ]
+
+
 DESKTOP = {"width": 1280, "height": 900}
 
 
@@ -72,6 +87,7 @@ async def test_every_page_in_every_language_for_every_role(server, world, connec
     axe = Axe()
     violations: list[str] = []
     sideways: list[str] = []
+    english: list[str] = []
     errors: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
@@ -94,12 +110,17 @@ async def test_every_page_in_every_language_for_every_role(server, world, connec
                         await page.goto(f"{path}?lang={language}")
                         await expect(page.locator("html")).to_have_attribute("lang", language)
                         if live:
-                            await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                            await expect(page.locator("#connection"), label).to_have_attribute(
+                                "data-state", "connected"
+                            )
                             await expect(page.locator("#timer")).to_be_visible()
                         if viewport is DESKTOP:
                             results = await axe.run(page)
                             if results.violations_count:
                                 violations.append(f"{label}:\n{results.generate_report()}")
+                            if language != "en":
+                                left = english_left(await page.locator("body").inner_text(), language)
+                                english += [f"{label}: {text!r}" for text in left]
                         else:
                             width = await page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
                             if width[0] > width[1]:
@@ -108,4 +129,5 @@ async def test_every_page_in_every_language_for_every_role(server, world, connec
             await browser.close()
     assert violations == [], "\n".join(violations)
     assert sideways == []
+    assert english == []
     assert errors == []

@@ -379,6 +379,9 @@ async def test_refusals_in_the_page_language_and_banners_that_clear(server, worl
             await server.start()
             await expect(page.locator("#connection")).to_have_attribute("data-state", "connected", timeout=20000)
             await expect(status).to_be_empty()
+            # The language the delegate chose is kept for their next visit.
+            await page.reload()
+            await expect(page.get_by_label("Je parlerai en")).to_have_value("fr")
         finally:
             await browser.close()
 
