@@ -42,13 +42,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import websockets
-from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench.floor_fanout import (  # noqa: E402
+from common import (
     CLIENT_CPU_WARNING,
+    ROOT,
+    browser_connect,
     free_port,
     negotiated,
     own_cpu_seconds,
@@ -56,7 +53,9 @@ from bench.floor_fanout import (  # noqa: E402
     process_cpu_seconds,
     wait_port,
 )
-from interpretation.frames import FrameHeader, Stream, encode  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+from interpretation.frames import FrameHeader, Stream, encode
 
 LANGUAGES = ["ar", "en", "fr", "es", "ils"]
 CHANNELS = ["floor", *LANGUAGES]
@@ -81,15 +80,7 @@ EVENT_FILE = textwrap.dedent(
 
 
 async def connect(url: str):
-    """A browser's handshake (compression offered); no keepalive, so an
-    overloaded client loop is measured, not cut."""
-    return await websockets.connect(
-        url,
-        max_size=2**22,
-        compression=None,
-        extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=True)],
-        ping_interval=None,
-    )
+    return await browser_connect(url)
 
 
 def now_us() -> int:
