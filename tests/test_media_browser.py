@@ -93,6 +93,7 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
             await expect(spanish_listener.get_by_role("button", name="Stop listening")).to_be_visible()
 
             # The delegate asks, the chair gives the floor: the delegate's microphone goes on.
+            await speaker.get_by_label("I will speak in").select_option("fr")
             await speaker.get_by_role("button", name="Request the floor").click()
             await expect(speaker.locator("#mine")).to_have_text("You are next")
             await pages["chair"].goto(f"/sessions/{world.session_id}/moderate")
