@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, WebSocketRoute
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from interpretation import booth_commands, caption_commands
@@ -29,7 +29,6 @@ from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard
 from server.hub import Hub
 from server.kernel import Kernel
-from server.media import media_socket
 from server.media_relay import MediaRelay
 from server.media_store import MediaState, load_media_state
 from server.presence import Presence
@@ -131,7 +130,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         try:
             # The lifespan's state reaches uvicorn's protocols: the live socket
             # is served there (server/live_socket.py), not through ASGI.
-            yield {"tribune": app.state.tribune}
+            yield {"tribune": app.state.tribune, "media": app.state.media}
         finally:
             await app.state.media.stop()
             heartbeat.cancel()
@@ -142,7 +141,6 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             await engine.dispose()
 
     routes = [
-        WebSocketRoute("/sessions/{session_id:int}/media", media_socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
         *booth_pages.routes,

@@ -39,6 +39,7 @@ from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SL
 from server.event_log import dump, text_frame
 from server.hub import Connection
 from server.kernel import AccessLost, RolesChanged
+from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.security import origin_allowed
 from server.snapshot import lock_session_for_read, resumed, snapshot
@@ -68,12 +69,30 @@ class TribuneHttpProtocol(HttpToolsProtocol):
 
     def handle_websocket_upgrade(self) -> None:
         tribune: Tribune | None = self.app_state.get("tribune")
-        match = LIVE_PATH.fullmatch(self.url.partition(b"?")[0].decode("latin-1"))
+        path = self.url.partition(b"?")[0].decode("latin-1")
+        match = LIVE_PATH.fullmatch(path)
+        media = self.app_state.get("media")
+        media_match = MEDIA_PATH.fullmatch(path)
+        if tribune is not None and media is not None and media_match is not None:
+            # The media socket is served the same way (server/media_wire.py).
+            self._hand_over(MediaWire(tribune, media, self.server_state.connections, int(media_match[1])))
+            return
         if tribune is None or match is None:
             super().handle_websocket_upgrade()
             return
         self.connections.discard(self)
         socket = LiveSocket(tribune, self.server_state.connections, int(match[1]), self.config.ws_max_size)
+        request = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
+        for name, value in self.scope["headers"]:
+            request += [name, b": ", value, b"\r\n"]
+        request.append(b"\r\n")
+        socket.connection_made(self.transport)
+        socket.data_received(b"".join(request))
+        self.transport.set_protocol(socket)
+
+    def _hand_over(self, socket: asyncio.Protocol) -> None:
+        """Give the connection, its upgrade request replayed, to ``socket``."""
+        self.connections.discard(self)
         request = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
         for name, value in self.scope["headers"]:
             request += [name, b": ", value, b"\r\n"]

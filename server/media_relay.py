@@ -33,7 +33,9 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from websockets.frames import Frame, Opcode
 
 from interpretation.channels import FLOOR, ChannelKind, parse_channel
 from interpretation.frames import VERSION, BadFrame, Stream, decode
@@ -75,9 +77,20 @@ def control_topic(session_id: int) -> str:
     return f"media.{session_id}"
 
 
-# A frame as queued: (channel, stream, is_key, bytes); built once per frame and
-# shared by every queue it goes into.
-Relayed = tuple[str, int, bool, bytes]
+# A frame as queued: (channel, stream, is_key, bytes, the WebSocket frame
+# carrying them); built once per frame and shared by every queue it goes into.
+Relayed = tuple[str, int, bool, bytes, bytes]
+
+
+def relayed(channel: str, stream: int, is_key: bool, data: bytes) -> Relayed:
+    return (channel, stream, is_key, data, Frame(Opcode.BINARY, data).serialize(mask=False))
+
+
+class Wire(Protocol):
+    """The connection (server.media_wire): it writes what the socket holds
+    as soon as the transport takes it."""
+
+    def pump(self) -> None: ...
 
 
 class MediaSocket:
@@ -91,7 +104,6 @@ class MediaSocket:
         self.queue_bytes = queue_bytes
         self.queued_bytes = 0
         self.controls: deque[str | None] = deque()
-        self.wake = asyncio.Event()
         self.chosen: str | None = None  # the channel picked by the listener
         self.with_original = True  # the floor mixed underneath
         self.hearing: str | None = None  # chosen, or the floor as a fallback
@@ -104,6 +116,8 @@ class MediaSocket:
         self.revoked: int | None = None
         self.dropped = 0
         self._broken_video: set[str] = set()
+        # The connection it is written to (None once it is gone).
+        self.wire: Wire | None = None
 
     @property
     def wants_counts(self) -> bool:
@@ -112,14 +126,31 @@ class MediaSocket:
     def push(self, item: Relayed) -> None:
         size = len(item[3])
         while self.media and (len(self.media) >= self.queue_size or self.queued_bytes + size > self.queue_bytes):
-            channel, stream, _, data = self.media.popleft()
+            channel, stream, _, data, _ = self.media.popleft()
             self.queued_bytes -= len(data)
             self.dropped += 1
             if stream == Stream.VIDEO:
                 self._broken_video.add(channel)
         self.media.append(item)
         self.queued_bytes += size
-        self.wake.set()
+        self._wake()
+
+    def _wake(self) -> None:
+        if self.wire is not None:
+            self.wire.pump()
+
+    def next_media(self) -> Relayed | None:
+        """The next frame to send; a video stream that lost a frame waits for its next key frame."""
+        while self.media:
+            item = self.media.popleft()
+            channel, stream, is_key, data, _ = item
+            self.queued_bytes -= len(data)
+            if stream == Stream.VIDEO and channel in self._broken_video:
+                if not is_key:
+                    continue
+                self._broken_video.discard(channel)
+            return item
+        return None
 
     def control(self, message: dict[str, Any]) -> None:
         self._control(dump(message))
@@ -130,32 +161,10 @@ class MediaSocket:
             self.controls.clear()
             text = None
         self.controls.append(text)
-        self.wake.set()
+        self._wake()
 
     def end(self) -> None:
         self._control(None)
-
-    async def write_loop(
-        self, send_text: Callable[[str], Awaitable[None]], send_bytes: Callable[[bytes], Awaitable[None]]
-    ) -> None:
-        """Controls first, then media in order; returns at ``end``."""
-        while True:
-            if not self.controls and not self.media:
-                self.wake.clear()
-                await self.wake.wait()
-            while self.controls:
-                text = self.controls.popleft()
-                if text is None:
-                    return
-                await send_text(text)
-            if self.media:
-                channel, stream, is_key, data = self.media.popleft()
-                self.queued_bytes -= len(data)
-                if stream == Stream.VIDEO and channel in self._broken_video:
-                    if not is_key:
-                        continue
-                    self._broken_video.discard(channel)
-                await send_bytes(data)
 
 
 @dataclass
@@ -328,9 +337,9 @@ class SessionMedia:
         for (name, stream), state in sorted(self.streams.items()):
             if name != channel or state.config is None:
                 continue
-            socket.push((name, stream, True, state.config))
+            socket.push(relayed(name, stream, True, state.config))
             if state.key is not None:
-                socket.push((name, stream, True, state.key))
+                socket.push(relayed(name, stream, True, state.key))
         await self._subscribe(channel)
 
     async def _stop_receiving(self, socket: MediaSocket, channel: str) -> None:
@@ -445,7 +454,7 @@ class SessionMedia:
             stream.key = None  # a key frame of the old configuration decodes nothing now
         elif header.is_key:
             stream.key = frame
-        item: Relayed = (channel, header.stream, header.is_key or header.is_config, frame)
+        item = relayed(channel, header.stream, header.is_key or header.is_config, frame)
         for socket in self.listeners.get(channel, ()):
             socket.push(item)
 

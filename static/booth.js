@@ -269,10 +269,8 @@ async function openMedia() {
       } else if (status.type === "refused" || status.type === "cut") {
         node.hidden = false;
         setText(node, b("media_refused"));
-      } else if (status.type === "listeners" && booth) {
-        const count = status.counts?.[booth.language] ?? 0;
-        $("listeners").hidden = false;
-        setText($("listeners"), b("listeners", { count }));
+      } else if (status.type === "listeners") {
+        showListeners(status.counts);
       }
     });
     syncMedia();
@@ -284,8 +282,17 @@ async function openMedia() {
   }
 }
 
+/** Our channel's listener count; the counts may come before the booth does. */
+function showListeners(counts) {
+  if (!booth || !counts) return;
+  const count = counts[booth.language] ?? 0;
+  $("listeners").hidden = false;
+  setText($("listeners"), b("listeners", { count }));
+}
+
 function syncMedia() {
   if (!media || !booth) return;
+  showListeners(media.counts);
   const me_ = interpreter(me?.id);
   const source = me_?.source ?? "floor";
   try {

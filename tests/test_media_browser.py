@@ -93,7 +93,7 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
             await expect(spanish_listener.get_by_role("button", name="Stop listening")).to_be_visible()
 
             # The delegate asks, the chair gives the floor: the delegate's microphone goes on.
-            await speaker.get_by_label("I will speak in").select_option("fr")
+            await speaker.select_option("#ask-language", "fr")
             await speaker.get_by_role("button", name="Request the floor").click()
             await expect(speaker.locator("#mine")).to_have_text("You are next")
             await pages["chair"].goto(f"/sessions/{world.session_id}/moderate")
@@ -124,18 +124,30 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_an_interpreter_on_air_is_heard_by_their_channel_only(server, world, db):
+async def test_the_interpreter_console_on_air_is_heard_by_its_channel_only(server, world, db):
+    """The booth page (the interpretation work's console) publishes through
+    static/media.js as soon as its interpreter is on air."""
     if not CHROMIUM.exists():
         require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from playwright.async_api import async_playwright, expect
 
+    async with db() as s, s.begin():
+        s.add(
+            models.LanguageAssignment(
+                event_id=world.event_id,
+                participant_id=world.participants["interpreter"],
+                role="interpreter",
+                language="fr",
+                works_from=["en", "es"],
+            )
+        )
     await put_on_air(db, world.session_id, "fr", world.participants["interpreter"])
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
             errors: list[str] = []
             pages = {}
-            for who in ("interpreter", "peru", "usa"):
+            for who in ("peru", "usa", "interpreter"):
                 context = await browser.new_context(base_url=server.url)
                 await context.grant_permissions(["microphone"])
                 page = await context.new_page()
@@ -143,28 +155,17 @@ async def test_an_interpreter_on_air_is_heard_by_their_channel_only(server, worl
                 await page.goto(f"/join/{world.tokens[who]}")
                 await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
                 pages[who] = page
-            booth, french, other = pages["interpreter"], pages["peru"], pages["usa"]
+            french, other, booth = pages["peru"], pages["usa"], pages["interpreter"]
             for page, channel in ((french, "fr"), (other, "floor")):
                 await page.select_option("#listen-channel", channel)
                 await page.get_by_label("Original underneath").fill("0")
                 await page.get_by_role("button", name="Start listening").click()
+            await booth.reload()  # the listeners are in: the console counts them when it opens
+            await expect(booth.locator("#media-state")).to_have_text("Your microphone is on the channel.")
 
-            published = await booth.evaluate(
-                """async (sessionId) => {
-                    const { TribuneMedia } = await import("/static/media.js");
-                    const link = TribuneMedia.open(sessionId);
-                    const seen = [];
-                    link.onStatus((status) => seen.push(status.type));
-                    await link.publish("fr", { audio: true, video: false });
-                    window.boothLink = link;
-                    return seen;
-                }""",
-                world.session_id,
-            )
-            assert "publishing" in published
             await french.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
             assert await other.evaluate(LEVEL) == 0
-            await expect(pages["interpreter"].locator("#listen-counts")).to_contain_text("Français: 1")
+            await expect(booth.locator("#listeners")).to_have_text("1 listening to our channel")
             assert errors == []
         finally:
             await browser.close()

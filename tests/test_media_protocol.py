@@ -568,3 +568,36 @@ async def test_an_interpreter_taking_and_releasing_the_mic_moves_listeners_and_p
     assert (await booth.control("cut"))["code"] == "not_live"
     assert (await listener.control("listening"))["fallback"] == "no_interpreter"
     await console.close()
+
+
+@pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
+async def test_tribune_serve_relays_media_as_an_operator_runs_it(bus_url):
+    """`tribune serve` (uvloop, its own process) serves the media socket too."""
+    from tests.test_processes import ServerProcess
+
+    await reset_postgres(POSTGRES_URL)
+    engine = create_engine(POSTGRES_URL)
+    await migrate(engine)
+    maker = sessionmaker(engine)
+    world = await build_world(maker)
+    await set_live(maker, world.session_id, "fr", world.participants["interpreter"])
+    await engine.dispose()
+    server = ServerProcess(REDIS_URL)
+    await server.start()
+    clients: list[Media] = []
+    try:
+        for who in ("peru", "interpreter"):
+            url = f"{server.ws_url}/sessions/{world.session_id}/media?token={world.tokens[who]}"
+            clients.append(Media(await websockets.connect(url)))
+        listener, booth = clients
+        await listener.send("listen", channel="fr", original=False)
+        await listener.control("listening")
+        await booth.send("publish", channel="fr")
+        await booth.control("publishing")
+        for sequence in range(3):
+            await booth.frame("fr", sequence)
+        await eventually(lambda: [seq for _, seq, _ in listener.received()] == [0, 1, 2])
+    finally:
+        for client in clients:
+            await client.close()
+        await server.stop()
