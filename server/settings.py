@@ -39,7 +39,7 @@ class Settings(BaseSettings):
     # Bytes a client may leave unread in this process (beyond the kernel's
     # send buffer) before it is cut with 4408: a client that stops reading
     # is noticed by what waits for it, and never slows the others.
-    send_buffer_bytes: int = Field(256 * 1024, ge=4096)
+    send_buffer_bytes: int = Field(64 * 1024, ge=4096)
     # A live socket is pinged this often; no answer by the next ping, it is dropped.
     ping_seconds: float = Field(20.0, ge=0)
     # The kernel's send buffer per socket, in bytes (0: the system's default,
