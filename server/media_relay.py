@@ -498,11 +498,16 @@ class SessionMedia:
         access, or whose roles changed (what they may publish depends on
         them), is ended like their command socket."""
         try:
-            ids = sorted({socket.actor.participant_id for socket in self.sockets})
+            # Only the sockets asked about are judged: one joining meanwhile
+            # was checked when it opened.
+            asked = list(self.sockets)
+            ids = sorted({socket.actor.participant_id for socket in asked})
             if not ids or self.relay.current_actors is None:
                 return
             current = await self.relay.current_actors(self.session_id, ids)
-            for socket in list(self.sockets):
+            for socket in asked:
+                if socket not in self.sockets:
+                    continue
                 now = current.get(socket.actor.participant_id)
                 if now != socket.actor:
                     await self.revoke(socket, FORBIDDEN if now is None else ROLES_CHANGED)
