@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 
-from rooms import floor_commands
+from rooms import floor_commands, question_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import iso
@@ -36,7 +36,7 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def command_registry() -> Registry:
     """Every command, from the modules of their domains."""
-    return Registry(floor_commands.commands)
+    return Registry(floor_commands.commands, question_commands.commands)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from rooms.floor_views import floor_view, iso
 from server import models
 from server.event_log import dump
 from server.floor_store import load_floor
+from server.question_store import questions_snapshot
 
 
 async def lock_session_for_read(db: AsyncSession, session_id: int) -> models.Session | None:
@@ -55,6 +56,7 @@ async def snapshot(db: AsyncSession, session: models.Session, actor: Actor, regi
             "me": {**actor.view(), "may": registry.allowed(actor.roles)},
             "delegations": [{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations],
             "floor": floor_view(floor, now),
+            "questions": await questions_snapshot(db, session, actor),
         }
     )
 
