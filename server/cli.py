@@ -173,9 +173,18 @@ def export_speeches_command(session: str, fmt: str, output: Path | None):
 @click.option("--demo", is_flag=True, help="Load the demo event into an empty database and print join links.")
 @click.option("--host", help="Address to listen on (default TRIBUNE_HOST or 127.0.0.1).")
 @click.option("--port", type=int, help="Port to listen on (default TRIBUNE_PORT or 8000).")
-def serve(demo: bool, host: str | None, port: int | None):
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the address; more than one needs TRIBUNE_BUS_URL=redis://...",
+)
+def serve(demo: bool, host: str | None, port: int | None, workers: int):
     """Run the web server (migrating the database first)."""
     settings = _settings(host=host, port=port)
+    if workers > 1 and settings.bus_url.startswith("memory"):
+        raise click.UsageError("--workers needs a bus between the processes: set TRIBUNE_BUS_URL=redis://host:6379/0")
 
     async def prepare(sessionmaker):
         if demo:
@@ -189,7 +198,7 @@ def serve(demo: bool, host: str | None, port: int | None):
     from server.app import create_app
     from server.serving import serve as serve_app
 
-    serve_app(create_app(settings), settings)
+    serve_app(create_app, settings, workers)
 
 
 async def _prepare_demo(sessionmaker, settings: Settings) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 from babel.support import NullTranslations, Translations
+from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
@@ -63,6 +64,19 @@ def text_direction(language: str) -> str:
     return "rtl" if language in RTL_LANGUAGES else "ltr"
 
 
+def lang_attributes(text_language: str | None, page_language: str) -> Markup:
+    """``lang``/``dir`` for a text that may not be in the page's language.
+
+    Organizers' text in another language is marked so a screen reader voices it
+    right and Arabic reads right to left on an English page; text whose
+    language nobody said gets ``dir="auto"``."""
+    if text_language is None:
+        return Markup(' dir="auto"')
+    if text_language == page_language:
+        return Markup("")
+    return Markup(' lang="{}" dir="{}"').format(text_language, text_direction(text_language))
+
+
 @cache
 def translations(language: str) -> NullTranslations:
     # Translations.load returns NullTranslations when the catalog is missing.
@@ -81,6 +95,7 @@ def templates(language: str) -> Jinja2Templates:
     env.policies["ext.i18n.trimmed"] = True  # as babel.cfg extracts them
     # Added by the jinja2.ext.i18n extension at run time, unknown to the stubs.
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["lang_attributes"] = lang_attributes
     env.globals["page_languages"] = [(code, LANGUAGE_NAMES.get(code, code)) for code in PAGE_LANGUAGES]
     return Jinja2Templates(env=env)
 

@@ -25,6 +25,7 @@ from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONS
 from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.roles import Role
 from server import models, tokens
+from server.localized import LocalizedText, LocalizedTitle, primary
 
 Path_ = tuple[str | int, ...]
 
@@ -87,14 +88,17 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Language = Annotated[str, AfterValidator(_language)]
+
+
 class EventInfo(_Spec):
     slug: Key
-    title: Text
+    title: LocalizedTitle
     timezone: Annotated[str, AfterValidator(_time_zone)]
     venue: Text | None = None
     online_url: Annotated[str, Field(max_length=500)] | None = None
-    description: str = ""
-    languages: list[Annotated[str, AfterValidator(_language)]] = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
+    description: LocalizedText = Field(default_factory=dict)
+    languages: list[Language] = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     max_delegation_members: Annotated[StrictInt, Field(ge=1)] = DEFAULT_MAX_MEMBERS
 
 
@@ -114,9 +118,12 @@ class FloorSpec(_Spec):
 
 class SessionSpec(_Spec):
     key: Key
-    title: Text
+    title: LocalizedTitle
     kind: Annotated[str, Field(min_length=1, max_length=40)] = "meeting"
-    description: str = ""
+    description: LocalizedText = Field(default_factory=dict)
+    # The languages the session is interpreted into, among the event's; left
+    # out: all of the event's.
+    languages: list[Language] | None = None
     room: Annotated[str, Field(max_length=200)] | None = None
     # Local wall-clock times in the event's time zone.
     starts: datetime
@@ -474,9 +481,24 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
                 )
             )
         problems += _duplicates(enumerate(session.floor.precedence), where + ("floor", "precedence"), "tier")
+        problems += _check_session_languages(session, where, parts)
     for index, person in parts.participants:
         problems += _check_participant(person, ("participants", index), parts)
     problems += _check_delegation_sizes(parts)
+    return problems
+
+
+def _check_session_languages(session: SessionSpec, where: Path_, parts: _Validated) -> list[tuple[Path_, str]]:
+    if session.languages is None:
+        return []
+    problems = _duplicates(enumerate(session.languages), where + ("languages",), "language")
+    if parts.event is not None:
+        offered = parts.event.languages
+        problems += [
+            (where + ("languages", index), f"{code!r} is not one of the event's languages ({', '.join(offered)})")
+            for index, code in enumerate(session.languages)
+            if code not in offered
+        ]
     return problems
 
 
@@ -674,8 +696,9 @@ async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
             event = models.Event(slug=spec.event.slug)
             db.add(event)
         info = spec.event
-        event.title, event.timezone, event.venue = info.title, info.timezone, info.venue
-        event.online_url, event.description = info.online_url, info.description
+        event.titles, event.descriptions = dict(info.title), dict(info.description)
+        event.title, event.description = primary(info.title), primary(info.description)
+        event.timezone, event.venue, event.online_url = info.timezone, info.venue, info.online_url
         event.languages, event.max_delegation_members = list(info.languages), info.max_delegation_members
         await db.flush()
         report = LoadReport(event.slug, event.id, created)
@@ -741,7 +764,10 @@ async def _upsert(db, model, event_id: int, items, counts: Counts, fill) -> dict
 
 
 def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> None:
-    row.title, row.kind, row.description, row.room = item.title, item.kind, item.description, item.room
+    row.titles, row.descriptions = dict(item.title), dict(item.description)
+    row.title, row.description = primary(item.title), primary(item.description)
+    row.kind, row.room = item.kind, item.room
+    row.languages = list(item.languages) if item.languages is not None else None
     row.starts_at, row.ends_at = spec.session_times(item)
     row.is_hybrid = item.hybrid
     row.precedence = [tier.value for tier in item.floor.precedence]

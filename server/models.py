@@ -60,6 +60,10 @@ class Event(Base):
     venue: Mapped[str | None] = mapped_column(String(300))
     online_url: Mapped[str | None] = mapped_column(String(500))
     description: Mapped[str] = mapped_column(Text, default="")
+    # Per language, as the event file gave them (server/localized.py); title
+    # and description keep one text for what has no viewer language.
+    titles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     languages: Mapped[list] = mapped_column(JSON, default=list)
     max_delegation_members: Mapped[int] = mapped_column(Integer, default=3)
 
@@ -78,6 +82,10 @@ class Session(Base):
     title: Mapped[str] = mapped_column(String(300))
     kind: Mapped[str] = mapped_column(String(40), default="meeting")
     description: Mapped[str] = mapped_column(Text, default="")
+    titles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    # The languages the session is interpreted into; None: the event's.
+    languages: Mapped[list[str] | None] = mapped_column(JSON)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
     room: Mapped[str | None] = mapped_column(String(200))

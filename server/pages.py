@@ -21,6 +21,7 @@ from rooms.roles import runs_floor
 from server import models
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, render
+from server.localized import pick
 from server.security import cookie_is_secure
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 30
@@ -33,13 +34,25 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
+def _content(row: models.Event | models.Session, language: str) -> dict:
+    """The title and description in the viewer's language, and the language each is in."""
+    title = pick(row.titles or {"": row.title}, language)
+    description = pick(row.descriptions or ({"": row.description} if row.description else {}), language)
+    return {
+        "title": title.text,
+        "title_lang": title.language,
+        "description": description.text,
+        "description_lang": description.language,
+    }
+
+
 def _session_view(session: models.Session, event: models.Event, language: str, actor: Actor | None) -> dict:
     zone = _zone(event.timezone)
     return {
         "id": session.id,
-        "title": session.title,
+        **_content(session, language),
         "kind": session.kind,
-        "description": session.description,
+        "languages": _languages(session.languages if session.languages is not None else event.languages),
         "room": session.room,
         "date": format_date(session.starts_at.astimezone(zone), format="full", locale=language),
         "starts": format_time(session.starts_at, format="HH:mm", tzinfo=zone, locale=language),
@@ -51,8 +64,8 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
     }
 
 
-def _languages(event: models.Event) -> list[dict]:
-    return [{"code": code, "name": LANGUAGE_NAMES.get(code, code)} for code in event.languages or []]
+def _languages(codes: list[str] | None) -> list[dict]:
+    return [{"code": code, "name": LANGUAGE_NAMES.get(code, code)} for code in codes or []]
 
 
 async def _me(db, request: Request) -> models.Participant | None:
@@ -85,12 +98,11 @@ async def home(request: Request):
                 sessions.append(_session_view(session, event, language, actor))
             programme.append(
                 {
-                    "title": event.title,
+                    **_content(event, language),
                     "timezone": event.timezone,
                     "venue": event.venue,
                     "online_url": event.online_url,
-                    "description": event.description,
-                    "languages": _languages(event),
+                    "languages": _languages(event.languages),
                     "sessions": sessions,
                     "is_mine": participant is not None and participant.event_id == event.id,
                 }
@@ -149,7 +161,12 @@ async def _session_context(request: Request):
         participant = await _me(db, request)
         actor = actor_in(participant, session) if participant is not None else None
         return {
-            "event": {"id": event.id, "title": event.title, "timezone": event.timezone, "languages": _languages(event)},
+            "event": {
+                "id": event.id,
+                **_content(event, language),
+                "timezone": event.timezone,
+                "languages": _languages(event.languages),
+            },
             "session": _session_view(session, event, language, actor),
             "me": _me_view(participant),
             "actor": actor,

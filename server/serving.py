@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from server.settings import Settings
 
@@ -32,6 +35,30 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
     return uvicorn.Config(app, host=settings.host, port=settings.port, ws_per_message_deflate=False, **options)
 
 
-def serve(app: Any, settings: Settings) -> None:
-    server = uvicorn.Server(uvicorn_config(app, settings, log_level="info"))
-    server.run(sockets=[listening_socket(settings)])
+class WorkersNeedABus(ValueError):
+    pass
+
+
+def serve(app_factory: Callable[[Settings], Any], settings: Settings, workers: int = 1) -> None:
+    """Serve on one address with ``workers`` processes.
+
+    The socket is bound once here and shared, so the kernel spreads
+    connections over the workers; uvicorn's supervisor restarts a worker that
+    dies. Each worker builds its own app (engine, bus, hub): they meet in the
+    database and on the bus, as separate ``tribune serve`` processes do."""
+    sock = listening_socket(settings)
+    if workers == 1:
+        server = uvicorn.Server(uvicorn_config(app_factory(settings), settings, log_level="info"))
+        server.run(sockets=[sock])
+        return
+    if settings.bus_url.startswith("memory"):
+        raise WorkersNeedABus(
+            "several workers need a bus between them: set TRIBUNE_BUS_URL=redis://host:6379/0 "
+            "(the in-process bus reaches only its own process)"
+        )
+    # A partial of the factory pickles (the settings travel with it) where an
+    # app would not: uvicorn starts workers with multiprocessing's spawn.
+    config = uvicorn_config(
+        functools.partial(app_factory, settings), settings, factory=True, workers=workers, log_level="info"
+    )
+    Multiprocess(config, sockets=[sock]).run()
