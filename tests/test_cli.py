@@ -64,10 +64,10 @@ def _event_count(url: str) -> int:
 def test_load_good_file(env):
     result = run("load", str(DEMO))
     assert result.exit_code == 0, result.output
-    assert "coop-assist-2020" in result.output and "36 created" in result.output
+    assert "coop-assist-2020" in result.output and "37 created" in result.output
     again = run("load", str(DEMO))
     assert again.exit_code == 0
-    assert "0 created, 36 updated" in again.output
+    assert "0 created, 37 updated" in again.output
     assert _event_count(env["TRIBUNE_DATABASE_URL"]) == 1
 
 
@@ -92,7 +92,7 @@ def test_links_json_and_csv_are_stable(env):
     first = run("links", "--format", "json")
     assert first.exit_code == 0
     entries = json.loads(first.stdout)
-    assert len(entries) == 36
+    assert len(entries) == 37
     assert json.loads(run("links", "--format", "json").stdout) == entries
 
     chair = next(entry for entry in entries if entry["key"] == "th-chair")
