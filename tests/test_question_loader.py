@@ -68,7 +68,7 @@ async def test_the_demo_has_the_six_guiding_questions_and_presubmitted_questions
         ("language: fr\n    submitted", "language: ru\n    submitted", "not one of the event's languages"),
         ("session: panel\n    author: kh-delegate", "session: nowhere\n    author: kh-delegate", "unknown session"),
         ("- key: co-regional-funds", "- key: kh-funding", "duplicate key 'kh-funding'"),
-        ("ask_myself: true\n    text: >\n      Cambodia", "ask_myself: \"sure\"\n    text: >\n      Cambodia", "bool"),
+        ("ask_myself: true\n    text: >\n      Cambodia", 'ask_myself: "sure"\n    text: >\n      Cambodia', "bool"),
         ("- key: rights-based", "- key: first-steps", "duplicate topic 'first-steps'"),
     ],
 )
