@@ -19,7 +19,7 @@ from rooms import floor_commands, question_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import iso
-from server import event_log, models, pages
+from server import event_log, models, pages, screen
 from server.auth import actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         WebSocketRoute("/ws/sessions/{session_id:int}", session_socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
+        *screen.routes,
     ]
     # Tokens never reach a log line, however the app is served.
     install_log_redaction()

@@ -97,6 +97,7 @@ export function t(key, values = {}) {
  */
 export class Connection {
   constructor(sessionId, handlers = {}) {
+    Connection.latest = this;
     this.sessionId = sessionId;
     this.handlers = handlers;
     this.lastSeq = null;
@@ -231,6 +232,8 @@ export class Connection {
         }
     }
     if (this.floor) this.handlers.onFloor?.(this.floor.view(), message);
+    // Other parts of the page (questions.js) follow the same socket.
+    window.dispatchEvent(new CustomEvent("tribune:message", { detail: { connection: this, message } }));
   }
 
   connected() {
