@@ -155,6 +155,10 @@ def change_events(board: Board, change: Change) -> list[tuple[str, View, Recipie
                 MODERATORS,
             )
         )
+        if question is change.question and change.former_authors and not question.is_public:
+            # No longer theirs and not public: their copy goes (moderators get theirs back after).
+            former = only(*change.former_authors)
+            events.insert(-1, ("question_hidden", {"change": change.type, "id": question.id, "queue": queue}, former))
     return events
 
 

@@ -124,6 +124,8 @@ class Change:
     # The questions that were public before the command (the audience must
     # hear when one stops being public).
     was_public: frozenset[int] = frozenset()
+    # Authors who no longer author ``question`` (an unmerge): their copy must go.
+    former_authors: tuple[int, ...] = ()
 
 
 def clean_text(text: str) -> str:
@@ -400,10 +402,13 @@ class Board:
             raise Refused("invalid_state", "This question is not merged.")
         kept = self.get(question.merged_into)
         was_public = self.public_ids()
+        authors_before = self.author_ids(kept)
         question.move(State.PENDING if question.approved_at is None else State.APPROVED, now)
         question.merged_into = None
         kept.updated_at = now
-        return self._change("unmerged", kept, question, was_public=was_public)
+        change = self._change("unmerged", kept, question, was_public=was_public)
+        change.former_authors = tuple(a for a in authors_before if a not in self.author_ids(kept))
+        return change
 
     def to_floor_check(self, question_id: int) -> Question:
         """The question, if its author may be put on the list of speakers for it."""

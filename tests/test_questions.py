@@ -312,3 +312,15 @@ def test_a_pending_question_is_never_sent_to_everyone():
     events = change_events(b, change)
     assert events[0] == ("question_hidden", {"change": "rejected", "id": question.id, "queue": []}, EVERYONE)
     assert all("Already answered" not in str(data) for _, data, recipients in events if recipients == EVERYONE)
+
+
+def test_undoing_a_merge_takes_the_kept_question_back_from_the_other_author():
+    b = board()
+    kept = submit(b, 1, voters=set())
+    duplicate = submit(b, 2, voters=set())
+    b.merge(duplicate.id, kept.id, NOW)
+    change = b.unmerge(duplicate.id, NOW)
+    assert change.former_authors == (2,)
+    events = change_events(b, change)
+    hidden = [(data, recipients) for type_, data, recipients in events if type_ == "question_hidden"]
+    assert hidden == [({"change": "unmerged", "id": kept.id, "queue": []}, only(2))]
