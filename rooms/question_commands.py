@@ -52,10 +52,6 @@ async def _record(ctx: Context, board: Board, change: Change) -> None:
         await ctx.emit(type_, data(index), recipients)
 
 
-async def _load(ctx: Context, question_id: int) -> Board:
-    return await ctx.questions(question_id)
-
-
 class SubmitQuestion(Command):
     type: Literal["submit_question"]
     text: QuestionText
@@ -98,7 +94,7 @@ class EditQuestion(Command):
 
 @commands.command(EditQuestion, roles=AUDIENCE)
 async def edit_question(ctx: Context, command: EditQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     change = board.edit(
         command.question_id,
         ctx.actor.participant_id,
@@ -118,7 +114,7 @@ class WithdrawQuestion(Command):
 
 @commands.command(WithdrawQuestion, roles=AUDIENCE)
 async def withdraw_question(ctx: Context, command: WithdrawQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.withdraw(command.question_id, ctx.actor.participant_id, ctx.now))
 
 
@@ -130,7 +126,7 @@ class VoteQuestion(Command):
 @commands.command(VoteQuestion, roles=AUDIENCE)
 async def vote_question(ctx: Context, command: VoteQuestion) -> None:
     ctx.limit(*VOTES)
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     change = board.vote(command.question_id, ctx.actor.participant_id)
     type_, data, recipients = votes_event(board, change.question)
     await ctx.emit(type_, lambda: data, recipients)
@@ -144,7 +140,7 @@ class UnvoteQuestion(Command):
 @commands.command(UnvoteQuestion, roles=AUDIENCE)
 async def unvote_question(ctx: Context, command: UnvoteQuestion) -> None:
     ctx.limit(*VOTES)
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     change = board.unvote(command.question_id, ctx.actor.participant_id)
     type_, data, recipients = votes_event(board, change.question)
     await ctx.emit(type_, lambda: data, recipients)
@@ -160,7 +156,7 @@ class ApproveQuestion(Command):
 
 @commands.command(ApproveQuestion, roles=FLOOR_RUNNERS)
 async def approve_question(ctx: Context, command: ApproveQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.approve(command.question_id, ctx.now))
 
 
@@ -173,7 +169,7 @@ class RejectQuestion(Command):
 
 @commands.command(RejectQuestion, roles=FLOOR_RUNNERS)
 async def reject_question(ctx: Context, command: RejectQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.reject(command.question_id, command.reason, ctx.now))
 
 
@@ -184,7 +180,7 @@ class RestoreQuestion(Command):
 
 @commands.command(RestoreQuestion, roles=FLOOR_RUNNERS)
 async def restore_question(ctx: Context, command: RestoreQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.restore(command.question_id, ctx.now))
 
 
@@ -195,7 +191,7 @@ class ArchiveQuestion(Command):
 
 @commands.command(ArchiveQuestion, roles=FLOOR_RUNNERS)
 async def archive_question(ctx: Context, command: ArchiveQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.archive(command.question_id, ctx.now))
 
 
@@ -208,7 +204,7 @@ class QueueQuestion(Command):
 
 @commands.command(QueueQuestion, roles=FLOOR_RUNNERS)
 async def queue_question(ctx: Context, command: QueueQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.enqueue(command.question_id, command.position, ctx.now))
 
 
@@ -219,7 +215,7 @@ class UnqueueQuestion(Command):
 
 @commands.command(UnqueueQuestion, roles=FLOOR_RUNNERS)
 async def unqueue_question(ctx: Context, command: UnqueueQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.unqueue(command.question_id, ctx.now))
 
 
@@ -242,7 +238,7 @@ class PutQuestionOnAir(Command):
 
 @commands.command(PutQuestionOnAir, roles=FLOOR_RUNNERS)
 async def put_question_on_air(ctx: Context, command: PutQuestionOnAir) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.put_on_air(command.question_id, ctx.now))
 
 
@@ -253,7 +249,7 @@ class AnswerQuestion(Command):
 
 @commands.command(AnswerQuestion, roles=FLOOR_RUNNERS)
 async def answer_question(ctx: Context, command: AnswerQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.answer(command.question_id, ctx.now))
 
 
@@ -277,7 +273,7 @@ class UnmergeQuestion(Command):
 
 @commands.command(UnmergeQuestion, roles=FLOOR_RUNNERS)
 async def unmerge_question(ctx: Context, command: UnmergeQuestion) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     await _record(ctx, board, board.unmerge(command.question_id, ctx.now))
 
 
@@ -307,7 +303,7 @@ class QuestionToFloor(Command):
 
 @commands.command(QuestionToFloor, roles=FLOOR_RUNNERS)
 async def question_to_floor(ctx: Context, command: QuestionToFloor) -> None:
-    board = await _load(ctx, command.question_id)
+    board = await ctx.questions(command.question_id)
     question = board.to_floor_check(command.question_id)
     assert question.delegation_id is not None  # checked above
     note = question.text if len(question.text) <= 280 else question.text[:279] + "…"

@@ -215,7 +215,7 @@ class Board:
         question.submitted_at = now
         question.updated_at = now
         question.voters = set() if question.voters is None else question.voters
-        if not self.is_moderated and not question.is_presubmitted:
+        if not self.is_moderated:
             # Open sessions show questions at once; a moderator can still reject.
             question.state = State.APPROVED
             question.approved_at = now

@@ -63,7 +63,8 @@ function placeOnList(question) {
 
 function meta(question) {
   const parts = [];
-  const authors = authorLine(question);
+  // The console names every author in its own line (moderatorDetails).
+  const authors = moderating ? "" : authorLine(question);
   if (authors) parts.push(authors);
   if (question.topic_id) parts.push(board.topicText(question.topic_id, lang));
   parts.push(question.language);

@@ -276,12 +276,6 @@ def test_a_question_request_ranks_as_a_statement_of_its_tier():
     assert floor.rules.limit_for(Kind.QUESTION, Tier.STATE_PARTY) == 180
 
 
-def test_presubmitted_questions_are_marked_by_the_caller_and_kept_pending_in_open_sessions():
-    b = board(is_moderated=False)
-    early = submit(b, 1, is_presubmitted=True)
-    assert early.state is State.PENDING
-
-
 # -- views -------------------------------------------------------------------------
 
 
