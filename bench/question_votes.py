@@ -179,9 +179,10 @@ async def main() -> None:
             [*tribune, "links", "--format", "json"], cwd=workdir, env=env, check=True, capture_output=True
         ).stdout
     )
-    server = subprocess.Popen(
-        [*tribune, "serve"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    server_log = workdir / "server.log"
+    with server_log.open("w") as log:
+        server = subprocess.Popen([*tribune, "serve"], cwd=workdir, env=env, stdout=log, stderr=log)
+    print(f"server log: {server_log}")
     try:
         port = int(env["TRIBUNE_PORT"])
         await wait_port(port)

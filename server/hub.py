@@ -230,9 +230,12 @@ class Hub:
         command (what it may see depends on them)."""
         if self._current_actors is None or not room.connections:
             return
-        ids = sorted({connection.actor.participant_id for connection in room.connections})
+        # Only the sockets asked about: one that joins while the database is
+        # read was just let in on its current roles, and is not in the answer.
+        connections = tuple(room.connections)
+        ids = sorted({connection.actor.participant_id for connection in connections})
         current = await self._current_actors(room.session_id, ids)
-        for connection in tuple(room.connections):
+        for connection in connections:
             now = current.get(connection.actor.participant_id)
             if now is None:
                 connection.revoke(FORBIDDEN)
