@@ -12,7 +12,9 @@ client receives the count it produced, on the machine's monotonic clock.
 
 The clients run in W worker processes (default 2), since one Python
 process cannot read L x R messages a second; each reports its CPU share of
-one core. The server's CPU is read from /proc.
+one core. The server's CPU is read from /proc. A client that falls too far
+behind is cut off by the server (4408) and resumes with its last seq, as a
+page does; the bench counts those, and its latency includes the wait.
 
     .venv/bin/python bench/question_votes.py --listeners 1000 --rate 50 --seconds 10
 
@@ -52,6 +54,8 @@ from floor_fanout import (  # noqa: E402  (a sibling script, not a package)
 )
 
 QUESTIONS = 5
+# The server's close code for a client that fell too far behind.
+SLOW_CLIENT = 4408
 EVENT_TYPE = '{"type":"question_votes"'
 
 
@@ -100,52 +104,89 @@ async def worker(args: dict, ready, start) -> dict:
     listeners, rate, total = args["listeners"], args["rate"], args["total"]
     question_ids: list[int] = args["question_ids"]
     index_of_question = {qid: n for n, qid in enumerate(question_ids)}
-    mine: list[tuple[int, str]] = args["participants"]
+    urls: dict[int, str] = dict(args["participants"])
     sockets = {}
-    for participant, url in mine:
+    last_seqs: dict[int, int] = {}
+    for participant, url in urls.items():
         sockets[participant] = await browser_connect(url)
-        await sockets[participant].recv()  # the snapshot
+        last_seqs[participant] = json.loads(await sockets[participant].recv())["seq"]  # the snapshot
     handshake = negotiated(next(iter(sockets.values())))
     ready.put(len(sockets))
     t0 = await asyncio.get_running_loop().run_in_executor(None, start.get)
     latencies: list[float] = []
     sizes: list[int] = []
     lags: list[float] = []
+    # A client the server cut off for falling behind (4408) reconnects with
+    # its last seq, as a page does, and gets the missed counts replayed (or a
+    # snapshot when too much was missed: those counts are "lost to a snapshot").
+    outcome = {"reconnects": 0, "snapshots": 0, "lost": 0}
 
-    async def read(ws) -> None:
+    async def reconnect(participant: int) -> None:
+        outcome["reconnects"] += 1
+        sockets[participant] = await browser_connect(f"{urls[participant]}&last_seq={last_seqs[participant]}")
+
+    async def read(participant: int) -> None:
         seen = 0
         while seen < total:
-            message = await asyncio.wait_for(ws.recv(), 60)
+            try:
+                message = await asyncio.wait_for(sockets[participant].recv(), 60)
+            except websockets.ConnectionClosed as closed:
+                if closed.rcvd is None or closed.rcvd.code != SLOW_CLIENT:
+                    raise
+                await reconnect(participant)
+                continue
             received = time.monotonic()
+            if message.startswith('{"type":"snapshot"'):
+                snapshot = json.loads(message)
+                counted = sum(item["votes"] for item in snapshot["questions"]["items"])
+                outcome["snapshots"] += 1
+                outcome["lost"] += max(0, counted - seen)
+                seen, last_seqs[participant] = max(seen, counted), snapshot["seq"]
+                continue
             if not message.startswith(EVENT_TYPE):
+                if message.startswith('{"type":"heartbeat"') or message.startswith('{"type":"resumed"'):
+                    last_seqs[participant] = max(last_seqs[participant], json.loads(message)["seq"])
                 continue
             seen += 1
             event = json.loads(message)
-            participant = int(event["actor"]["name"].rsplit(" ", 1)[1])
-            k = vote_index(participant, index_of_question[event["data"]["id"]], listeners)
+            last_seqs[participant] = event["seq"]
+            voter = int(event["actor"]["name"].rsplit(" ", 1)[1])
+            k = vote_index(voter, index_of_question[event["data"]["id"]], listeners)
             latencies.append(received - (t0 + k / rate))
             if len(sizes) < 1000:
                 sizes.append(len(message.encode()))
 
     async def vote() -> None:
-        own = set(sockets)
         for k in range(total):
             participant, question_index = k % listeners, k // listeners
-            if participant not in own:
+            if participant not in urls:
                 continue
             due = t0 + k / rate
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             lags.append(time.monotonic() - due)
             question_id = question_ids[question_index % len(question_ids)]
-            await sockets[participant].send(json.dumps({"type": "vote_question", "id": k, "question_id": question_id}))
+            command = json.dumps({"type": "vote_question", "id": k, "question_id": question_id})
+            while True:
+                try:
+                    await sockets[participant].send(command)
+                    break
+                except websockets.ConnectionClosed:
+                    await asyncio.sleep(0.05)  # its reader is reconnecting
 
     cpu_started, started = own_cpu_seconds(), time.monotonic()
-    await asyncio.gather(vote(), *(read(ws) for ws in sockets.values()))
+    await asyncio.gather(vote(), *(read(participant) for participant in urls))
     elapsed = time.monotonic() - started
     cpu = own_cpu_seconds() - cpu_started
     for ws in sockets.values():
         await ws.close()
-    return {"latencies": latencies, "sizes": sizes, "lags": lags, "cpu": cpu / elapsed, "handshake": handshake}
+    return {
+        "latencies": latencies,
+        "sizes": sizes,
+        "lags": lags,
+        "cpu": cpu / elapsed,
+        "handshake": handshake,
+        **outcome,
+    }
 
 
 def run_worker(args: dict, ready, start, results) -> None:
@@ -234,7 +275,14 @@ async def main() -> None:
         f"{connected} participants connected in {connect_s:.1f} s; {total} votes at {args.rate:g}/s "
         f"over {args.seconds:g} s on {QUESTIONS} questions; database {database}"
     )
-    print(f"counts received: {len(latencies)} (expected {total * connected})")
+    print(f"counts received live or replayed: {len(latencies)} (expected {total * connected})")
+    reconnects = sum(outcome["reconnects"] for outcome in outcomes)
+    if reconnects:
+        print(
+            f"clients cut off for falling behind (4408) and resumed with last_seq: {reconnects}; "
+            f"resumed from a snapshot: {sum(o['snapshots'] for o in outcomes)}, "
+            f"counts lost to a snapshot: {sum(o['lost'] for o in outcomes)}"
+        )
     print(
         f"vote-to-count latency at every client: p50 {percentile(latencies, 0.5) * 1000:.1f} ms, "
         f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms"
