@@ -31,6 +31,7 @@ from rooms.roles import Role
 if TYPE_CHECKING:
     from interpretation.booths import Booths
     from rooms.floor import Floor
+    from rooms.questions import Board
 
 
 def _printable(text: str) -> str:
@@ -81,6 +82,15 @@ class DelegationInfo(Protocol):
     def kind(self) -> str: ...
 
 
+class ParticipantInfo(Protocol):
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def delegation_id(self) -> int | None: ...
+
+
 class Context(Protocol):
     """What a handler may use, inside the command's transaction."""
 
@@ -108,6 +118,20 @@ class Context(Protocol):
 
     async def booths(self) -> Booths:
         """The session's interpretation booths and captioners, loaded once per command."""
+        ...
+
+    async def questions(self, *votes_of: int) -> Board:
+        """The session's questions, loaded once per command, with the votes
+        of these questions (and of those merged into them)."""
+        ...
+
+    async def participant(self, participant_id: int) -> ParticipantInfo | None:
+        """A participant of this session's event, or None."""
+        ...
+
+    def limit(self, name: str, rate: float, burst: int) -> None:
+        """Refuse (``rate_limited``) when the sender does this more often than
+        ``burst`` at once and ``rate`` per second after."""
         ...
 
 

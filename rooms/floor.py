@@ -29,6 +29,9 @@ class Kind(StrEnum):
     STATEMENT = "statement"
     POINT_OF_ORDER = "point_of_order"
     RIGHT_OF_REPLY = "right_of_reply"
+    # An audience question its author puts to the room (rooms.questions):
+    # heard among the statements, by the same precedence and time limits.
+    QUESTION = "question"
 
 
 class Status(StrEnum):
@@ -39,7 +42,9 @@ class Status(StrEnum):
     REMOVED = "removed"
 
 
-_BAND = {Kind.POINT_OF_ORDER: 0, Kind.STATEMENT: 1, Kind.RIGHT_OF_REPLY: 2}
+_BAND = {Kind.POINT_OF_ORDER: 0, Kind.STATEMENT: 1, Kind.QUESTION: 1, Kind.RIGHT_OF_REPLY: 2}
+# Kinds ranked by delegation tier and timed like statements.
+_LIKE_STATEMENTS = frozenset({Kind.STATEMENT, Kind.QUESTION})
 
 DEFAULT_TIME_LIMITS: dict[Tier, int | None] = {
     Tier.STATE_PARTY: 180,
@@ -176,7 +181,7 @@ class Floor:
         return [request.id for request in self.waiting if request.id is not None]
 
     def _key(self, request: Request) -> tuple[int, int, datetime]:
-        tier_rank = self.rules.tier_rank(request.tier) if request.kind is Kind.STATEMENT else 0
+        tier_rank = self.rules.tier_rank(request.tier) if request.kind in _LIKE_STATEMENTS else 0
         return (_BAND[request.kind], tier_rank, request.requested_at)
 
     # -- requests ----------------------------------------------------------

@@ -57,7 +57,8 @@ async def request_floor(ctx: Context, command: RequestFloor) -> None:
 
 
 class AddSpeaker(Command):
-    """A speaker in the room, entered by a moderator for their delegation."""
+    """A speaker in the room, entered by a moderator for their delegation;
+    with ``speaker_id``, a remote participant of that delegation."""
 
     type: Literal["add_speaker"]
     delegation_id: EntityId
@@ -65,6 +66,7 @@ class AddSpeaker(Command):
     kind: Kind = Kind.STATEMENT
     language: LanguageCode | None = None
     note: Note = ""
+    speaker_id: EntityId | None = None
 
 
 @commands.command(AddSpeaker, roles=FLOOR_RUNNERS)
@@ -72,6 +74,10 @@ async def add_speaker(ctx: Context, command: AddSpeaker) -> None:
     delegation = await ctx.delegation(command.delegation_id)
     if delegation is None:
         raise Refused("not_found", f"No delegation {command.delegation_id} in this event.")
+    if command.speaker_id is not None:
+        speaker = await ctx.participant(command.speaker_id)
+        if speaker is None or speaker.delegation_id != delegation.id:
+            raise Refused("not_found", f"No participant {command.speaker_id} in this delegation.")
     floor = await ctx.floor()
     request = Request(
         delegation_id=delegation.id,
@@ -80,9 +86,10 @@ async def add_speaker(ctx: Context, command: AddSpeaker) -> None:
         kind=command.kind,
         requested_at=ctx.now,
         speaker_name=command.speaker_name,
+        speaker_id=command.speaker_id,
         language=command.language,
         note=command.note,
-        is_in_room=True,
+        is_in_room=command.speaker_id is None,
     )
     await _record(ctx, floor, floor.request(request, by_runner=True))
 

@@ -18,11 +18,11 @@ from starlette.staticfiles import StaticFiles
 
 from interpretation import booth_commands, caption_commands
 from interpretation.booth_commands import ReleaseMic
-from rooms import floor_commands
+from rooms import floor_commands, question_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import iso
-from server import booth_pages, event_log, models, pages
+from server import booth_pages, event_log, models, pages, screen
 from server.auth import actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
@@ -41,7 +41,9 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 
 def command_registry() -> Registry:
     """Every command, from the modules of their domains."""
-    return Registry(floor_commands.commands, booth_commands.commands, caption_commands.commands)
+    return Registry(
+        floor_commands.commands, question_commands.commands, booth_commands.commands, caption_commands.commands
+    )
 
 
 @dataclass
@@ -144,6 +146,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
         *booth_pages.routes,
+        *screen.routes,
     ]
     # Tokens never reach a log line, however the app is served.
     install_log_redaction()

@@ -191,6 +191,37 @@ def export_speeches_command(session: str, fmt: str, output: Path | None):
         click.echo(f"{count} speeches written to {output}", err=True)
 
 
+@export.command("questions")
+@click.argument("session")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@click.option("--with-authors", is_flag=True, help="Name the authors of anonymous questions too.")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def export_questions_command(session: str, fmt: str, with_authors: bool, output: Path | None):
+    """Export the questions of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
+    from server.export import UnknownSession
+    from server.question_export import export_questions
+
+    settings = _settings()
+    out = io.StringIO()
+    try:
+        count = _run(
+            settings, lambda sessionmaker: export_questions(sessionmaker, session, out, with_authors=with_authors)
+        )
+    except UnknownSession as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(out.getvalue(), nl=False)
+    else:
+        output.write_text(out.getvalue(), encoding="utf-8", newline="")
+        click.echo(f"{count} questions written to {output}", err=True)
+
+
 @export.command("captions")
 @click.argument("session")
 @click.option(

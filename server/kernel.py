@@ -26,14 +26,17 @@ from rooms.commands import MAX_REACTION_EVENTS, Command, DelegationInfo, Emitted
 from rooms.errors import Refused
 from rooms.floor import Floor
 from rooms.floor_views import iso
+from rooms.questions import Board
 from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.auth import current_actor
 from server.booth_store import BoothStore
 from server.bus import Bus, BusUnavailable
 from server.event_log import LoggedEvent, dump, session_topic
+from server.flood import FloodGuard
 from server.floor_store import load_floor, save_floor
 from server.models import utcnow
+from server.question_store import load_board, load_votes, save_board
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +74,8 @@ class Kernel:
         self.bus = bus
         self.registry = registry
         self.clock = clock
+        # Per-action rate limits (``Context.limit``), one bucket per participant, in this process.
+        self.limits: dict[str, FloodGuard] = {}
 
     async def execute(self, actor: Actor, command: Command) -> Executed:
         """Run one command for ``actor``. Raises ``Refused`` when nothing changed."""
@@ -87,7 +92,7 @@ class Kernel:
                 raise AccessLost()
             if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
                 raise RolesChanged(command.type)
-            tx = Transaction(db, session, now_actor, self.clock(), self.registry)
+            tx = Transaction(db, session, now_actor, self.clock(), self.registry, limits=self.limits)
             await tx.execute(command)
             await tx.react()
             await tx.flush()
@@ -119,6 +124,8 @@ class Transaction:
     _booths: BoothStore | None = None
     # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
     emitted: list[Emitted] = field(default_factory=list)
+    limits: dict[str, FloodGuard] = field(default_factory=dict)
+    _board: Board | None = None
 
     async def execute(self, command: Command) -> None:
         if not self.registry.may(self.actor.roles, command.type):
@@ -145,6 +152,8 @@ class Transaction:
             await save_floor(self.db, self.session, self._floor, with_order=self._floor_has_waiting)
         if self._booths is not None:
             await self._booths.save(self.db)
+        if self._board is not None:
+            await save_board(self.db, self.session, self._board, self.now)
 
     async def booths(self) -> Booths:
         if self._booths is None:
@@ -161,6 +170,27 @@ class Transaction:
             done += 1
             for reaction in self.registry.reactions.get(event.type, ()):
                 await reaction(self, event)
+
+    # -- questions (rooms.question_commands) --------------------------------------
+
+    async def questions(self, *votes_of: int) -> Board:
+        if self._board is None:
+            self._board = await load_board(self.db, self.session)
+        await load_votes(self.db, self._board, votes_of)
+        return self._board
+
+    async def participant(self, participant_id: int) -> models.Participant | None:
+        participant = await self.db.get(models.Participant, participant_id)
+        if participant is None or participant.event_id != self.session.event_id:
+            return None
+        return participant
+
+    def limit(self, name: str, rate: float, burst: int) -> None:
+        guard = self.limits.get(name)
+        if guard is None:
+            guard = self.limits[name] = FloodGuard(rate, burst)
+        if not guard.bucket(self.actor.participant_id).take():
+            raise Refused("rate_limited", "You are doing this too often; wait a moment and try again.")
 
     async def emit(self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE) -> None:
         await self.flush()

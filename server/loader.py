@@ -17,7 +17,16 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, StrictInt, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    ValidationError,
+)
 from sqlalchemy import delete, select
 
 from interpretation.channels import is_sign_language
@@ -27,6 +36,7 @@ from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.roles import Role
 from server import models, tokens
 from server.localized import LocalizedText, LocalizedTitle, primary
+from server.question_loader import load_questions
 
 Path_ = tuple[str | int, ...]
 
@@ -117,6 +127,19 @@ class FloorSpec(_Spec):
     right_of_reply: Seconds | None = 120
 
 
+class TopicSpec(_Spec):
+    """A guiding question of the session, announced in advance."""
+
+    key: Key
+    text: Annotated[LocalizedText, Field(min_length=1)]
+
+
+class SessionQuestionsSpec(_Spec):
+    # False: questions are shown to the audience as soon as they are sent.
+    moderated: StrictBool = True
+    topics: list[TopicSpec] = Field(default_factory=list)
+
+
 class SessionSpec(_Spec):
     key: Key
     title: LocalizedTitle
@@ -131,6 +154,7 @@ class SessionSpec(_Spec):
     ends: datetime
     hybrid: StrictBool = True
     floor: FloorSpec = Field(default_factory=FloorSpec)
+    questions: SessionQuestionsSpec = Field(default_factory=SessionQuestionsSpec)
 
 
 class ParticipantSpec(_Spec):
@@ -152,11 +176,28 @@ class ParticipantSpec(_Spec):
         return role in self.roles or any(role in roles for roles in self.session_roles.values())
 
 
+class QuestionSpec(_Spec):
+    """A question sent in advance (at registration), imported as pre-submitted."""
+
+    key: Key
+    session: Key
+    author: Key
+    text: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)]
+    language: Language
+    topic: Key | None = None
+    anonymous: StrictBool = False
+    # "I wish to ask it myself".
+    ask_myself: StrictBool = False
+    # Local time in the event's time zone; left out: when first loaded.
+    submitted: datetime | None = None
+
+
 class EventSpec(_Spec):
     event: EventInfo
     delegations: list[DelegationSpec] = Field(default_factory=list)
     sessions: list[SessionSpec] = Field(default_factory=list)
     participants: list[ParticipantSpec] = Field(default_factory=list)
+    questions: list[QuestionSpec] = Field(default_factory=list)
 
     def session_times(self, session: SessionSpec) -> tuple[datetime, datetime]:
         """The session's start and end as aware UTC datetimes."""
@@ -179,6 +220,8 @@ _MODEL_AT: dict[str, type[_Spec]] = {
     "sessions": SessionSpec,
     "participants": ParticipantSpec,
     "floor": FloorSpec,
+    "questions": QuestionSpec,
+    "topics": TopicSpec,
 }
 
 
@@ -406,6 +449,7 @@ _LISTS: dict[str, type[_Spec]] = {
     "delegations": DelegationSpec,
     "sessions": SessionSpec,
     "participants": ParticipantSpec,
+    "questions": QuestionSpec,
 }
 
 
@@ -422,6 +466,8 @@ class _Validated:
     # the list itself is unreadable and references cannot be checked.
     delegation_keys: set[str] | None
     session_keys: set[str] | None
+    questions: list[tuple[int, QuestionSpec]] = field(default_factory=list)
+    participant_keys: set[str] | None = None
 
     @classmethod
     def of(cls, spec: EventSpec) -> _Validated:
@@ -432,6 +478,8 @@ class _Validated:
             list(enumerate(spec.participants)),
             {item.key for item in spec.delegations},
             {item.key for item in spec.sessions},
+            list(enumerate(spec.questions)),
+            {item.key for item in spec.participants},
         )
 
     @classmethod
@@ -445,6 +493,8 @@ class _Validated:
             items["participants"],
             _keys_written(data.get("delegations", [])),
             _keys_written(data.get("sessions", [])),
+            items["questions"],
+            _keys_written(data.get("participants", [])),
         )
 
 
@@ -496,6 +546,7 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
     problems += _check_delegation_sizes(parts)
     for index, person in parts.participants:
         problems += _check_languages(person, ("participants", index), parts.event)
+    problems += _check_questions(parts)
     return problems
 
 
@@ -522,6 +573,28 @@ def _check_languages(person: ParticipantSpec, where: Path_, event: EventInfo | N
             problems.append((where + ("captions",), f"the event does not offer {person.captions!r} (event.languages)"))
         if is_sign_language(person.captions):
             problems.append((where + ("captions",), "captions are text in a spoken language"))
+    return problems
+
+
+def _check_questions(parts: _Validated) -> list[tuple[Path_, str]]:
+    problems: list[tuple[Path_, str]] = []
+    topics: dict[str, set[str]] = {}
+    for index, session in parts.sessions:
+        keys = enumerate(topic.key for topic in session.questions.topics)
+        problems += _duplicates(keys, ("sessions", index, "questions", "topics"), "topic", suffix="key")
+        topics[session.key] = {topic.key for topic in session.questions.topics}
+    languages = set(parts.event.languages) if parts.event is not None else None
+    for index, question in parts.questions:
+        where: Path_ = ("questions", index)
+        if parts.session_keys is not None and question.session not in parts.session_keys:
+            problems.append((where + ("session",), f"unknown session {question.session!r}"))
+        if parts.participant_keys is not None and question.author not in parts.participant_keys:
+            problems.append((where + ("author",), f"unknown participant {question.author!r}"))
+        if languages is not None and question.language not in languages:
+            problems.append((where + ("language",), f"{question.language!r} is not one of the event's languages"))
+        known_topics = topics.get(question.session)
+        if question.topic is not None and known_topics is not None and question.topic not in known_topics:
+            problems.append((where + ("topic",), f"unknown topic {question.topic!r} in session {question.session!r}"))
     return problems
 
 
@@ -686,11 +759,12 @@ class LoadReport:
     sessions: Counts = field(default_factory=Counts)
     delegations: Counts = field(default_factory=Counts)
     participants: Counts = field(default_factory=Counts)
+    questions: Counts = field(default_factory=Counts)
 
     def summary(self) -> str:
         verb = "created" if self.event_created else "updated"
         lines = [f"Event {self.event_slug!r} {verb} (id {self.event_id})."]
-        for name in ("sessions", "delegations", "participants"):
+        for name in ("sessions", "delegations", "participants", "questions"):
             counts: Counts = getattr(self, name)
             line = f"  {name}: {counts.created} created, {counts.updated} updated"
             if counts.kept:
@@ -780,6 +854,7 @@ async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
                 )
         await _assign_languages(db, event.id, spec.participants, participants)
         await db.flush()
+        await load_questions(db, spec, sessions, participants, report.questions)
     return report
 
 
@@ -844,6 +919,7 @@ def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> No
     row.time_limits = {tier.value: limit for tier, limit in limits.items()}
     row.point_of_order_limit = item.floor.point_of_order
     row.right_of_reply_limit = item.floor.right_of_reply
+    row.questions_moderated = item.questions.moderated
     # last_seq and is_list_closed belong to the live meeting: left alone.
     if row.id is None:
         row.last_seq, row.is_list_closed = 0, False

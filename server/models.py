@@ -104,6 +104,8 @@ class Session(Base):
     # Events up to this seq were logged in an older shape: a client resuming
     # from before it gets a snapshot instead of a replay.
     replayable_after_seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Questions wait for a moderator before the audience sees them (rooms.questions).
+    questions_moderated: Mapped[bool] = mapped_column(Boolean, default=True)
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 
@@ -294,3 +296,63 @@ class Presence(Base):
     # Names one socket in one process, for its removal.
     connection: Mapped[str] = mapped_column(String(64), unique=True)
     seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- questions (rooms.questions) -------------------------------------------------
+
+
+class QuestionTopic(Base):
+    """A guiding question of a session, in several languages ({lang: text})."""
+
+    __tablename__ = "question_topics"
+    __table_args__ = (UniqueConstraint("session_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    texts: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class Question(Base):
+    __tablename__ = "questions"
+    __table_args__ = (
+        # Questions from the event file have a key, so loading it again finds them.
+        UniqueConstraint("session_id", "key"),
+        Index("ix_questions_session_state", "session_id", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    key: Mapped[str | None] = mapped_column(String(100))
+    author_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    # The delegation the author spoke for when asking.
+    delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegations.id", ondelete="SET NULL"))
+    text: Mapped[str] = mapped_column(Text)
+    original_text: Mapped[str | None] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    topic_id: Mapped[int | None] = mapped_column(ForeignKey("question_topics.id", ondelete="SET NULL"))
+    is_anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    wants_to_ask: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_presubmitted: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(12))
+    reject_reason: Mapped[str | None] = mapped_column(String(500))
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id", ondelete="SET NULL"))
+    speaking_request_id: Mapped[int | None] = mapped_column(ForeignKey("speaking_requests.id", ondelete="SET NULL"))
+    # Place among the questions next up (state queued), 1 first.
+    queue_rank: Mapped[int | None] = mapped_column(Integer)
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class QuestionVote(Base):
+    """One participant's vote for one question (the one they voted on, even
+    if it was merged since: undoing the merge gives it back)."""
+
+    __tablename__ = "question_votes"
+
+    question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

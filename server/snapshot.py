@@ -15,6 +15,7 @@ from server import models
 from server.booth_store import interpretation_view
 from server.event_log import dump
 from server.floor_store import load_floor
+from server.question_store import questions_snapshot
 
 
 async def lock_session_for_read(db: AsyncSession, session_id: int) -> models.Session | None:
@@ -57,6 +58,7 @@ async def snapshot(db: AsyncSession, session: models.Session, actor: Actor, regi
             "delegations": [{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations],
             "floor": floor_view(floor, now),
             "interpretation": await interpretation_view(db, session, actor, now),
+            "questions": await questions_snapshot(db, session, actor),
         }
     )
 

@@ -112,6 +112,7 @@ export function t(key, values = {}) {
  */
 export class Connection {
   constructor(sessionId, handlers = {}) {
+    Connection.latest = this;
     this.sessionId = sessionId;
     this.handlers = handlers;
     this.listeners = new Map(); // type -> Set of functions
@@ -277,6 +278,8 @@ export class Connection {
       this.handlers.onFloor?.(view, message);
       this.emit("floor", view, message);
     }
+    // Other parts of the page (questions.js) follow the same socket.
+    window.dispatchEvent(new CustomEvent("tribune:message", { detail: { connection: this, message } }));
   }
 
   connected() {

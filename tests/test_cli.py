@@ -64,10 +64,10 @@ def _event_count(url: str) -> int:
 def test_load_good_file(env):
     result = run("load", str(DEMO))
     assert result.exit_code == 0, result.output
-    assert "coop-assist-2020" in result.output and "42 created" in result.output
+    assert "coop-assist-2020" in result.output and "43 created" in result.output
     again = run("load", str(DEMO))
     assert again.exit_code == 0
-    assert "0 created, 42 updated" in again.output
+    assert "0 created, 43 updated" in again.output
     assert _event_count(env["TRIBUNE_DATABASE_URL"]) == 1
 
 
@@ -92,7 +92,7 @@ def test_links_json_and_csv_are_stable(env):
     first = run("links", "--format", "json")
     assert first.exit_code == 0
     entries = json.loads(first.stdout)
-    assert len(entries) == 42
+    assert len(entries) == 43
     assert json.loads(run("links", "--format", "json").stdout) == entries
 
     chair = next(entry for entry in entries if entry["key"] == "th-chair")
@@ -290,7 +290,7 @@ def test_links_from_another_directory_refuse_rather_than_print_dead_links(env, t
     monkeypatch.chdir(served)
     assert run("load", str(DEMO)).exit_code == 0
     good = run("links", "--format", "json")
-    assert good.exit_code == 0 and len(json.loads(good.stdout)) == 42
+    assert good.exit_code == 0 and len(json.loads(good.stdout)) == 43
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()

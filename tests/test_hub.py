@@ -203,3 +203,19 @@ async def test_a_gap_in_one_socket_is_filled_from_the_log_as_a_last_resort():
     await asyncio.sleep(0)
     assert sink.texts == ["e3", "ack", "log 4", "log 5", "e6", "e8"]
     assert asked == [(3, 6)] and connection.last_seq == 8
+
+
+async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
+    # Seen with 1000 participants connecting: the heartbeat's access check read
+    # the database while others joined, and cut off those it had not asked about.
+    log = Log()
+    early, late = Connection(actor(participant_id=5), 8), Connection(actor(participant_id=6), 8)
+
+    async def current_actors(session_id, participant_ids):
+        await hub.join(late)  # joins while the roles are being read
+        return {participant_id: actor(participant_id=participant_id) for participant_id in participant_ids}
+
+    hub = Hub(MemoryBus(), log.read, log.last_seqs, lambda: "now", current_actors)
+    (await hub.join(early)).started_at(0)
+    await hub.beat()
+    assert early.revoked is None and late.revoked is None

@@ -41,6 +41,13 @@ INTERPRETATION_EVENTS = {
     "slow_down_requested",
     "caption",
 }
+QUESTION_EVENT_TYPES = {
+    "question_updated",
+    "question_hidden",
+    "question_votes",
+    "question_queue",
+    "question_moderation",
+}
 SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong", "heartbeat"}
 
 
@@ -52,7 +59,7 @@ def sections() -> dict[str, str]:
 
 def test_every_message_has_a_section_with_an_example():
     documented = sections()
-    for name in COMMAND_TYPES | EVENT_TYPES | SERVER_MESSAGES:
+    for name in COMMAND_TYPES | EVENT_TYPES | QUESTION_EVENT_TYPES | SERVER_MESSAGES:
         assert name in documented, f"{name} is not documented"
         assert "```json" in documented[name], f"{name} has no example"
 
@@ -73,7 +80,7 @@ def test_every_event_the_floor_can_emit_is_known():
 
 
 def test_event_examples_are_valid_json_apart_from_the_floor_placeholder():
-    for name in EVENT_TYPES | SERVER_MESSAGES:
+    for name in EVENT_TYPES | QUESTION_EVENT_TYPES | SERVER_MESSAGES:
         first = re.search(r"```json\n(.*?)```", sections()[name], flags=re.S).group(1)
         message = json.loads(first.replace('"floor": {...}', '"floor": {}'))
         assert message["type"] == name
@@ -89,3 +96,13 @@ def test_every_interpretation_event_is_documented_with_its_example():
     for name in INTERPRETATION_EVENTS:
         first = re.search(r"```json\n(.*?)```", documented[name], flags=re.S).group(1)
         assert json.loads(first)["type"] == name
+
+
+def test_every_event_the_questions_can_emit_is_known():
+    import rooms.question_commands
+    import rooms.question_views
+
+    source = Path(rooms.question_views.__file__).read_text() + Path(rooms.question_commands.__file__).read_text()
+    # Names of fields ("question_id") are not events.
+    emitted = set(re.findall(r'"(question_[a-z_]+)"', source)) - COMMAND_TYPES - {"question_id", "question_ids"}
+    assert emitted == QUESTION_EVENT_TYPES

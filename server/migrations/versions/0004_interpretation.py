@@ -1,7 +1,7 @@
 """interpretation: booths with their mic lock, interpreters and captioners, chat, captions, presence
 
 Revision ID: 0004_interpretation
-Revises: 0003
+Revises: 0003_questions
 Create Date: 2026-11-22
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_interpretation"
-down_revision: str | Sequence[str] | None = "0003"
+down_revision: str | Sequence[str] | None = "0003_questions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,52 @@
+// The projector view: who speaks, for how long still, who is next, and the
+// question on air. Nothing to click; it follows the session live.
+
+import { Connection, FloorView, connectionBadge, el, kindLabel, pageConfig } from "./tribune.js";
+import { QuestionBoard, authorLine } from "./question_state.js";
+
+const { session_id: sessionId } = pageConfig();
+const lang = document.documentElement.lang;
+// Enough for the room to see what is coming, short enough to read from afar.
+const NEXT_SHOWN = 4;
+
+let board = null;
+
+const connection = new Connection(sessionId, {
+  onState: connectionBadge(),
+  onSnapshot: (snapshot) => {
+    board = new QuestionBoard(snapshot.questions);
+  },
+  onFloor: (floor, message) => {
+    if (board && message.type !== "snapshot") board.apply(message.type, message.data || {});
+    render(floor);
+  },
+});
+const floorView = new FloorView(connection);
+
+function render(floor) {
+  floorView.render(floor);
+  document.getElementById("screen-next").replaceChildren(
+    ...floor.waiting.slice(0, NEXT_SHOWN).map((request) =>
+      el(
+        "li",
+        { dir: "auto" },
+        el("span", { class: "next-name" }, request.speaker_name),
+        el("span", { class: "next-meta" }, ` · ${request.delegation.name} · ${kindLabel(request.kind)}`),
+      ),
+    ),
+  );
+  const question = board?.onAir() ?? null;
+  document.getElementById("screen-question").hidden = !question;
+  if (question) {
+    setText("screen-question-text", question.text);
+    setText("screen-question-meta", authorLine(question));
+    setText("screen-question-topic", question.topic_id ? board.topicText(question.topic_id, lang) : "");
+  }
+}
+
+function setText(id, text) {
+  const node = document.getElementById(id);
+  if (node.textContent !== text) node.textContent = text;
+}
+
+connection.start();
