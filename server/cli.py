@@ -68,6 +68,7 @@ def load(event_file: Path):
 
     Loading a file again updates the event; nothing is written if the file
     has any problem. See docs/event-format.md."""
+    from server.links import WrongSecret
     from server.loader import EventFileError, load_event_file
 
     settings = _settings()
@@ -80,6 +81,14 @@ def load(event_file: Path):
     except EventFileError as error:
         click.echo(str(error), err=True)
         click.echo("Nothing was loaded.", err=True)
+        sys.exit(1)
+    except WrongSecret as wrong:
+        click.echo(
+            f"The secret here is not the one event {wrong} was loaded with: loading with it would void every "
+            f"join link already sent. Run `tribune load` where `tribune serve` runs (beside its {SECRET_FILE}), "
+            "or set TRIBUNE_SECRET to the server's secret. Nothing was loaded.",
+            err=True,
+        )
         sys.exit(1)
     click.echo(report.summary())
 

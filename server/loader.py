@@ -35,6 +35,7 @@ from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONS
 from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.roles import Role
 from server import models, tokens
+from server.links import WrongSecret
 from server.localized import LocalizedText, LocalizedTitle, primary
 from server.question_loader import load_questions
 
@@ -937,4 +938,9 @@ def _fill_participant(
     row.session_ids = [sessions[key].id for key in item.sessions] if item.sessions is not None else None
     if row.token_version is None:
         row.token_version = 1
-    row.token_hash = tokens.token_hash(tokens.join_token(secret, slug, item.key, row.token_version))
+    token_hash = tokens.token_hash(tokens.join_token(secret, slug, item.key, row.token_version))
+    if row.token_hash is not None and row.token_hash != token_hash:
+        # Loading with another secret (another directory, a changed
+        # TRIBUNE_SECRET) would silently void every link already sent.
+        raise WrongSecret(slug)
+    row.token_hash = token_hash

@@ -307,3 +307,22 @@ def test_links_from_another_directory_refuse_rather_than_print_dead_links(env, t
     assert "/join/" not in refused.stdout
     monkeypatch.setenv("TRIBUNE_SECRET", (served / ".tribune-secret").read_text().strip())
     assert run("links", "--format", "json").stdout == good.stdout
+
+
+def test_loading_again_with_another_secret_refuses_rather_than_void_the_links(env, tmp_path, monkeypatch):
+    monkeypatch.delenv("TRIBUNE_SECRET")
+    served = tmp_path / "served"
+    served.mkdir()
+    monkeypatch.chdir(served)
+    assert run("load", str(DEMO)).exit_code == 0
+    good = run("links", "--format", "json").stdout
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    refused = run("load", str(DEMO))
+    assert refused.exit_code == 1
+    assert "would void every join link already sent" in refused.stderr and "Nothing was loaded" in refused.stderr
+    monkeypatch.chdir(served)
+    assert run("links", "--format", "json").stdout == good  # every link still works
+    assert run("load", str(DEMO)).exit_code == 0  # where the server runs, loading again is fine

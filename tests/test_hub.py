@@ -209,7 +209,7 @@ async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
     # Seen with 1000 participants connecting: the heartbeat's access check read
     # the database while others joined, and cut off those it had not asked about.
     log = Log()
-    early, late = Connection(actor(participant_id=5), 8), Connection(actor(participant_id=6), 8)
+    (early, _), (late, _) = connect(actor(participant_id=5)), connect(actor(participant_id=6))
 
     async def current_actors(session_id, participant_ids):
         await hub.join(late)  # joins while the roles are being read
