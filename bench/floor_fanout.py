@@ -37,21 +37,26 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import resource
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import textwrap
 import time
-from pathlib import Path
 
 import websockets
-from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
+from common import (
+    CLIENT_CPU_WARNING,
+    ROOT,
+    browser_connect,
+    free_port,
+    negotiated,
+    own_cpu_seconds,
+    percentile,
+    process_cpu_seconds,
+    tribune_servers,
+    wait_port,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 EVENT_FILE = textwrap.dedent(
     """
     event: {slug: bench, title: Bench, timezone: UTC}
@@ -65,42 +70,6 @@ EVENT_FILE = textwrap.dedent(
 )
 
 
-# What Chromium sends (and Firefox and Safari alike); the server may decline it.
-BROWSER_EXTENSIONS_OFFER = "permessage-deflate; client_max_window_bits"
-# Above this share of one core, the clients' process is the bottleneck.
-CLIENT_CPU_WARNING = 0.8
-
-
-async def browser_connect(url: str):
-    """A WebSocket opened like a browser's: per-message deflate offered as Chromium does."""
-    return await websockets.connect(
-        url,
-        max_size=2**22,
-        compression=None,
-        extensions=[ClientPerMessageDeflateFactory(client_max_window_bits=True)],
-    )
-
-
-def negotiated(ws) -> str:
-    """The extensions offered and accepted on one socket, checked against the browser's offer."""
-    offered = ws.request.headers.get("Sec-WebSocket-Extensions")
-    if offered != BROWSER_EXTENSIONS_OFFER:
-        raise RuntimeError(f"the client offered {offered!r}, not the browser's {BROWSER_EXTENSIONS_OFFER!r}")
-    accepted = ws.response.headers.get("Sec-WebSocket-Extensions")
-    return f"offered {offered!r}, server answered {accepted!r}" + ("" if accepted else " (no compression)")
-
-
-def process_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def own_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
-
-
 async def discard(ws) -> None:
     """Read and drop what the speaker's socket gets (its acks and events), as a page would."""
     try:
@@ -108,38 +77,6 @@ async def discard(ws) -> None:
             pass
     except websockets.ConnectionClosed:
         pass
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def percentile(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(q * len(values)))]
-
-
-async def wait_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            return
-        except OSError:
-            await asyncio.sleep(0.1)
-    raise RuntimeError(f"nothing listens on {port}")
-
-
-async def wipe(database: str) -> None:
-    """Each round starts from an empty database (the one given is wiped)."""
-    import asyncpg
-
-    connection = await asyncpg.connect(database.replace("postgresql+asyncpg://", "postgresql://"))
-    await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
-    await connection.close()
 
 
 async def next_event(ws, is_event, sent: float) -> tuple[float, str]:
@@ -193,31 +130,13 @@ async def drive(url_for_listener, url_for_speaker, commands, listeners, make_com
 
 
 async def bench_tribune(database: str | None, listeners: int, commands: int) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="tribune-bench-"))
-    env = {**os.environ, "TRIBUNE_SECRET": "bench", "TRIBUNE_PORT": str(free_port())}
-    env["TRIBUNE_DATABASE_URL"] = database or f"sqlite+aiosqlite:///{workdir}/bench.db"
-    env["TRIBUNE_COMMANDS_PER_SECOND"] = "100000"
-    env["TRIBUNE_COMMAND_BURST"] = "100000"
-    if database:
-        await wipe(database)
-    (workdir / "bench.yaml").write_text(EVENT_FILE)
-    tribune = [sys.executable, "-m", "server.cli"]
-    subprocess.run([*tribune, "load", "bench.yaml"], cwd=workdir, env=env, check=True, capture_output=True)
-    links = json.loads(
-        subprocess.run(
-            [*tribune, "links", "--format", "json"], cwd=workdir, env=env, check=True, capture_output=True
-        ).stdout
-    )
-    link = next(link for link in links if link["event"] == "bench")
+    servers = await tribune_servers(EVENT_FILE, database=database, commands_per_second="100000", command_burst="100000")
+    link = servers.links("bench")[0]
     token = link["url"].rsplit("/", 1)[1]
     session_id = link["sessions"][0]["id"]
-    server = subprocess.Popen(
-        [*tribune, "serve"], cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    await servers.start()
     try:
-        port = int(env["TRIBUNE_PORT"])
-        await wait_port(port)
-        url = f"ws://127.0.0.1:{port}/ws/sessions/{session_id}?token={token}"
+        url = f"ws://127.0.0.1:{servers.ports[0]}/ws/sessions/{session_id}?token={token}"
 
         def command(n: int, last_event: str | None) -> str:
             if n % 2 == 0:
@@ -227,10 +146,11 @@ async def bench_tribune(database: str | None, listeners: int, commands: int) -> 
 
         # Events carry the change and the order of waiting ids; the type comes first.
         events = ('{"type":"floor_requested"', '{"type":"request_withdrawn"')
-        return await drive(lambda i: url, url, commands, listeners, command, lambda m: m.startswith(events), server.pid)
+        return await drive(
+            lambda i: url, url, commands, listeners, command, lambda m: m.startswith(events), servers.pids[0]
+        )
     finally:
-        server.terminate()
-        server.wait()
+        servers.stop()
 
 
 CEILING = textwrap.dedent(

@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from floor_fanout import (  # noqa: E402  (a sibling script, not a package)
+from common import (  # noqa: E402  (a sibling module, not a package)
     browser_connect,
     free_port,
     negotiated,
@@ -50,7 +50,9 @@ from floor_fanout import (  # noqa: E402  (a sibling script, not a package)
     percentile,
     process_cpu_seconds,
     wait_port,
-    wipe,
+)
+from common import (  # noqa: E402
+    wipe_postgres as wipe,
 )
 
 QUESTIONS = 5

@@ -29,6 +29,7 @@ from rooms.recipients import EVERYONE, Recipients
 from rooms.roles import Role
 
 if TYPE_CHECKING:
+    from interpretation.booths import Booths
     from rooms.floor import Floor
     from rooms.questions import Board
 
@@ -129,8 +130,29 @@ class Context(Protocol):
         ``burst`` at once and ``rate`` per second after."""
         ...
 
+    async def booths(self) -> Booths:
+        """The session's interpretation booths and captioners, loaded once per command."""
+        ...
+
 
 Handler = Callable[[Any, Any], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Emitted:
+    """An event recorded in this transaction, as its reactions see it."""
+
+    type: str
+    data: dict[str, Any]
+
+
+# A reaction runs inside the transaction of the command whose event it
+# follows, after that command's handler: what it records commits (or not)
+# with it. This is how one domain follows another without importing it (the
+# booths follow the floor language; the floor knows nothing of booths).
+Reaction = Callable[[Any, Emitted], Awaitable[None]]
+# Reactions may record events that have reactions; this bounds the chain.
+MAX_REACTION_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -146,6 +168,7 @@ class CommandSet:
 
     def __init__(self) -> None:
         self.specs: list[CommandSpec] = []
+        self.reactions: list[tuple[str, Reaction]] = []
 
     def command(self, schema: type[Command], *, roles: Iterable[Role]) -> Callable[[Handler], Handler]:
         name = command_name(schema)
@@ -153,6 +176,15 @@ class CommandSet:
         def register(handler: Handler) -> Handler:
             self.specs.append(CommandSpec(name, schema, frozenset(roles), handler))
             return handler
+
+        return register
+
+    def reaction(self, *event_types: str) -> Callable[[Reaction], Reaction]:
+        """Run the decorated function after each of these events, in the same transaction."""
+
+        def register(reaction: Reaction) -> Reaction:
+            self.reactions += [(event_type, reaction) for event_type in event_types]
+            return reaction
 
         return register
 
@@ -171,7 +203,10 @@ class Registry:
 
     def __init__(self, *sets: CommandSet) -> None:
         self.specs: dict[str, CommandSpec] = {}
+        self.reactions: dict[str, list[Reaction]] = {}
         for command_set in sets:
+            for event_type, reaction in command_set.reactions:
+                self.reactions.setdefault(event_type, []).append(reaction)
             for spec in command_set.specs:
                 if spec.name in self.specs:
                     raise ValueError(f"command {spec.name!r} is declared twice")

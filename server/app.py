@@ -7,36 +7,43 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.routing import Mount, WebSocketRoute
+from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
+from interpretation import booth_commands, caption_commands
+from interpretation.booth_commands import ReleaseMic
 from rooms import floor_commands, question_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import iso
-from server import event_log, models, pages, screen
+from server import booth_pages, event_log, models, pages, screen
 from server.auth import actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard
 from server.hub import Hub
 from server.kernel import Kernel
+from server.media_relay import MediaRelay
+from server.media_store import MediaState, load_media_state
+from server.presence import Presence
 from server.protocol import Parser
 from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
-from server.ws import session_socket
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def command_registry() -> Registry:
     """Every command, from the modules of their domains."""
-    return Registry(floor_commands.commands, question_commands.commands)
+    return Registry(
+        floor_commands.commands, booth_commands.commands, caption_commands.commands, question_commands.commands
+    )
 
 
 @dataclass
@@ -46,12 +53,15 @@ class Tribune:
     settings: Settings
     engine: AsyncEngine
     sessionmaker: async_sessionmaker[AsyncSession]
+    # For what only reads (snapshots, replays, pages): in SQLite it takes no lock.
+    reader: async_sessionmaker[AsyncSession]
     bus: Bus
     hub: Hub
     registry: Registry
     parser: Parser
     kernel: Kernel
     floods: FloodGuard
+    presence: Presence
 
 
 def create_app(settings: Settings | None = None, bus: Bus | None = None, registry: Registry | None = None) -> Starlette:
@@ -60,27 +70,28 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         engine = create_engine(settings.database_url)
         await migrate(engine)
         maker = sessionmaker(engine)
+        reader = sessionmaker(engine, read_only=True)
         the_bus = bus or create_bus(settings.bus_url)
         commands = registry or command_registry()
         kernel = Kernel(maker, the_bus, commands)
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
-            async with maker() as db:
+            async with reader() as db:
                 return await event_log.read(db, session_id, after, upto)
 
         async def last_seqs(session_ids: list[int]) -> dict[int, int]:
-            async with maker() as db:
+            async with reader() as db:
                 rows = await db.execute(
                     select(models.Session.id, models.Session.last_seq).where(models.Session.id.in_(session_ids))
                 )
                 return {session_id: seq for session_id, seq in rows.all()}
 
         async def current_actors(session_id: int, participant_ids: list[int]) -> dict[int, Actor | None]:
-            async with maker() as db:
+            async with reader() as db:
                 session = await db.get(models.Session, session_id)
                 if session is None:
                     return {}
@@ -88,32 +99,54 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
                 return {p.id: actor_in(p, session) for p in participants}
 
         hub = Hub(the_bus, read_log, last_seqs, lambda: iso(kernel.clock()) or "", current_actors)
+
+        async def release_mic(actor: Actor) -> None:
+            if "release_mic" in commands:
+                await kernel.execute(actor, ReleaseMic(id="disconnected", type="release_mic", reason="disconnected"))
+
+        presence = Presence(maker, kernel.clock, release_mic, settings.mic_release_grace_seconds)
         await the_bus.start()
         app.state.tribune = Tribune(
             settings,
             engine,
             maker,
+            reader,
             the_bus,
             hub,
             commands,
             Parser(commands),
             kernel,
             FloodGuard(settings.commands_per_second, settings.command_burst),
+            presence,
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
+        refresh = asyncio.create_task(presence.run(), name="presence")
+
+        async def media_state(session_id: int) -> MediaState | None:
+            async with reader() as db:
+                return await load_media_state(db, session_id)
+
+        # Media on a bus of its own: a video key frame never delays an event.
+        app.state.media = MediaRelay(create_bus(settings.bus_url), hub, media_state, current_actors)
+        await app.state.media.start()
         try:
-            yield
+            # The lifespan's state reaches uvicorn's protocols: the live socket
+            # is served there (server/live_socket.py), not through ASGI.
+            yield {"tribune": app.state.tribune, "media": app.state.media}
         finally:
+            await app.state.media.stop()
             heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
+            refresh.cancel()
+            await asyncio.gather(heartbeat, refresh, return_exceptions=True)
+            await presence.stop()
             await the_bus.stop()
             await engine.dispose()
 
     routes = [
-        WebSocketRoute("/ws/sessions/{session_id:int}", session_socket),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
         *screen.routes,
+        *booth_pages.routes,
     ]
     # Tokens never reach a log line, however the app is served.
     install_log_redaction()

@@ -12,15 +12,15 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
 from server import db
-from server.settings import Settings, load_settings
+from server.settings import SECRET_FILE, Settings, load_settings
 
 DEMO_FILE = Path(__file__).parent / "demo" / "coop-assist-2020.yaml"
 DEMO_SLUG = "coop-assist-2020"
-DEMO_PANEL = "panel"
 
 
 def _settings(**overrides) -> Settings:
@@ -88,11 +88,21 @@ def load(event_file: Path):
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
 @click.option("--event", "event_slug", help="Only this event (its slug).")
 def links(fmt: str, event_slug: str | None):
-    """Print every participant's personal join link."""
-    from server.links import participant_links
+    """Print every participant's personal join link.
 
-    settings = _settings()
-    entries = _run(settings, lambda sessionmaker: participant_links(sessionmaker, settings, event_slug))
+    Links are derived from the secret the events were loaded with: run this
+    where `tribune serve` runs (beside its .tribune-secret), or set TRIBUNE_SECRET."""
+    from server.links import WrongSecret, participant_links
+
+    settings = Settings()
+    if not settings.secret:
+        if not Path(SECRET_FILE).exists():
+            _refuse_links(f"No secret here: there is no TRIBUNE_SECRET and no {SECRET_FILE} in this directory.")
+        settings = settings.with_secret()
+    try:
+        entries = _run(settings, lambda sessionmaker: participant_links(sessionmaker, settings, event_slug))
+    except WrongSecret as wrong:
+        _refuse_links(f"The secret here is not the one event {wrong} was loaded with, so its links would be refused.")
     if fmt == "json":
         click.echo(json.dumps(entries, ensure_ascii=False, indent=2))
     elif fmt == "csv":
@@ -101,8 +111,20 @@ def links(fmt: str, event_slug: str | None):
         click.echo(_links_table(entries))
 
 
+def _refuse_links(reason: str) -> NoReturn:
+    click.echo(reason, err=True)
+    click.echo(
+        f"Run `tribune links` in the directory where `tribune serve` runs (it keeps {SECRET_FILE} there), "
+        "or set TRIBUNE_SECRET to the server's secret. No links were printed.",
+        err=True,
+    )
+    sys.exit(1)
+
+
 def _roles_text(entry: dict) -> str:
     parts = [",".join(entry["roles"]) or "-"]
+    if entry.get("booth"):
+        parts.append(f"booth:{entry['booth']}")
     parts += [f"{key}:{','.join(roles)}" for key, roles in entry["session_roles"].items()]
     return " ".join(parts)
 
@@ -167,6 +189,32 @@ def export_speeches_command(session: str, fmt: str, output: Path | None):
     else:
         output.write_text(out.getvalue(), encoding="utf-8", newline="")
         click.echo(f"{count} speeches written to {output}", err=True)
+
+
+@export.command("captions")
+@click.argument("session")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+def export_captions_command(session: str, output: Path | None):
+    """Export the live captions of SESSION as CSV, each with its time and speech."""
+    from server.export import UnknownSession, export_captions
+
+    settings = _settings()
+    out = io.StringIO()
+    try:
+        count = _run(settings, lambda sessionmaker: export_captions(sessionmaker, session, out))
+    except UnknownSession as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(out.getvalue(), nl=False)
+    else:
+        output.write_text(out.getvalue(), encoding="utf-8", newline="")
+        click.echo(f"{count} captions written to {output}", err=True)
 
 
 @export.command("questions")
@@ -252,32 +300,41 @@ async def _prepare_demo(sessionmaker, settings: Settings) -> str:
 
 
 def demo_links(entries: list[dict], base_url: str) -> list[str]:
-    """The few links worth printing to try the demo, one person per part."""
+    """The few links worth printing to try the demo, one person per part.
+
+    The moderator is one who runs the floor of every session, so that every
+    link printed here lands on the same session (server/landing.py)."""
     from rooms.delegations import DEFAULT_PRECEDENCE, TIER_LABELS
+    from rooms.roles import Role, runs_floor
 
     def first(test):
         return next((entry for entry in entries if test(entry)), None)
 
-    picks: list[tuple[str, dict | None, str]] = []
-    chair = first(lambda e: "chair" in e["session_roles"].get(DEMO_PANEL, []))
-    panel = next((s for s in (chair or {}).get("sessions", []) if s["key"] == DEMO_PANEL), None)
-    after = f"  then open {base_url}/sessions/{panel['id']}/moderate" if panel else ""
-    picks.append(("Moderator console (panel chair)", chair, after))
+    def moderates_all(entry: dict) -> bool:
+        return bool(entry["sessions"]) and all(
+            runs_floor({Role(role) for role in session["roles"]}) for session in entry["sessions"]
+        )
+
+    picks: list[tuple[str, dict | None]] = [("Moderator console (secretariat)", first(moderates_all))]
     for tier in DEFAULT_PRECEDENCE:
         picks.append(
             (
                 f"Participant, {TIER_LABELS[tier]}",
                 first(lambda e, t=tier: e["tier"] == t and e["roles"] == ["participant"] and not e["session_roles"]),
-                "",
             )
         )
-    picks.append(("Interpreter", first(lambda e: "interpreter" in e["roles"]), ""))
-    picks.append(("Organizer", first(lambda e: "organizer" in e["roles"]), ""))
-    lines = ["Demo join links (each sets a cookie and takes you in):"]
-    for label, entry, extra in picks:
+    # Both French interpreters, to try a handover; the link opens the booth.
+    french = [e for e in entries if "interpreter" in e["roles"] and e.get("booth") == "fr"]
+    for n, interpreter in enumerate(french[:2], start=1):
+        picks.append((f"Interpreter {n}, French booth", interpreter))
+    picks.append(("Interpreter, International Sign", first(lambda e: e.get("booth") == "ils")))
+    picks.append(("Captioner", first(lambda e: "captioner" in e["roles"])))
+    lines = ["Demo join links (each sets a cookie and takes you in; open each in its own browser or private window):"]
+    for label, entry in picks:
         if entry is not None:
             who = entry["name"] + (f" ({entry['delegation']})" if entry["delegation"] else "")
-            lines.append(f"  {label}: {who}\n    {entry['url']}{extra}")
+            lines.append(f"  {label}: {who}\n    {entry['url']}")
+    lines.append(f"The programme, with every session: {base_url}/")
     return lines
 
 

@@ -35,11 +35,20 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # Reads (snapshots, replays) need no lock: in WAL mode a deferred
+        # transaction reads one consistent state of the database, and a
+        # thousand people joining at once do not queue on the writer lock.
+        reading = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker:
-    return async_sessionmaker(engine, expire_on_commit=False)
+READ_ONLY = "tribune_read_only"
+
+
+def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker:
+    """Transactions on ``engine``; ``read_only`` ones never write (SQLite then takes no lock)."""
+    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    return async_sessionmaker(bind, expire_on_commit=False)
 
 
 def alembic_config() -> Config:

@@ -7,12 +7,14 @@ decides what each person gets, live or replayed.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from websockets.frames import Frame, Opcode
 
 from rooms.actor import Actor
 from rooms.recipients import Recipients
@@ -32,12 +34,23 @@ def session_of_topic(topic: str) -> int | None:
     return int(rest) if prefix == "session" and rest.isdigit() else None
 
 
-@dataclass(frozen=True, slots=True)
+def text_frame(text: str) -> bytes:
+    """A server's (unmasked, uncompressed) WebSocket text frame."""
+    return Frame(Opcode.TEXT, text.encode()).serialize(mask=False)
+
+
+# Not slotted: ``frame`` is cached on the instance the room hands every socket.
+@dataclass(frozen=True)
 class LoggedEvent:
     session_id: int
     seq: int
     recipients: Recipients
     payload: str
+
+    @functools.cached_property
+    def frame(self) -> bytes:
+        """The WebSocket frame every recipient is sent: built once, whoever the sockets."""
+        return text_frame(self.payload)
 
     def encode(self) -> bytes:
         """The bus form: a one-line header, then the payload as sent to clients."""

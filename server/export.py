@@ -99,3 +99,41 @@ async def export_speeches(sessionmaker, ref: str, out: TextIO) -> int:
     writer.writeheader()
     writer.writerows(rows)
     return len(rows)
+
+
+CAPTION_COLUMNS = ["caption_id", "session", "language", "at", "speech_id", "speaker", "captioner", "text"]
+
+
+async def caption_rows(sessionmaker, ref: str) -> list[dict]:
+    """The session's live captions in the order typed, each with the speech it was typed during."""
+    async with sessionmaker() as db:
+        session = await resolve_session(db, ref)
+        result = await db.execute(
+            select(models.Caption, models.SpeakingRequest.speaker_name)
+            .outerjoin(models.Speech, models.Caption.speech_id == models.Speech.id)
+            .outerjoin(models.SpeakingRequest, models.Speech.request_id == models.SpeakingRequest.id)
+            .where(models.Caption.session_id == session.id)
+            .order_by(models.Caption.created_at, models.Caption.id)
+        )
+        return [
+            {
+                "caption_id": caption.id,
+                "session": session.key,
+                "language": caption.language,
+                "at": caption.created_at.isoformat(),
+                "speech_id": caption.speech_id or "",
+                "speaker": speaker or "",
+                "captioner": caption.author_name,
+                "text": caption.text,
+            }
+            for caption, speaker in result
+        ]
+
+
+async def export_captions(sessionmaker, ref: str, out: TextIO) -> int:
+    """Write the session's captions as CSV; return how many."""
+    rows = await caption_rows(sessionmaker, ref)
+    writer = csv.DictWriter(out, fieldnames=CAPTION_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return len(rows)

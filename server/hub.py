@@ -1,14 +1,18 @@
 """Fan-out in one process: events from the bus to this process's sockets.
 
-Each session with local sockets is a ``Room``. An event arrives encoded
-once; the room pushes the same text into each connection's bounded queue
-and never waits on a socket. Rooms deliver every seq in order, once: when
-the at-most-once bus skipped some, or a heartbeat shows the log is ahead,
-the room reads the missing events from the log once for all its sockets.
+Each session with local sockets is a ``Room``. An event arrives encoded and
+framed once (``LoggedEvent.frame``); the room writes the same bytes to each
+socket that keeps up, in one synchronous pass: no task and no queue per
+socket. Rooms deliver every seq in order, once: when the at-most-once bus
+skipped some, or a heartbeat shows the log is ahead, the room reads the
+missing events from the log once for all its sockets.
 
-Overflow policies, by queue:
-- a connection's event queue: ``disconnect``. A client that cannot keep up
-  is closed with 4408 and resumes by ``last_seq`` (replay or snapshot).
+Overflow policies:
+- a socket's write buffer: ``disconnect``. A client whose unread bytes pass
+  the bound is closed with 4408 and resumes by ``last_seq`` (replay or
+  snapshot); the others are never waited for.
+- what is held for a socket that is not live yet (its snapshot is being
+  read) or is filling a gap from the log: ``disconnect`` past a bound too.
 """
 
 from __future__ import annotations
@@ -16,81 +20,134 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from rooms.actor import Actor
 from server.bus import Bus
 from server.close_codes import FORBIDDEN, ROLES_CHANGED
-from server.event_log import LoggedEvent, dump, session_of_topic, session_topic
+from server.event_log import LoggedEvent, dump, session_of_topic, session_topic, text_frame
 
 log = logging.getLogger(__name__)
 
-# (seq, text): seq None for replies and heartbeats; text None for an event
-# this person may not see (it only moves their seq on).
-Item = tuple[int | None, str | None]
 ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
 LastSeqs = Callable[[list[int]], Awaitable[dict[int, int]]]
 # The actors of these participants in a session as they stand now (None: no access).
 CurrentActors = Callable[[int, list[int]], Awaitable[dict[int, Actor | None]]]
-_END = "end of the socket"  # compared by identity
+# The texts meant for this person of the events after ``after`` and before ``before``.
+MissedEvents = Callable[[int, int], Awaitable[list[str]]]
+# (seq, frame): seq None for replies and heartbeats; frame None for an event
+# this person may not see (it only moves their seq on).
+Held = tuple[int | None, bytes | None]
+
+
+class Wire(Protocol):
+    """Where a connection's frames go: a socket's transport."""
+
+    def write(self, frame: bytes) -> bool:
+        """Write at once; False when the client's unread bytes passed the bound."""
+        ...
 
 
 class Connection:
-    """One participant's socket on one session, as the hub sees it."""
+    """One participant's socket on one session, as the hub sees it.
 
-    def __init__(self, actor: Actor, queue_size: int):
+    It is *held* until its snapshot or replay is sent (``live_from``), and
+    while a gap is filled from the log: what arrives meanwhile waits, in
+    order, bounded. Otherwise every frame is written to the wire at once."""
+
+    __slots__ = (
+        "actor",
+        "wire",
+        "last_seq",
+        "is_too_slow",
+        "revoked",
+        "on_overflow",
+        "on_revoke",
+        "_held",
+        "_limit",
+        "_missed",
+    )
+
+    def __init__(self, actor: Actor, wire: Wire, hold_limit: int, missed: MissedEvents | None = None):
         self.actor = actor
-        self.queue: asyncio.Queue[Item] = asyncio.Queue(queue_size)
+        self.wire = wire
         self.last_seq = 0
         self.is_too_slow = False
-        self.on_overflow: Callable[[], None] = lambda: None
         # Set when the person's roles or access changed: the close code to end with.
         self.revoked: int | None = None
+        self.on_overflow: Callable[[], None] = lambda: None
+        self.on_revoke: Callable[[int], None] = lambda code: None
+        self._held: list[Held] | None = []
+        self._limit = hold_limit
+        self._missed = missed
 
     def offer(self, event: LoggedEvent) -> None:
-        self._put((event.seq, event.payload if event.recipients.includes(self.actor) else None))
+        self._send(event.seq, event.frame if event.recipients.includes(self.actor) else None)
 
     def reply(self, text: str) -> None:
-        self._put((None, text))
+        self._send(None, text_frame(text))
 
-    def end(self) -> None:
-        """Let the writer send what is queued, then stop."""
-        self._put((None, _END))
+    def reply_frame(self, frame: bytes) -> None:
+        self._send(None, frame)
+
+    def live_from(self, seq: int) -> None:
+        """The snapshot or replay up to ``seq`` was written: go live."""
+        self.last_seq = seq
+        self._release()
 
     def revoke(self, close_code: int) -> None:
         """What this socket may see was decided by roles that changed."""
         if self.revoked is None:
             self.revoked = close_code
-            self.end()
+            self.on_revoke(close_code)
 
-    def _put(self, item: Item) -> None:
+    def _send(self, seq: int | None, frame: bytes | None) -> None:
         if self.is_too_slow:
             return
-        try:
-            self.queue.put_nowait(item)
-        except asyncio.QueueFull:
-            self.is_too_slow = True
-            self.on_overflow()
-
-    async def write_loop(
-        self,
-        send: Callable[[str], Awaitable[None]],
-        missed: Callable[[int, int], Awaitable[list[str]]],
-    ) -> None:
-        """Send queued messages in order, skipping what was already sent."""
-        while True:
-            seq, text = await self.queue.get()
-            if text is _END:
+        if self._held is not None:
+            if len(self._held) >= self._limit:
+                self._overflow()
+            else:
+                self._held.append((seq, frame))
+            return
+        if seq is not None:
+            if seq <= self.last_seq:
+                return  # already sent, by the snapshot or the replay
+            if seq > self.last_seq + 1:
+                # The room delivers every seq; this is a last resort.
+                self._held = [(seq, frame)]
+                asyncio.get_running_loop().create_task(self._fill(seq))
                 return
-            if seq is not None:
-                if seq <= self.last_seq:
-                    continue  # already sent, by the snapshot or the replay
-                if seq > self.last_seq + 1:
-                    # The room delivers every seq; this is a last resort.
-                    for earlier in await missed(self.last_seq, seq):
-                        await send(earlier)
-                self.last_seq = seq
-            if text is not None:
-                await send(text)
+            self.last_seq = seq
+        if frame is not None and not self.wire.write(frame):
+            self._overflow()
+
+    async def _fill(self, before: int) -> None:
+        try:
+            texts = await self._missed(self.last_seq, before) if self._missed is not None else []
+        except Exception:
+            log.exception("could not read the log for a socket")
+            self._overflow()  # it resumes by last_seq
+            return
+        for text in texts:
+            if not self.is_too_slow and not self.wire.write(text_frame(text)):
+                self._overflow()
+        self.last_seq = before - 1
+        self._release()
+
+    def _release(self) -> None:
+        held, self._held = self._held or [], None
+        for index, (seq, frame) in enumerate(held):
+            self._send(seq, frame)
+            if self._held is not None:  # filling a gap again: the rest waits behind it
+                self._held.extend(held[index + 1 :])
+                return
+
+    def _overflow(self) -> None:
+        if not self.is_too_slow:
+            self.is_too_slow = True
+            self._held = None
+            self.on_overflow()
 
 
 class Room:
@@ -219,9 +276,9 @@ class Hub:
             # What the room delivered, which the log may exceed only if reading
             # it failed (the next beat tries again). Every event up to this seq
             # is queued before the heartbeat, so a client may take it as its own.
-            text = dump({"type": "heartbeat", "seq": room.seq, "server_time": self._clock()})
+            frame = text_frame(dump({"type": "heartbeat", "seq": room.seq, "server_time": self._clock()}))
             for connection in tuple(room.connections):
-                connection.reply(text)
+                connection.reply_frame(frame)
             await self._check_access(room)
 
     async def _check_access(self, room: Room) -> None:

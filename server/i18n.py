@@ -4,14 +4,20 @@ Each locale gets its own environment with its Babel catalog installed
 (``install_gettext_translations``), so rendering never swaps translations on a
 shared environment while another request is using it. A missing catalog falls
 back to ``NullTranslations``: the English source text.
+
+Catalogs are read from their ``.po`` files when first used: there is no
+compiled ``.mo`` to forget to rebuild after editing a translation.
 """
 
 from __future__ import annotations
 
+import io
 from functools import cache
 from pathlib import Path
 
 import jinja2
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 from starlette.requests import Request
@@ -64,6 +70,32 @@ def text_direction(language: str) -> str:
     return "rtl" if language in RTL_LANGUAGES else "ltr"
 
 
+def N_(text: str) -> str:
+    """Marks a text for extraction; it is translated where it is shown."""
+    return text
+
+
+# A sign language has no written name of its own: it is named in the page's
+# language. Other languages are named in themselves (interpretation.languages).
+SIGN_LANGUAGE_NAMES = {"ils": N_("International Sign")}
+
+
+def language_label(code: str, page_language: str) -> dict:
+    """A language as the pages show it: its code, its name, and the language
+    that name is written in (for the ``lang`` attribute)."""
+    if code in SIGN_LANGUAGE_NAMES:
+        return {
+            "code": code,
+            "name": translations(page_language).gettext(SIGN_LANGUAGE_NAMES[code]),
+            "lang": page_language,
+        }
+    return {"code": code, "name": LANGUAGE_NAMES.get(code, code), "lang": code}
+
+
+def catalog_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"
+
+
 def lang_attributes(text_language: str | None, page_language: str) -> Markup:
     """``lang``/``dir`` for a text that may not be in the page's language.
 
@@ -79,8 +111,16 @@ def lang_attributes(text_language: str | None, page_language: str) -> Markup:
 
 @cache
 def translations(language: str) -> NullTranslations:
-    # Translations.load returns NullTranslations when the catalog is missing.
-    return Translations.load(str(LOCALE_DIR), [language], domain="messages")
+    path = catalog_path(language)
+    if not path.exists():
+        return NullTranslations()
+    with path.open("rb") as po:
+        catalog = read_po(po, locale=language)
+    compiled = io.BytesIO()
+    # Fuzzy entries are guesses nobody checked: show the English instead.
+    write_mo(compiled, catalog, use_fuzzy=False)
+    compiled.seek(0)
+    return Translations(compiled, domain="messages")
 
 
 @cache

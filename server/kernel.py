@@ -21,8 +21,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from interpretation.booths import Booths
 from rooms.actor import Actor
-from rooms.commands import Command, DelegationInfo, Registry
+from rooms.commands import MAX_REACTION_EVENTS, Command, DelegationInfo, Emitted, Registry
 from rooms.errors import Refused
 from rooms.floor import Floor
 from rooms.floor_views import iso
@@ -30,6 +31,7 @@ from rooms.questions import Board
 from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.auth import current_actor
+from server.booth_store import BoothStore
 from server.bus import Bus, BusUnavailable
 from server.event_log import LoggedEvent, dump, session_topic
 from server.flood import FloodGuard
@@ -107,6 +109,7 @@ class Kernel:
                 raise RolesChanged(command.type)
             tx = Transaction(db, session, now_actor, self.clock(), self.registry, limits=self.limits)
             await tx.execute(command)
+            await tx.react()
             await tx.flush()
         for event in tx.events:
             try:
@@ -135,6 +138,9 @@ class Transaction:
     _floor_has_waiting: bool = False
     limits: dict[str, FloodGuard] = field(default_factory=dict)
     _board: Board | None = None
+    _booths: BoothStore | None = None
+    # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
+    emitted: list[Emitted] = field(default_factory=list)
 
     async def execute(self, command: Command) -> None:
         if not self.registry.may(self.actor.roles, command.type):
@@ -161,6 +167,24 @@ class Transaction:
             await save_floor(self.db, self.session, self._floor, with_order=self._floor_has_waiting)
         if self._board is not None:
             await save_board(self.db, self.session, self._board, self.now)
+        if self._booths is not None:
+            await self._booths.save(self.db)
+
+    async def booths(self) -> Booths:
+        if self._booths is None:
+            self._booths = await BoothStore.load(self.db, self.session, self.now, create=True)
+        return self._booths.booths
+
+    async def react(self) -> None:
+        """Run the reactions to each event recorded, and to theirs, in order."""
+        done = 0
+        while done < len(self.emitted):
+            if done >= MAX_REACTION_EVENTS:
+                raise RuntimeError("reactions keep recording events that have reactions")
+            event = self.emitted[done]
+            done += 1
+            for reaction in self.registry.reactions.get(event.type, ()):
+                await reaction(self, event)
 
     # -- questions (rooms.question_commands) --------------------------------------
 
@@ -187,15 +211,17 @@ class Transaction:
         await self.flush()
         self.session.last_seq += 1
         seq = self.session.last_seq
+        body = data()
         payload = dump(
             {
                 "type": type_,
                 "seq": seq,
                 "at": iso(self.now),
                 "actor": {"id": self.actor.participant_id, "name": self.actor.name},
-                "data": data(),
+                "data": body,
             }
         )
+        self.emitted.append(Emitted(type_, body))
         self.db.add(
             models.SessionEvent(
                 session_id=self.session.id,

@@ -16,8 +16,16 @@ from server import models, tokens
 from server.settings import Settings
 
 
+class WrongSecret(Exception):
+    """The secret at hand does not derive the tokens the database knows: the
+    links printed with it would all be refused."""
+
+
 async def participant_links(sessionmaker, settings: Settings, event_slug: str | None = None) -> list[dict]:
-    """One entry per participant, ordered by event and then as first loaded."""
+    """One entry per participant, ordered by event and then as first loaded.
+
+    Raises WrongSecret when a participant's token from this secret is not the
+    one stored (a secret from another directory, or a changed TRIBUNE_SECRET)."""
     async with sessionmaker() as db:
         query = select(models.Event).order_by(models.Event.slug)
         if event_slug is not None:
@@ -42,6 +50,14 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
                 .order_by(models.Participant.id)
             )
         )
+        booths = {
+            row.participant_id: row.language
+            for row in await db.scalars(
+                select(models.LanguageAssignment).where(
+                    models.LanguageAssignment.event_id.in_(event_ids), models.LanguageAssignment.role == "interpreter"
+                )
+            )
+        }
         roles = list(
             await db.scalars(
                 select(models.ParticipantRole)
@@ -82,6 +98,8 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
                     }
                 )
         token = tokens.join_token(settings.secret, event.slug, person.key, person.token_version)
+        if tokens.token_hash(token) != person.token_hash:
+            raise WrongSecret(event.slug)
         links.append(
             {
                 "event": event.slug,
@@ -99,6 +117,7 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
                 },
                 "sessions": entering,
                 "url": tokens.join_url(settings.base_url, token),
+                "booth": booths.get(person.id),
             }
         )
     return links

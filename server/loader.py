@@ -29,6 +29,7 @@ from pydantic import (
 )
 from sqlalchemy import delete, select
 
+from interpretation.channels import is_sign_language
 from interpretation.languages import DEFAULT_LANGUAGES, LANGUAGE_NAMES, is_known
 from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONSORED, Tier
 from rooms.floor import DEFAULT_TIME_LIMITS
@@ -165,6 +166,14 @@ class ParticipantSpec(_Spec):
     sponsored: StrictBool = False
     sessions: list[Key] | None = None
     session_roles: dict[Key, list[Role]] = Field(default_factory=dict)
+    # Interpretation: the booth an interpreter works in (its target language)
+    # and the languages they work from; the language a captioner types.
+    booth: Annotated[str, AfterValidator(_language)] | None = None
+    works_from: list[Annotated[str, AfterValidator(_language)]] = Field(default_factory=list)
+    captions: Annotated[str, AfterValidator(_language)] | None = None
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles or any(role in roles for roles in self.session_roles.values())
 
 
 class QuestionSpec(_Spec):
@@ -536,6 +545,8 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
         problems += _check_participant(person, ("participants", index), parts)
     problems += _check_delegation_sizes(parts)
     problems += _check_questions(parts)
+    for index, person in parts.participants:
+        problems += _check_languages(person, ("participants", index), parts.event)
     return problems
 
 
@@ -558,6 +569,32 @@ def _check_questions(parts: _Validated) -> list[tuple[Path_, str]]:
         known_topics = topics.get(question.session)
         if question.topic is not None and known_topics is not None and question.topic not in known_topics:
             problems.append((where + ("topic",), f"unknown topic {question.topic!r} in session {question.session!r}"))
+    return problems
+
+
+def _check_languages(person: ParticipantSpec, where: Path_, event: EventInfo | None) -> list[tuple[Path_, str]]:
+    """An interpreter's booth and a captioner's language, against the event's languages."""
+    problems: list[tuple[Path_, str]] = []
+    offered = set(event.languages) if event is not None else None
+    if person.booth is not None:
+        if not person.has_role(Role.INTERPRETER):
+            problems.append((where + ("booth",), "only an interpreter works in a booth (add the role interpreter)"))
+        if offered is not None and person.booth not in offered:
+            problems.append((where + ("booth",), f"the event does not offer {person.booth!r} (event.languages)"))
+        if not person.works_from:
+            problems.append((where + ("booth",), "an interpreter needs works_from: the languages they interpret from"))
+        if person.booth in person.works_from:
+            problems.append((where + ("works_from",), f"an interpreter into {person.booth!r} does not work from it"))
+        problems += _duplicates(enumerate(person.works_from), where + ("works_from",), "language")
+    elif person.works_from:
+        problems.append((where + ("works_from",), "works_from needs a booth"))
+    if person.captions is not None:
+        if not person.has_role(Role.CAPTIONER):
+            problems.append((where + ("captions",), "only a captioner types captions (add the role captioner)"))
+        if offered is not None and person.captions not in offered:
+            problems.append((where + ("captions",), f"the event does not offer {person.captions!r} (event.languages)"))
+        if is_sign_language(person.captions):
+            problems.append((where + ("captions",), "captions are text in a spoken language"))
     return problems
 
 
@@ -815,9 +852,41 @@ async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
                     models.ParticipantRole(participant_id=participant_id, session_id=sessions[key].id, role=role.value)
                     for role in roles
                 )
+        await _assign_languages(db, event.id, spec.participants, participants)
         await db.flush()
         await load_questions(db, spec, sessions, participants, report.questions)
     return report
+
+
+async def _assign_languages(db, event_id: int, people: list[ParticipantSpec], rows: dict[str, Any]) -> None:
+    """Booths and captions languages are replaced wholesale, like roles."""
+    await db.execute(
+        delete(models.LanguageAssignment).where(
+            models.LanguageAssignment.participant_id.in_([row.id for row in rows.values()])
+        )
+    )
+    for person in people:
+        participant_id = rows[person.key].id
+        if person.booth is not None:
+            db.add(
+                models.LanguageAssignment(
+                    event_id=event_id,
+                    participant_id=participant_id,
+                    role=Role.INTERPRETER.value,
+                    language=person.booth,
+                    works_from=list(person.works_from),
+                )
+            )
+        if person.captions is not None:
+            db.add(
+                models.LanguageAssignment(
+                    event_id=event_id,
+                    participant_id=participant_id,
+                    role=Role.CAPTIONER.value,
+                    language=person.captions,
+                    works_from=[],
+                )
+            )
 
 
 async def _upsert(db, model, event_id: int, items, counts: Counts, fill) -> dict[str, Any]:

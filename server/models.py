@@ -271,3 +271,88 @@ class QuestionVote(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- interpretation (interpretation/booths.py) ----------------------------------
+
+
+class LanguageAssignment(Base):
+    """Who works in which language for the whole event: an interpreter in a
+    booth (its target language) with the languages they work from, or a
+    captioner of a language."""
+
+    __tablename__ = "language_assignments"
+    __table_args__ = (UniqueConstraint("participant_id", "role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(20))  # interpreter | captioner
+    language: Mapped[str] = mapped_column(String(8))
+    works_from: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class Booth(Base):
+    """One booth of a session: who holds its mic (the mic lock is this one
+    column), a pending handover, and what the booth hears for the speaker."""
+
+    __tablename__ = "booths"
+    __table_args__ = (UniqueConstraint("session_id", "language"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    # The booth's target language: a channel name (``fr``, or ``ils`` for sign).
+    language: Mapped[str] = mapped_column(String(8))
+    live_interpreter_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    live_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    handover_requester_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    handover_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    is_auto_relay: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_passthrough: Mapped[bool] = mapped_column(Boolean, default=False)
+    relay_advice: Mapped[str | None] = mapped_column(String(8))
+    # participant id (as text) -> the channel they hear: "floor" or a booth's language.
+    sources: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+
+class BoothMessage(Base):
+    """Booth partners' chat."""
+
+    __tablename__ = "booth_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booth_id: Mapped[int] = mapped_column(ForeignKey("booths.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class Caption(Base):
+    """A line of live captions, kept with its time and the speech it was typed during."""
+
+    __tablename__ = "captions"
+    __table_args__ = (Index("ix_captions_session_created", "session_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    language: Mapped[str] = mapped_column(String(8))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    speech_id: Mapped[int | None] = mapped_column(ForeignKey("speeches.id", ondelete="SET NULL"))
+
+
+class Presence(Base):
+    """An open command socket, refreshed by its process: whether someone is
+    connected is the same answer in every process (the database is the truth)."""
+
+    __tablename__ = "presence"
+    __table_args__ = (Index("ix_presence_session_participant", "session_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    # Names one socket in one process, for its removal.
+    connection: Mapped[str] = mapped_column(String(64), unique=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)

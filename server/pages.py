@@ -15,12 +15,12 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from interpretation.languages import LANGUAGE_NAMES
 from rooms.actor import Actor
-from rooms.roles import runs_floor
+from rooms.roles import Role, runs_floor
 from server import models
 from server.auth import COOKIE, actor_in, participant_by_token
-from server.i18n import choose_language, render
+from server.i18n import choose_language, language_label, render
+from server.landing import landing_for, last_activity, meeting_session
 from server.localized import pick
 from server.security import cookie_is_secure
 
@@ -52,7 +52,7 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
         "id": session.id,
         **_content(session, language),
         "kind": session.kind,
-        "languages": _languages(session.languages if session.languages is not None else event.languages),
+        "languages": _languages(session.languages if session.languages is not None else event.languages, language),
         "room": session.room,
         "date": format_date(session.starts_at.astimezone(zone), format="full", locale=language),
         "starts": format_time(session.starts_at, format="HH:mm", tzinfo=zone, locale=language),
@@ -64,8 +64,8 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
     }
 
 
-def _languages(codes: list[str] | None) -> list[dict]:
-    return [{"code": code, "name": LANGUAGE_NAMES.get(code, code)} for code in codes or []]
+def _languages(codes: list[str] | None, language: str) -> list[dict]:
+    return [language_label(code, language) for code in codes or []]
 
 
 async def _me(db, request: Request) -> models.Participant | None:
@@ -83,7 +83,7 @@ def _me_view(participant: models.Participant | None) -> dict | None:
 
 async def home(request: Request):
     language = choose_language(request)
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         participant = await _me(db, request)
         events = (
             await db.scalars(
@@ -102,7 +102,7 @@ async def home(request: Request):
                     "timezone": event.timezone,
                     "venue": event.venue,
                     "online_url": event.online_url,
-                    "languages": _languages(event.languages),
+                    "languages": _languages(event.languages, language),
                     "sessions": sessions,
                     "is_mine": participant is not None and participant.event_id == event.id,
                 }
@@ -112,11 +112,11 @@ async def home(request: Request):
 
 async def join(request: Request):
     """A personal join link: remember the token in a cookie and take the person
-    into the session that is on now (else the next one, else the first they
-    run or may enter); those who run its floor land on the console."""
+    into the session the meeting is in (server/landing.py); those who run its
+    floor land on the console."""
     token = request.path_params["token"]
     target = "/"
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         participant = await participant_by_token(db, token)
         if participant is None:
             return render(request, "invalid_link.html", status_code=404)
@@ -127,33 +127,31 @@ async def join(request: Request):
                 .order_by(models.Session.starts_at, models.Session.id)
             )
         ).all()
-        entered = [(s, a) for s in sessions if (a := actor_in(participant, s)) is not None]
-        chosen = _landing(entered, request.app.state.tribune.kernel.clock())
+        actors = {s.id: a for s in sessions if (a := actor_in(participant, s)) is not None}
+        now = request.app.state.tribune.kernel.clock()
+        meeting = meeting_session(sessions, now, await last_activity(db, [s.id for s in sessions]))
+        chosen = landing_for(sessions, meeting, set(actors))
         if chosen is not None:
-            session, actor = chosen
-            target = f"/sessions/{session.id}" + ("/moderate" if actor.runs_floor else "")
+            target = f"/sessions/{chosen}" + _console(actors[chosen])
     response = RedirectResponse(target, status_code=303)
     secure = cookie_is_secure(request.app.state.tribune.settings.base_url)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE, secure=secure)
     return response
 
 
-def _landing(entered: list[tuple[models.Session, Actor]], now) -> tuple[models.Session, Actor] | None:
-    if not entered:
-        return None
-    for session, actor in entered:
-        if session.starts_at <= now < session.ends_at:
-            return session, actor
-    for session, actor in entered:
-        if session.starts_at > now:
-            return session, actor
-    return next(((s, a) for s, a in entered if a.runs_floor), entered[0])
+def _console(actor: Actor) -> str:
+    """The page a person works from: the booth, the moderator console, or the session."""
+    if actor.runs_floor:
+        return "/moderate"
+    if {Role.INTERPRETER, Role.CAPTIONER} & actor.roles:
+        return "/booth"
+    return ""
 
 
 async def _session_context(request: Request):
     """The session, its event and the cookie's standing there; None if no such session."""
     language = choose_language(request)
-    async with request.app.state.tribune.sessionmaker() as db:
+    async with request.app.state.tribune.reader() as db:
         session = await db.get(models.Session, request.path_params["session_id"])
         if session is None:
             return None
@@ -165,7 +163,7 @@ async def _session_context(request: Request):
                 "id": event.id,
                 **_content(event, language),
                 "timezone": event.timezone,
-                "languages": _languages(event.languages),
+                "languages": _languages(event.languages, language),
             },
             "session": _session_view(session, event, language, actor),
             "me": _me_view(participant),

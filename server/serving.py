@@ -10,6 +10,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors import Multiprocess
 
+from server.live_socket import TribuneHttpProtocol
 from server.settings import Settings
 
 
@@ -30,9 +31,17 @@ def listening_socket(settings: Settings) -> socket.socket:
 
 
 def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Config:
-    """Per-message compression is off: browsers always offer it, and it would
-    compress every event once per socket."""
-    return uvicorn.Config(app, host=settings.host, port=settings.port, ws_per_message_deflate=False, **options)
+    """The live socket is served by ``TribuneHttpProtocol`` on uvicorn's
+    connection (server/live_socket.py). Per-message compression is off:
+    browsers always offer it, and it would compress every event once per socket."""
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        http=TribuneHttpProtocol,
+        ws_per_message_deflate=False,
+        **options,
+    )
 
 
 class WorkersNeedABus(ValueError):

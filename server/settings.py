@@ -33,9 +33,15 @@ class Settings(BaseSettings):
     # How often each process tells its sockets the session's last seq, so a
     # lost last event is noticed and filled from the log.
     heartbeat_seconds: float = Field(5.0, gt=0)
-    # Per-connection bound on pending outgoing messages before the client is
-    # disconnected (it resumes by last_seq).
+    # Messages held for a socket whose snapshot is being read, before the
+    # client is disconnected (it resumes by last_seq).
     send_queue_size: int = Field(256, ge=8)
+    # Bytes a client may leave unread in this process (beyond the kernel's
+    # send buffer) before it is cut with 4408: a client that stops reading
+    # is noticed by what waits for it, and never slows the others.
+    send_buffer_bytes: int = Field(64 * 1024, ge=4096)
+    # A live socket is pinged this often; no answer by the next ping, it is dropped.
+    ping_seconds: float = Field(20.0, ge=0)
     # The kernel's send buffer per socket, in bytes (0: the system's default,
     # which grows to megabytes for a client that stops reading).
     socket_send_buffer: int = Field(64 * 1024, ge=0)
@@ -43,6 +49,9 @@ class Settings(BaseSettings):
     # Flood control: sustained frames per second and burst, per participant.
     commands_per_second: float = Field(10.0, gt=0)
     command_burst: int = Field(30, ge=1)
+    # An interpreter on air whose last socket closed keeps the mic this long
+    # (a reload, a short cut); their partner may take it over meanwhile.
+    mic_release_grace_seconds: float = Field(5.0, ge=0)
 
     @cached_property
     def base_url(self) -> str:

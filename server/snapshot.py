@@ -12,6 +12,7 @@ from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import floor_view, iso
 from server import models
+from server.booth_store import interpretation_view
 from server.event_log import dump
 from server.floor_store import load_floor
 from server.question_store import questions_snapshot
@@ -57,6 +58,7 @@ async def snapshot(db: AsyncSession, session: models.Session, actor: Actor, regi
             "delegations": [{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations],
             "floor": floor_view(floor, now),
             "questions": await questions_snapshot(db, session, actor),
+            "interpretation": await interpretation_view(db, session, actor, now),
         }
     )
 

@@ -1,30 +1,37 @@
 // The moderator console: every floor action, on the same live connection.
 
 import {
-  Connection,
   FloorLanguage,
   FloorView,
   connectionBadge,
   el,
-  pageConfig,
+  errorText,
+  keepFocus,
+  pageConnection,
   requestCells,
   run,
+  setPosition,
+  setText,
   showStatus,
+  speakerLabel,
+  syncRows,
   t,
   tierLabel,
+  userText,
 } from "./tribune.js";
 
-const { session_id: sessionId } = pageConfig();
 const tbody = document.querySelector("#speakers tbody");
+const list = document.getElementById("list");
+const controls = document.getElementById("controls");
 const empty = document.getElementById("empty");
 const button = (id) => document.getElementById(id);
 
 let floor = null;
 let may = new Set();
 
-const connection = new Connection(sessionId, {
+const connection = pageConnection({
   onState: connectionBadge(),
-  onError: (error) => showStatus(error.message, "error"),
+  onError: (error) => showStatus(errorText(error), "error"),
   onSnapshot: (snapshot) => {
     may = new Set(snapshot.me.may);
     if (!may.has("give_floor")) {
@@ -53,8 +60,19 @@ function waitingIds() {
   return floor ? floor.waiting.map((request) => request.id) : [];
 }
 
-function move(request, position) {
-  run(connection, "move_request", { request_id: request.id, position });
+function requestById(id) {
+  return floor?.waiting.find((request) => request.id === id);
+}
+
+/** Giving the floor ends the speech in progress: say so, and let the chair stop. */
+function mayCut(next) {
+  const speech = floor?.current;
+  if (!speech) return true;
+  return window.confirm(t("confirm_cut", { current: speakerLabel(speech), next: speakerLabel(next) }));
+}
+
+function give(request) {
+  if (mayCut(request)) run(connection, "give_floor", { request_id: request.id });
 }
 
 function remove(request) {
@@ -64,43 +82,105 @@ function remove(request) {
   run(connection, "remove_request", { request_id: request.id, reason: reason.trim() });
 }
 
+/** A small button of a row. Its name is its label and the row's speaker
+ * ("Move up: Peru"); a glyph (the arrows) is hidden, its label is the tooltip. */
+function rowButton(request, action, label, { glyph = null, disabled = false, kind = "" } = {}) {
+  return el(
+    "button",
+    {
+      type: "button",
+      class: `small ${kind}`.trim(),
+      disabled,
+      title: glyph ? label : null,
+      "data-action": action,
+      "data-focus": `${action}-${request.id}`,
+      "data-request-id": String(request.id),
+      "aria-label": t("action_for", { action: label, speaker: speakerLabel(request) }),
+    },
+    glyph ? el("span", { "aria-hidden": "true" }, glyph) : label,
+  );
+}
+
+function row(request, index, count) {
+  return el(
+    "tr",
+    { draggable: true, title: t("drag") },
+    el("td", { class: "position" }, el("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"), el("span", { class: "number" })),
+    ...requestCells(connection.snapshot, request),
+    el(
+      "td",
+      { class: "row-actions" },
+      rowButton(request, "give", t("give_floor"), { kind: "primary" }),
+      rowButton(request, "up", t("move_up"), { glyph: "↑", disabled: index === 0, kind: "icon" }),
+      rowButton(request, "down", t("move_down"), { glyph: "↓", disabled: index === count - 1, kind: "icon" }),
+      rowButton(request, "remove", t("remove"), { kind: "danger" }),
+    ),
+  );
+}
+
+function renderNext(state) {
+  const next = state.waiting[0];
+  const line = button("next-up");
+  if (!next) {
+    setText(line, t("nobody_waiting"));
+    return;
+  }
+  line.replaceChildren(t("next_speaker"), " ", userText(speakerLabel(next), { class: "speaker" }), " (", userText(next.delegation.name), ")");
+}
+
 function render(state) {
   floor = state;
   dragged = null; // a drag in progress works on rows this render replaces
   floorView.render(state);
   const speech = state.current;
   floorLanguage.render(speech, may.has("declare_language"));
-  button("end-speech").disabled = !speech;
-  button("pause-speech").hidden = Boolean(speech?.is_paused);
-  button("pause-speech").disabled = !speech;
-  button("resume-speech").hidden = !speech?.is_paused;
-  button("give-next").disabled = state.waiting.length === 0;
-  button("close-list").hidden = state.is_closed;
-  button("reopen-list").hidden = !state.is_closed;
-  button("list-state").textContent = state.is_closed ? t("list_closed") : t("list_open");
+  keepFocus(controls, () => {
+    button("end-speech").disabled = !speech;
+    const pause = button("pause-speech");
+    pause.disabled = !speech;
+    pause.dataset.paused = speech?.is_paused ? "true" : "false";
+    setText(pause, speech?.is_paused ? t("resume") : t("pause"));
+    button("give-next").disabled = state.waiting.length === 0;
+    const listToggle = button("toggle-list");
+    listToggle.dataset.closed = state.is_closed ? "true" : "false";
+    setText(listToggle, state.is_closed ? t("reopen_list") : t("close_list"));
+  }, () => button("give-next"));
+  setText(button("list-state"), state.is_closed ? t("list_closed") : t("list_open"));
+  renderNext(state);
 
   const count = state.waiting.length;
-  tbody.replaceChildren(
-    ...state.waiting.map((request, index) => {
-      const row = el(
-        "tr",
-        { draggable: true, "data-request-id": String(request.id), title: t("drag") },
-        el("td", { class: "position" }, el("span", { class: "grip", "aria-hidden": "true" }, "⋮⋮"), request.position),
-        ...requestCells(connection.snapshot, request),
-        el(
-          "td",
-          { class: "row-actions" },
-          el("button", { type: "button", class: "small primary", onclick: () => run(connection, "give_floor", { request_id: request.id }) }, t("give_floor")),
-          el("button", { type: "button", class: "small icon", disabled: index === 0, "aria-label": `${t("move_up")}: ${request.speaker_name}`, title: t("move_up"), onclick: () => move(request, index) }, "↑"),
-          el("button", { type: "button", class: "small icon", disabled: index === count - 1, "aria-label": `${t("move_down")}: ${request.speaker_name}`, title: t("move_down"), onclick: () => move(request, index + 2) }, "↓"),
-          el("button", { type: "button", class: "small danger", onclick: () => remove(request) }, t("remove")),
-        ),
-      );
-      return row;
-    }),
-  );
+  const rows = {
+    key: (request) => request.id,
+    // The arrows depend on being first or last, and the names on the speaker.
+    signature: (request) => JSON.stringify([{ ...request, position: null }, request.position === 1, request.position === count]),
+    build: (request) => row(request, request.position - 1, count),
+    update: setPosition,
+  };
+  keepFocus(list, () => syncRows(tbody, state.waiting, rows), () => button("list-title"));
   empty.hidden = count > 0;
 }
+
+tbody.addEventListener("click", (event) => {
+  const target = event.target.closest("button[data-action]");
+  if (!target) return;
+  const request = requestById(Number(target.dataset.requestId));
+  if (!request) return;
+  const index = waitingIds().indexOf(request.id);
+  switch (target.dataset.action) {
+    case "give":
+      give(request);
+      break;
+    case "up":
+      run(connection, "move_request", { request_id: request.id, position: index });
+      break;
+    case "down":
+      run(connection, "move_request", { request_id: request.id, position: index + 2 });
+      break;
+    case "remove":
+      remove(request);
+      break;
+  }
+});
 
 // Drag and drop sends `reorder` with every waiting id, in the new order: the
 // server refuses a list that is not exactly the current one (a stale view).
@@ -110,7 +190,7 @@ tbody.addEventListener("dragstart", (event) => {
   if (!dragged) return;
   dragged.classList.add("dragging");
   event.dataTransfer.effectAllowed = "move";
-  event.dataTransfer.setData("text/plain", dragged.dataset.requestId);
+  event.dataTransfer.setData("text/plain", dragged.dataset.key);
 });
 tbody.addEventListener("dragover", (event) => {
   if (!dragged) return;
@@ -125,20 +205,28 @@ tbody.addEventListener("dragend", () => {
   if (!dragged) return;
   dragged.classList.remove("dragging");
   dragged = null;
-  const order = [...tbody.querySelectorAll("tr")].map((row) => Number(row.dataset.requestId));
+  const order = [...tbody.querySelectorAll("tr")].map((row) => Number(row.dataset.key));
   const current = waitingIds();
   if (order.join() === current.join()) return;
   run(connection, "reorder", { request_ids: order }).then((ack) => {
-    if (!ack && floor) render(floor); // refused: put the rows back as the server has them
+    if (!ack && floor) {
+      tbody.replaceChildren(); // the rows were moved by hand: draw them again as the server has them
+      render(floor);
+    }
   });
 });
 
-button("give-next").addEventListener("click", () => run(connection, "give_floor"));
+button("give-next").addEventListener("click", () => {
+  const next = floor?.waiting[0];
+  if (next && mayCut(next)) run(connection, "give_floor");
+});
 button("end-speech").addEventListener("click", () => run(connection, "end_speech"));
-button("pause-speech").addEventListener("click", () => run(connection, "pause_speech"));
-button("resume-speech").addEventListener("click", () => run(connection, "resume_speech"));
-button("close-list").addEventListener("click", () => run(connection, "close_list"));
-button("reopen-list").addEventListener("click", () => run(connection, "reopen_list"));
+button("pause-speech").addEventListener("click", (event) => {
+  run(connection, event.currentTarget.dataset.paused === "true" ? "resume_speech" : "pause_speech");
+});
+button("toggle-list").addEventListener("click", (event) => {
+  run(connection, event.currentTarget.dataset.closed === "true" ? "reopen_list" : "close_list");
+});
 
 button("add-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -1,8 +1,8 @@
-// Questions on the participant page and the moderator console. It follows
-// the page's own connection (tribune.js dispatches every message) and sends
-// its commands on it. Question text is always set as text, never as HTML.
+// Questions on the participant page and the moderator console, on the
+// page's one connection (pageConnection). Question text is always set as
+// text, never as HTML.
 
-import { Connection, el, run, t } from "./tribune.js";
+import { el, pageConnection, run, t } from "./tribune.js";
 import { QuestionBoard, authorLine } from "./question_state.js";
 
 const root = document.getElementById("questions");
@@ -10,31 +10,22 @@ const moderating = root?.dataset.mode === "moderator";
 const list = document.getElementById("question-list");
 const lang = document.documentElement.lang;
 
-let connection = null;
+const connection = root ? pageConnection() : null;
 let board = null;
 let me = null;
 let may = new Set();
 
-function receive({ connection: from, message }) {
-  connection = from;
-  if (message.type === "snapshot") {
-    me = message.me;
-    may = new Set(me.may);
-    board = new QuestionBoard(message.questions);
-    setUp();
-  } else {
-    if (!board) return;
-    // Floor events too redraw: they move a question's place on the list of speakers.
-    board.apply(message.type, message.data || {});
-  }
-  render();
-}
-
 if (root) {
-  window.addEventListener("tribune:message", (event) => receive(event.detail));
-  // The page's socket may have delivered its snapshot before this module ran.
-  const early = Connection.latest;
-  if (early?.snapshot) receive({ connection: early, message: early.snapshot });
+  connection.on("snapshot", (snapshot) => {
+    me = snapshot.me;
+    may = new Set(me.may);
+    board = new QuestionBoard(snapshot.questions);
+    setUp();
+    render();
+  });
+  connection.on("*", (message) => board?.apply(message.type, message.data || {}));
+  // After every event (a floor change too moves a question's place on the list of speakers).
+  connection.on("floor", () => render());
 }
 
 function send(type, fields, success = null) {

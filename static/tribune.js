@@ -94,12 +94,28 @@ export function t(key, values = {}) {
  * `last_seq`, so the server replays what was missed (or sends a snapshot).
  * Every message carrying `floor` goes to `onFloor`; commands return promises
  * settled by the matching ack or error.
+ *
+ * Other scripts on the page (a questions panel, a listening panel) share the
+ * page's one connection and subscribe to what they need:
+ *
+ *   import { pageConnection } from "./tribune.js";
+ *   const connection = pageConnection();
+ *   connection.on("snapshot", (snapshot) => ...); // the last one at once, then each new one
+ *   connection.on("question_submitted", (message) => ...); // each event of that type, in seq order
+ *   connection.on("*", (message) => ...);        // every event
+ *   connection.on("floor", (floor, message) => ...); // the floor after each change (FloorState.view())
+ *   connection.on("state", (name, detail) => ...);   // connecting, connected, reconnecting, offline
+ *   await connection.send("command_type", {...});    // resolves with the ack, rejects with {code, message}
+ *
+ * `on` returns a function that unsubscribes. A subscriber that throws is
+ * reported on the console and does not stop the others.
  */
 export class Connection {
   constructor(sessionId, handlers = {}) {
     Connection.latest = this;
     this.sessionId = sessionId;
     this.handlers = handlers;
+    this.listeners = new Map(); // type -> Set of functions
     this.lastSeq = null;
     this.snapshot = null; // the last snapshot: event, session, me, delegations
     this.floor = null; // FloorState, from the snapshot and the events since
@@ -113,8 +129,27 @@ export class Connection {
   }
 
   start() {
-    this.open();
+    if (!this.socket) this.open();
     return this;
+  }
+
+  on(type, fn) {
+    if (!this.listeners.has(type)) this.listeners.set(type, new Set());
+    this.listeners.get(type).add(fn);
+    // A late subscriber starts from what the page already holds.
+    if (type === "snapshot" && this.snapshot) fn(this.snapshot);
+    if (type === "floor" && this.floor) fn(this.floor.view(), this.snapshot);
+    return () => this.listeners.get(type)?.delete(fn);
+  }
+
+  emit(type, ...args) {
+    for (const fn of this.listeners.get(type) ?? []) {
+      try {
+        fn(...args);
+      } catch (error) {
+        console.error(error);
+      }
+    }
   }
 
   stop() {
@@ -133,6 +168,7 @@ export class Connection {
 
   state(name, detail) {
     this.handlers.onState?.(name, detail);
+    this.emit("state", name, detail);
   }
 
   open() {
@@ -187,6 +223,8 @@ export class Connection {
     } catch {
       return;
     }
+    // Other parts of the page (the listening panel) follow the same messages.
+    document.dispatchEvent(new CustomEvent("tribune:message", { detail: { message, connection: this } }));
     switch (message.type) {
       case "snapshot":
         this.snapshot = message;
@@ -195,6 +233,7 @@ export class Connection {
         this.lastSeq = message.seq;
         this.connected();
         this.handlers.onSnapshot?.(message);
+        this.emit("snapshot", message);
         break;
       case "resumed":
         this.setClock(message.server_time);
@@ -219,6 +258,7 @@ export class Connection {
         } else if (message.type === "error") {
           // An error that answers no command (e.g. refused on connect).
           this.handlers.onError?.(message);
+          this.emit("error", message);
         }
         return;
       }
@@ -230,10 +270,14 @@ export class Connection {
           this.socket.close(OUT_OF_STEP, "out of step");
           return;
         }
+        this.emit(message.type, message);
+        this.emit("*", message);
     }
-    if (this.floor) this.handlers.onFloor?.(this.floor.view(), message);
-    // Other parts of the page (questions.js) follow the same socket.
-    window.dispatchEvent(new CustomEvent("tribune:message", { detail: { connection: this, message } }));
+    if (this.floor) {
+      const view = this.floor.view();
+      this.handlers.onFloor?.(view, message);
+      this.emit("floor", view, message);
+    }
   }
 
   connected() {
@@ -286,21 +330,41 @@ export function tierLabel(tier) {
 
 export function languageName(snapshot, code) {
   if (!code) return "";
+  // A sign language is named in the page's language (see server/i18n.py).
+  if (`language.${code}` in strings) return t(`language.${code}`);
   const found = snapshot?.event?.languages?.find((language) => language.code === code);
   return found ? found.name : code;
+}
+
+/** The language a language's name is written in: itself, or the page's. */
+export function languageNameLang(code) {
+  return `language.${code}` in strings ? document.documentElement.lang : code;
+}
+
+/** User text (names, notes) isolated from the page's direction, so a Latin
+ * name reads right in an Arabic page and the other way round. */
+export function userText(text, attrs = {}) {
+  return el("bdi", attrs, text);
+}
+
+/** Who will speak for a request: the person, or any member of the delegation. */
+export function speakerLabel(request) {
+  if (request.speaker_id === null && !request.is_in_room) {
+    return t("any_member_of", { delegation: request.delegation.name });
+  }
+  return request.speaker_name;
 }
 
 /** The speaker, delegation and kind cells of a row in the list of speakers,
  * the same on the participant page and the moderator console. */
 export function requestCells(snapshot, request) {
-  const speaker = [request.speaker_name];
-  if (request.speaker_id === null && !request.is_in_room) speaker.push(el("span", { class: "muted" }, ` (${t("for_delegation")})`));
-  if (request.is_in_room) speaker.push(el("span", { class: "tag" }, t("in_room")));
-  if (request.language) speaker.push(el("span", { class: "tag" }, languageName(snapshot, request.language)));
+  const speaker = [userText(speakerLabel(request), { class: "speaker" })];
+  if (request.is_in_room) speaker.push(" ", el("span", { class: "tag" }, t("in_room")));
+  if (request.language) speaker.push(" ", el("span", { class: "tag", lang: languageNameLang(request.language) }, languageName(snapshot, request.language)));
   return [
-    el("td", {}, ...speaker),
-    el("td", {}, request.delegation.name, el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
-    el("td", {}, el("span", { class: `kind kind-${request.kind}` }, kindLabel(request.kind)), request.note ? el("div", { class: "note muted" }, request.note) : null),
+    el("td", { class: "who" }, ...speaker),
+    el("td", { class: "delegation" }, userText(request.delegation.name), el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
+    el("td", { class: "kind-cell" }, el("span", { class: `kind kind-${request.kind}` }, kindLabel(request.kind)), request.note ? el("div", { class: "note muted" }, userText(request.note)) : null),
   ];
 }
 
@@ -320,9 +384,14 @@ export function formatSeconds(seconds) {
   return `${minutes}:${rest}`;
 }
 
+// Announced once to screen readers as the time runs out (never each second).
+const NEARLY_UP_S = 30;
+
 /**
  * Draws the "On the floor" card and ticks its timer from the server clock, so
- * every client shows the same time whatever its own clock says.
+ * every client shows the same time whatever its own clock says. The timer
+ * itself is silent; a polite live region says when 30 seconds are left and
+ * when the time is up, once per speech, as the clock crosses each mark.
  */
 export class FloorView {
   constructor(connection) {
@@ -330,6 +399,8 @@ export class FloorView {
     this.current = null;
     this.root = document.getElementById("current");
     this.timer = document.getElementById("timer");
+    this.announcer = document.getElementById("time-announcer");
+    this.lastRemaining = null; // at the previous tick, for the speech shown
     this.tick = this.tick.bind(this);
     setInterval(this.tick, 250);
   }
@@ -340,23 +411,39 @@ export class FloorView {
 
   render(floor) {
     const speech = floor.current;
+    if (speech?.id !== this.current?.id) {
+      this.lastRemaining = null;
+      this.announce("");
+    }
     this.current = speech;
+    this.part("waiting")?.remove(); // the "connecting" placeholder, until the first floor
     this.part("nobody").hidden = Boolean(speech);
     this.part("speaker").hidden = !speech;
     this.timer.hidden = !speech;
+    if (!speech) this.timerState("");
     if (speech) {
       // Only touch text that changed, so the live region speaks only real changes.
-      setText(this.part("speaker-name"), speech.speaker_name);
-      const meta = [
-        `${speech.delegation.name} (${tierLabel(speech.delegation.tier)})`,
+      setText(this.part("speaker-name"), speakerLabel(speech));
+      const meta = this.part("speaker-meta");
+      const parts = [
+        tierLabel(speech.delegation.tier),
         kindLabel(speech.kind),
         languageName(this.connection.snapshot, speech.language),
         speech.is_in_room ? t("in_room") : "",
-      ];
-      setText(this.part("speaker-meta"), meta.filter(Boolean).join(" · "));
+      ].filter(Boolean);
+      const key = JSON.stringify([speech.delegation.name, parts]);
+      if (meta.dataset.key !== key) {
+        // The delegation's name is user text, isolated from the page's direction.
+        meta.dataset.key = key;
+        meta.replaceChildren(userText(speech.delegation.name), ` · ${parts.join(" · ")}`);
+      }
       this.part("speaker-paused").hidden = !speech.is_paused;
     }
     this.tick();
+  }
+
+  announce(text) {
+    if (this.announcer) setText(this.announcer, text);
   }
 
   tick() {
@@ -373,11 +460,23 @@ export class FloorView {
     } else {
       text = formatSeconds(Math.ceil(remaining));
     }
+    if (remaining !== null && this.lastRemaining !== null) {
+      if (this.lastRemaining > NEARLY_UP_S && remaining <= NEARLY_UP_S && remaining > 0) this.announce(t("time_nearly_up"));
+      if (this.lastRemaining >= 0 && remaining < 0) this.announce(t("time_up"));
+    }
+    this.lastRemaining = remaining;
     setText(this.timer, text);
     this.timer.classList.toggle("overrun", over);
+    this.timer.classList.toggle("ending", !over && remaining !== null && remaining <= NEARLY_UP_S);
     this.timer.classList.toggle("paused", speech.is_paused);
     this.timer.classList.toggle("unlimited", remaining === null);
-    this.timer.title = over ? t("overrun") : remaining === null ? t("no_limit") : "";
+    // "Paused" is said by the tag in the speaker's card.
+    this.timerState(over ? t("overrun") : remaining === null ? t("no_limit") : "");
+  }
+
+  timerState(text) {
+    const node = document.getElementById("timer-state");
+    if (node) setText(node, text);
   }
 }
 
@@ -419,48 +518,78 @@ export class FloorLanguage {
   }
 }
 
-function setText(node, text) {
+/** The row's place on the list, set in place (see syncRows). */
+export function setPosition(row, request) {
+  setText(row.querySelector(".number"), String(request.position));
+}
+
+export function setText(node, text) {
   if (node.textContent !== text) node.textContent = text;
 }
 
-/** Shows the connection state in the header. */
+/** Shows the connection state in the header; a refusal that no reconnect
+ * can mend stays in the status area until the page is connected again. */
 export function connectionBadge(id = "connection") {
   const badge = document.getElementById(id);
   return (state, detail) => {
-    if (!badge) return;
-    badge.dataset.state = state;
-    badge.textContent = t(state);
-    if (detail) showStatus(detail, "error");
+    if (badge) {
+      badge.dataset.state = state;
+      badge.textContent = t(state);
+    }
+    if (detail) showStatus(detail, "error", { sticky: true, about: "connection" });
+    else if (state === "connected") clearStatus("connection");
   };
 }
 
-let statusTimer = null;
+/** An error in the page's language: by its code when the page knows it,
+ * else the server's own words. */
+export function errorText(error) {
+  const key = `error.${error?.code}`;
+  if (key in strings) return t(key);
+  return error?.message || error?.code || String(error);
+}
 
-/** The role="alert" status area: errors stay, confirmations fade. */
-export function showStatus(text, kind = "error") {
+// How long a refusal stays on screen when nothing else clears it first.
+const ERROR_SHOWN_MS = 15000;
+const OK_SHOWN_MS = 4000;
+let statusTimer = null;
+let statusAbout = null;
+
+/**
+ * The status area (role="alert"). A refusal answers one action: it goes when
+ * the next action is sent or after a while; a confirmation fades sooner. A
+ * connection problem stays until the page is connected again.
+ */
+export function showStatus(text, kind = "error", { sticky = false, about = "command" } = {}) {
   const status = document.getElementById("status");
   if (!status) return;
   clearTimeout(statusTimer);
   status.textContent = text;
   status.dataset.kind = kind;
-  status.hidden = false;
-  if (kind !== "error") {
-    statusTimer = setTimeout(() => {
-      status.textContent = "";
-      status.hidden = true;
-    }, 4000);
-  }
+  statusAbout = about;
+  if (!sticky) statusTimer = setTimeout(() => clearStatus(), kind === "error" ? ERROR_SHOWN_MS : OK_SHOWN_MS);
+}
+
+/** Clears the status area; with `about`, only a message about that. */
+export function clearStatus(about = null) {
+  const status = document.getElementById("status");
+  if (!status || (about && statusAbout !== about)) return;
+  clearTimeout(statusTimer);
+  status.textContent = "";
+  statusAbout = null;
 }
 
 /** Runs a command and reports its outcome in the status area. */
 export function run(connection, type, fields = {}, success = null) {
+  clearStatus("command");
   return connection.send(type, fields).then(
     (ack) => {
       if (success) showStatus(success, "ok");
       return ack;
     },
     (error) => {
-      showStatus(error.message || error.code || String(error), "error");
+      const lost = error?.code === "connection_lost";
+      showStatus(errorText(error), "error", { sticky: lost, about: lost ? "connection" : "command" });
       return null;
     },
   );
@@ -468,4 +597,86 @@ export function run(connection, type, fields = {}, success = null) {
 
 export function pageConfig() {
   return readJSON("tribune-page");
+}
+
+let shared = null;
+
+/** The page's one connection to its session, made on first use; the page's
+ * own script starts it, after the other scripts had a chance to subscribe. */
+export function pageConnection(handlers = {}) {
+  if (!shared) shared = new Connection(pageConfig().session_id, handlers);
+  else Object.assign(shared.handlers, handlers);
+  return shared;
+}
+
+// ---- redraws that keep the keyboard where it was ----------------------------
+
+/**
+ * Puts the rows of a list in `body` in the given order, keeping every row
+ * whose signature did not change (the same node, so a button in it keeps the
+ * focus, and nothing is built again) and moving only what must move.
+ * `key(item)` names a row, `signature(item)` says everything it shows but
+ * what `update(row, item)` sets in place on every row (its number, which
+ * changes for all the rows below a move), and `build(item)` draws a new one.
+ */
+export function syncRows(body, items, { key, signature, build, update = null }) {
+  const old = new Map([...body.children].map((row) => [row.dataset.key, row]));
+  const wanted = items.map((item) => {
+    const name = String(key(item));
+    const sig = signature(item);
+    const kept = old.get(name);
+    const row = kept && kept.dataset.sig === sig ? kept : build(item);
+    row.dataset.key = name;
+    row.dataset.sig = sig;
+    update?.(row, item);
+    return row;
+  });
+  const keep = new Set(wanted);
+  for (const row of [...body.children]) if (!keep.has(row)) row.remove();
+  wanted.forEach((row, index) => {
+    const here = body.children[index];
+    if (here !== row) body.insertBefore(row, here ?? null);
+  });
+}
+
+function usable(node) {
+  return Boolean(node && node.isConnected && !node.disabled && !node.hidden && node.getClientRects().length);
+}
+
+/**
+ * Runs `redraw` and, if it took the focus from a control inside `scope`,
+ * gives it back: to the control with the same `data-focus` key, else to
+ * another control of the same row (a disabled Move down on what became the
+ * last row), else to the same action in the row now at its place (or the one
+ * before: the row was given the floor or removed), else to `fallback()`.
+ */
+export function keepFocus(scope, redraw, fallback = null) {
+  const active = document.activeElement;
+  const inside = active && active !== document.body && scope.contains(active);
+  const key = inside ? active.dataset.focus : null;
+  const action = inside ? active.dataset.action : null;
+  const row = inside ? active.closest("[data-key]") : null;
+  const rowKey = row?.dataset.key;
+  const rows = row?.parentNode;
+  const index = row ? [...rows.children].indexOf(row) : -1;
+  redraw();
+  if (!inside || (document.activeElement === active && usable(active))) return;
+  const candidates = [];
+  if (key) candidates.push(scope.querySelector(`[data-focus="${CSS.escape(key)}"]`));
+  const sameRow = rows && [...rows.children].find((node) => node.dataset.key === rowKey);
+  if (sameRow) {
+    // Nearest first, the one before it first: Move up when Move down is gone.
+    const controls = [...sameRow.querySelectorAll("button, a[href], input, select")];
+    const at = controls.findIndex((node) => node.dataset.action === action);
+    const order = controls.map((node, i) => [Math.abs(i - at) * 2 + (i > at ? 1 : 0), node]);
+    candidates.push(...order.sort((a, b) => a[0] - b[0]).map(([, node]) => node));
+  }
+  if (rows && action) {
+    for (const at of [index, index - 1]) {
+      candidates.push(rows.children[at]?.querySelector(`[data-action="${CSS.escape(action)}"]`));
+    }
+  }
+  candidates.push(fallback?.());
+  const target = candidates.find(usable);
+  target?.focus();
 }

@@ -64,10 +64,10 @@ def _event_count(url: str) -> int:
 def test_load_good_file(env):
     result = run("load", str(DEMO))
     assert result.exit_code == 0, result.output
-    assert "coop-assist-2020" in result.output and "37 created" in result.output
+    assert "coop-assist-2020" in result.output and "43 created" in result.output
     again = run("load", str(DEMO))
     assert again.exit_code == 0
-    assert "0 created, 37 updated" in again.output
+    assert "0 created, 43 updated" in again.output
     assert _event_count(env["TRIBUNE_DATABASE_URL"]) == 1
 
 
@@ -92,7 +92,7 @@ def test_links_json_and_csv_are_stable(env):
     first = run("links", "--format", "json")
     assert first.exit_code == 0
     entries = json.loads(first.stdout)
-    assert len(entries) == 37
+    assert len(entries) == 43
     assert json.loads(run("links", "--format", "json").stdout) == entries
 
     chair = next(entry for entry in entries if entry["key"] == "th-chair")
@@ -279,3 +279,31 @@ def test_real_entry_point(env, tmp_path):
     )
     assert links.returncode == 0, links.stderr
     assert json.loads(links.stdout) == json.loads(run("links", "--format", "json").stdout)
+
+
+def test_links_from_another_directory_refuse_rather_than_print_dead_links(env, tmp_path, monkeypatch):
+    """Without TRIBUNE_SECRET, the secret is the .tribune-secret where the
+    server runs; elsewhere, links says so instead of making up a new secret."""
+    monkeypatch.delenv("TRIBUNE_SECRET")
+    served = tmp_path / "served"
+    served.mkdir()
+    monkeypatch.chdir(served)
+    assert run("load", str(DEMO)).exit_code == 0
+    good = run("links", "--format", "json")
+    assert good.exit_code == 0 and len(json.loads(good.stdout)) == 43
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    refused = run("links")
+    assert refused.exit_code == 1
+    assert "No secret here" in refused.stderr and "/join/" not in refused.stdout
+    assert not (elsewhere / ".tribune-secret").exists()
+
+    (elsewhere / ".tribune-secret").write_text("another-secret\n")
+    refused = run("links")
+    assert refused.exit_code == 1
+    assert "not the one event coop-assist-2020 was loaded with" in refused.stderr
+    assert "/join/" not in refused.stdout
+    monkeypatch.setenv("TRIBUNE_SECRET", (served / ".tribune-secret").read_text().strip())
+    assert run("links", "--format", "json").stdout == good.stdout

@@ -46,11 +46,32 @@ async def a_hub(log=None):
     return bus, hub, log
 
 
-def drain(connection):
-    items = []
-    while not connection.queue.empty():
-        items.append(connection.queue.get_nowait())
-    return items
+def payload(frame: bytes) -> str:
+    """The text of a server's unmasked text frame."""
+    assert frame[0] == 0x81
+    length = frame[1] & 0x7F
+    start = {126: 4, 127: 10}.get(length, 2)
+    return frame[start:].decode()
+
+
+class Sink:
+    """A socket's transport as the connection sees it: what was written, and
+    how many bytes the client may leave unread."""
+
+    def __init__(self, bound=1 << 20):
+        self.texts: list[str] = []
+        self.unread = 0
+        self.bound = bound
+
+    def write(self, frame: bytes) -> bool:
+        self.texts.append(payload(frame))
+        self.unread += len(frame)
+        return self.unread <= self.bound
+
+
+def connect(who=None, *, bound=1 << 20, hold=16, missed=None):
+    sink = Sink(bound)
+    return Connection(who or actor(), sink, hold, missed), sink
 
 
 async def publish(bus, e):
@@ -59,17 +80,20 @@ async def publish(bus, e):
 
 async def test_recipients_are_respected_and_hidden_events_only_advance_seq():
     bus, hub, _ = await a_hub()
-    delegate, chair = Connection(actor(), 16), Connection(actor((Role.CHAIR,), 6), 16)
+    (delegate, to_delegate), (chair, to_chair) = connect(), connect(actor((Role.CHAIR,), 6))
     room = await hub.join(delegate)
     await hub.join(chair)
     room.started_at(0)
+    delegate.live_from(0)
+    chair.live_from(0)
     await publish(bus, event(1))
     await publish(bus, event(2, MODERATORS))
     await publish(bus, event(3, only(5)))
     await publish(bus, event(4, moderators_and(9)))
     await publish(bus, event(1, session_id=2, text="other session"))
-    assert drain(delegate) == [(1, "e1"), (2, None), (3, "e3"), (4, None)]
-    assert drain(chair) == [(1, "e1"), (2, "e2"), (3, None), (4, "e4")]
+    assert to_delegate.texts == ["e1", "e3"] and to_chair.texts == ["e1", "e2", "e4"]
+    # What a person may not see still moves their seq on.
+    assert delegate.last_seq == chair.last_seq == 4
     await hub.leave(delegate)
     await hub.leave(chair)
     assert hub.count(1) == 0 and "session.1" not in bus.topics
@@ -82,7 +106,7 @@ def test_recipients_survive_their_stored_form():
 
 async def test_a_process_subscribes_with_its_first_socket_and_leaves_with_its_last():
     bus, hub, _ = await a_hub()
-    first, second = Connection(actor(), 8), Connection(actor(participant_id=6), 8)
+    (first, _), (second, _) = connect(), connect(actor(participant_id=6))
     await hub.join(first)
     await hub.join(second)
     assert bus.topics == {"session.1"}
@@ -92,67 +116,92 @@ async def test_a_process_subscribes_with_its_first_socket_and_leaves_with_its_la
     assert bus.topics == set()
 
 
-async def test_a_client_that_cannot_keep_up_is_cut_off_not_waited_for():
+async def test_a_client_that_stops_reading_is_cut_off_by_its_unread_bytes_not_waited_for():
     bus, hub, _ = await a_hub()
-    slow, fast = Connection(actor(), 8), Connection(actor(participant_id=6), 64)
+    (slow, to_slow), (fast, to_fast) = connect(bound=100), connect(actor(participant_id=6))
     cut = []
     slow.on_overflow = lambda: cut.append(True)
     (await hub.join(slow)).started_at(0)
     await hub.join(fast)
+    slow.live_from(0)
+    fast.live_from(0)
     for seq in range(1, 21):
-        await publish(bus, event(seq))
-    assert slow.is_too_slow and cut == [True]
-    assert fast.queue.qsize() == 20 and not fast.is_too_slow
+        await publish(bus, event(seq, text="x" * 30))
+    assert slow.is_too_slow and cut == [True] and len(to_slow.texts) == 4
+    assert len(to_fast.texts) == 20 and not fast.is_too_slow
 
 
 async def test_a_gap_left_by_the_bus_is_read_once_from_the_log_for_every_socket():
     log = Log()
     log.add(*(event(seq) for seq in range(1, 6)))
     bus, hub, _ = await a_hub(log)
-    sockets = [Connection(actor(participant_id=n), 16) for n in range(3)]
-    for connection in sockets:
+    sockets = [connect(actor(participant_id=n)) for n in range(3)]
+    for connection, _ in sockets:
         room = await hub.join(connection)
+        connection.live_from(1)
     room.started_at(1)
     await publish(bus, event(4))  # 2 and 3 were lost on the bus
     await publish(bus, event(5))
     await room.settled()
-    for connection in sockets:
-        assert [seq for seq, _ in drain(connection)] == [2, 3, 4, 5]
+    for _, sink in sockets:
+        assert sink.texts == ["e2", "e3", "e4", "e5"]
     assert log.reads == [(1, 3)]
     await publish(bus, event(3))  # a late duplicate changes nothing
-    assert all(connection.queue.empty() for connection in sockets)
+    assert all(len(sink.texts) == 4 for _, sink in sockets)
 
 
 async def test_a_heartbeat_delivers_a_lost_last_event_then_tells_the_seq():
     log = Log()
     log.add(event(1), event(2))
     bus, hub, _ = await a_hub(log)
-    connection = Connection(actor(), 16)
+    connection, sink = connect()
     room = await hub.join(connection)
     room.started_at(1)
+    connection.live_from(1)
     await hub.beat()  # event 2 never came over the bus
-    items = drain(connection)
-    assert items[0] == (2, "e2")
-    assert items[1][0] is None and '"type":"heartbeat","seq":2' in items[1][1]
+    assert sink.texts[0] == "e2"
+    assert '"type":"heartbeat","seq":2' in sink.texts[1]
 
 
-async def test_writer_skips_what_was_sent_and_fills_a_gap_as_a_last_resort():
-    connection = Connection(actor(), 16)
-    connection.last_seq = 2
-    sent, asked = [], []
+async def test_what_arrives_while_the_snapshot_is_read_waits_and_what_it_covered_is_dropped():
+    connection, sink = connect()
+    for e in (event(1), event(2), event(3)):
+        connection.offer(e)
+    connection.reply('{"type":"pong"}')
+    assert sink.texts == []
+    connection.live_from(2)  # the snapshot was at seq 2
+    assert sink.texts == ["e3", '{"type":"pong"}'] and connection.last_seq == 3
+
+
+async def test_too_much_waiting_for_a_socket_that_is_not_live_cuts_it():
+    connection, sink = connect(hold=3)
+    cut = []
+    connection.on_overflow = lambda: cut.append(True)
+    for seq in range(1, 6):
+        connection.offer(event(seq))
+    assert cut == [True] and connection.is_too_slow
+    connection.live_from(0)
+    assert sink.texts == []
+
+
+async def test_a_gap_in_one_socket_is_filled_from_the_log_as_a_last_resort():
+    asked = []
 
     async def missed(after, before):
         asked.append((after, before))
         return [f"log {seq}" for seq in range(after + 1, before)]
 
-    async def send(text):
-        sent.append(text)
-
-    for item in [(1, "old"), (2, "old"), (3, "e3"), (None, "ack"), (6, "e6"), (7, None), (8, "e8")]:
-        connection.queue.put_nowait(item)
-    connection.end()
-    await asyncio.wait_for(connection.write_loop(send, missed), 5)
-    assert sent == ["e3", "ack", "log 4", "log 5", "e6", "e8"]
+    connection, sink = connect(missed=missed)
+    connection.live_from(2)
+    connection.offer(event(1))  # already covered
+    connection.offer(event(3))
+    connection.reply("ack")
+    connection.offer(event(6))
+    connection.offer(event(7, only(99)))
+    connection.offer(event(8))
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sink.texts == ["e3", "ack", "log 4", "log 5", "e6", "e8"]
     assert asked == [(3, 6)] and connection.last_seq == 8
 
 
@@ -160,7 +209,7 @@ async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
     # Seen with 1000 participants connecting: the heartbeat's access check read
     # the database while others joined, and cut off those it had not asked about.
     log = Log()
-    early, late = Connection(actor(participant_id=5), 8), Connection(actor(participant_id=6), 8)
+    (early, _), (late, _) = connect(actor(participant_id=5)), connect(actor(participant_id=6))
 
     async def current_actors(session_id, participant_ids):
         await hub.join(late)  # joins while the roles are being read
@@ -168,5 +217,6 @@ async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
 
     hub = Hub(MemoryBus(), log.read, log.last_seqs, lambda: "now", current_actors)
     (await hub.join(early)).started_at(0)
+    early.live_from(0)
     await hub.beat()
     assert early.revoked is None and late.revoked is None

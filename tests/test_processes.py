@@ -186,6 +186,7 @@ async def test_workers_share_one_address_and_one_meeting(world):
             for delegate in people:
                 await delegate.connect(server)
             await people[0].send(type="request_floor")
+            await eventually(lambda: all(d.seqs == [1] for d in people))
             await people[1].send(type="request_floor")
             await eventually(lambda: all(d.seqs == [1, 2] for d in people))
             # A worker that dies is replaced and the meeting goes on.

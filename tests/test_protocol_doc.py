@@ -34,6 +34,20 @@ QUESTION_EVENT_TYPES = {
     "question_queue",
     "question_moderation",
 }
+# The events of the booths and captions (interpretation/*_commands.py).
+INTERPRETATION_EVENTS = {
+    "mic_changed",
+    "handover_requested",
+    "handover_cancelled",
+    "handover_answered",
+    "source_changed",
+    "auto_relay_set",
+    "relay_advised",
+    "passthrough_changed",
+    "booth_message",
+    "slow_down_requested",
+    "caption",
+}
 SERVER_MESSAGES = {"snapshot", "resumed", "ack", "error", "pong", "heartbeat"}
 
 
@@ -80,3 +94,15 @@ def test_every_event_the_questions_can_emit_is_known():
     # Names of fields ("question_id") are not events.
     emitted = set(re.findall(r'"(question_[a-z_]+)"', source)) - COMMAND_TYPES - {"question_id", "question_ids"}
     assert emitted == QUESTION_EVENT_TYPES
+
+
+def test_every_interpretation_event_is_documented_with_its_example():
+    # The event types are those the interpretation commands emit.
+    root = Path(rooms.floor.__file__).resolve().parent.parent / "interpretation"
+    source = "".join(path.read_text() for path in root.glob("*_commands.py"))
+    emitted = set(re.findall(r'ctx\.emit\(\s*"([a-z_]+)"', source))
+    assert emitted == INTERPRETATION_EVENTS
+    documented = sections()
+    for name in INTERPRETATION_EVENTS:
+        first = re.search(r"```json\n(.*?)```", documented[name], flags=re.S).group(1)
+        assert json.loads(first)["type"] == name

@@ -1,7 +1,7 @@
 """questions: guiding questions per session, audience questions and their votes
 
-Revision ID: 0003_questions
-Revises: 0003
+Revision ID: 0005_questions
+Revises: 0004_interpretation
 Create Date: 2026-11-22
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0003_questions"
-down_revision: str | Sequence[str] | None = "0003"
+revision: str = "0005_questions"
+down_revision: str | Sequence[str] | None = "0004_interpretation"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,284 @@
+"""Listeners for bench/fanout.py, in a process of their own.
+
+bench/fanout.py starts a few of these so that the clients are not the
+bottleneck, and talks to each through its stdin and stdout, one JSON object
+per line: ``{"op": NAME, ...arguments}`` in, the result out. Every listener
+notes the key of each event it receives (Tribune: the ``seq``; the peers:
+the ``seq`` the sender put in) with the time, on the machine's monotonic
+clock, which the sender shares; latencies are computed at the end of a
+phase, when bench/fanout.py sends the time each key was sent.
+
+Also the wire of each server, which the sender in bench/fanout.py uses too:
+the first message a listener waits for, and which frames are events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import struct
+import sys
+import time
+from dataclasses import dataclass, field
+
+import websockets
+from common import browser_connect, negotiated, own_cpu_seconds
+
+# Messages of Tribune's that are not events of the session.
+NOT_EVENTS = frozenset({"snapshot", "heartbeat", "resumed", "ack", "error", "pong"})
+# struct tcp_info (linux/tcp.h): tcpi_state is its first byte, tcpi_bytes_received a u64 at 128.
+TCP_INFO_SIZE = 256
+BYTES_RECEIVED_OFFSET = 128
+
+
+async def first_message(kind: str, ws) -> None:
+    """Wait for what tells a listener it is in: Tribune's snapshot, the
+    ceiling's hello, Socket.IO's answer to joining the namespace."""
+    if kind == "socketio":
+        opened = await ws.recv()
+        if not opened.startswith("0"):
+            raise RuntimeError(f"no Engine.IO open packet: {opened[:80]!r}")
+        await ws.send("40")
+        while not (await ws.recv()).startswith("40"):
+            pass
+    else:
+        await ws.recv()
+
+
+def event_key(kind: str, message: str) -> int | None:
+    """The key of an event frame, None for any other frame."""
+    if kind == "socketio":
+        if not message.startswith("42"):
+            return None
+        return json.loads(message[2:])[1]["seq"]
+    decoded = json.loads(message)
+    if kind == "tribune" and decoded.get("type") in NOT_EVENTS:
+        return None
+    return decoded.get("seq")
+
+
+def bytes_received(ws) -> int:
+    """Bytes this socket has received from the wire (frames, headers and all)."""
+    sock = ws.transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, TCP_INFO_SIZE)
+    except OSError:
+        return 0
+    return struct.unpack_from("Q", info, BYTES_RECEIVED_OFFSET)[0]
+
+
+@dataclass(eq=False)
+class Listener:
+    ws: object
+    is_slow: bool
+    last_key: int = -1
+    is_open: bool = True
+    close_code: int | None = None
+    bytes_at_start: int = 0
+    bytes_at_close: int | None = None
+
+
+@dataclass
+class Pool:
+    """This process's listeners, all on one server kind."""
+
+    kind: str = ""
+    listeners: list[Listener] = field(default_factory=list)
+    records: list[tuple[int, float]] = field(default_factory=list)
+    event_sizes: list[int] = field(default_factory=list)
+    is_recording: bool = False
+    is_stalled: bool = False
+    resumed: asyncio.Event = field(default_factory=asyncio.Event)
+    readers: list[asyncio.Task] = field(default_factory=list)
+    cpu_at_start: float = 0.0
+    started_at: float = 0.0
+    counted_at_start: int = 0
+    closed_before: set[int] = field(default_factory=set)
+    stalled: list[Listener] = field(default_factory=list)
+
+    async def connect(self, kind: str, urls: list[str], slow: list[int], concurrency: int = 64) -> dict:
+        """Connect one listener per URL, each waiting for its first message;
+        the ``slow`` ones (indices) get a small receive buffer and queue, so
+        that when they stop reading the server's bound, not ours, decides."""
+        self.kind = kind
+        gate = asyncio.Semaphore(concurrency)
+        slow_set = set(slow)
+        errors: list[str] = []
+        started = time.monotonic()
+
+        async def one(index: int, url: str) -> tuple[Listener | None, float]:
+            async with gate:
+                try:
+                    options: dict = {"open_timeout": 60}
+                    if index in slow_set:
+                        sock = socket.socket()
+                        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                        sock.setblocking(False)
+                        port = int(url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
+                        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+                        options.update(sock=sock, max_queue=2)
+                    ws = await browser_connect(url, **options)
+                    await asyncio.wait_for(first_message(kind, ws), 60)
+                    return Listener(ws, index in slow_set), time.monotonic() - started
+                except Exception as error:  # reported, the run goes on
+                    errors.append(f"{type(error).__name__}: {error}".split(";")[0][:120])
+                    return None, time.monotonic() - started
+
+        results = await asyncio.gather(*(one(i, url) for i, url in enumerate(urls)))
+        self.listeners = [listener for listener, _ in results if listener is not None]
+        self.readers = [asyncio.create_task(self._read(listener)) for listener in self.listeners]
+        return {
+            "connected": len(self.listeners),
+            "failed": len(urls) - len(self.listeners),
+            "failed_with": errors[:1],
+            "first_message_s": max((t for _, t in results), default=0.0),
+            "handshake": negotiated(self.listeners[0].ws) if self.listeners else "",
+        }
+
+    async def _read(self, listener: Listener) -> None:
+        ws, kind = listener.ws, self.kind
+        try:
+            while True:
+                if listener.is_slow and self.is_stalled:
+                    await self.resumed.wait()
+                message = await ws.recv()
+                now = time.monotonic()
+                if kind == "socketio" and message == "2":
+                    await ws.send("3")  # Engine.IO's ping: a live client answers
+                    continue
+                key = event_key(kind, message)
+                if key is None:
+                    continue
+                listener.last_key = key
+                if self.is_recording and not (listener.is_slow and self.is_stalled):
+                    self.records.append((key, now))
+                    if len(self.event_sizes) < 200:
+                        self.event_sizes.append(len(message.encode()))
+        except websockets.ConnectionClosed:
+            listener.close_code = ws.close_code
+        finally:
+            listener.is_open = False
+            listener.bytes_at_close = bytes_received(ws)
+
+    def _counted(self) -> list[Listener]:
+        """The listeners whose deliveries count: open, and not stopped on purpose."""
+        return [
+            listener for listener in self.listeners if listener.is_open and not (listener.is_slow and self.is_stalled)
+        ]
+
+    async def start(self) -> dict:
+        self.records.clear()
+        self.event_sizes.clear()
+        for listener in self.listeners:
+            listener.bytes_at_start = bytes_received(listener.ws) if listener.is_open else 0
+        self.cpu_at_start, self.started_at = own_cpu_seconds(), time.monotonic()
+        self.counted_at_start = len(self._counted())
+        self.closed_before = {id(listener) for listener in self.listeners if not listener.is_open}
+        self.is_recording = True
+        closed: dict[str, int] = {}
+        for listener in self.listeners:
+            if not listener.is_open:
+                closed[str(listener.close_code)] = closed.get(str(listener.close_code), 0) + 1
+        return {"listeners": self.counted_at_start, "closed": closed}
+
+    async def wait_for(self, key: int, timeout: float) -> dict:
+        """Until every counted listener has had the event ``key`` (or the time is up)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lagging = [listener for listener in self._counted() if listener.last_key < key]
+            if not lagging:
+                return {"lagging": 0}
+            await asyncio.sleep(0.02)
+        return {"lagging": len([listener for listener in self._counted() if listener.last_key < key])}
+
+    async def collect(self, sent: list[tuple[int, float]]) -> dict:
+        """The phase's latencies (ms) against the time each key was sent."""
+        self.is_recording = False
+        cpu = own_cpu_seconds() - self.cpu_at_start
+        elapsed = time.monotonic() - self.started_at
+        sent_at = dict(sent)
+        latencies = [round((now - sent_at[key]) * 1000, 3) for key, now in self.records if key in sent_at]
+        wire = 0
+        for listener in self.listeners:
+            if listener.is_slow and self.is_stalled:
+                continue
+            now = bytes_received(listener.ws) if listener.is_open else (listener.bytes_at_close or 0)
+            wire += max(0, now - listener.bytes_at_start)
+        closed: dict[str, int] = {}
+        for listener in self.listeners:
+            if not listener.is_open and not listener.is_slow and id(listener) not in self.closed_before:
+                closed[str(listener.close_code)] = closed.get(str(listener.close_code), 0) + 1
+        return {
+            "latencies_ms": latencies,
+            "expected": self.counted_at_start * len(sent_at),
+            "last_received": max((now for key, now in self.records if key in sent_at), default=0.0),
+            "wire_bytes": wire,
+            "event_sizes": self.event_sizes[:],
+            "cpu_s": cpu,
+            "elapsed_s": elapsed,
+            "closed": closed,
+        }
+
+    async def stall(self) -> dict:
+        """The slow listeners stop reading; returns their (local, server) ports."""
+        self.resumed.clear()
+        self.is_stalled = True
+        self.stalled = [listener for listener in self.listeners if listener.is_slow and listener.is_open]
+        transports = [listener.ws.transport for listener in self.stalled]
+        return {"ports": [[t.get_extra_info("sockname")[1], t.get_extra_info("peername")[1]] for t in transports]}
+
+    async def resume(self, timeout: float) -> dict:
+        """The slow listeners read again: each says how the server ended it, if it did."""
+        self.resumed.set()
+        slow = self.stalled
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and any(listener.is_open for listener in slow):
+            await asyncio.sleep(0.1)
+        self.is_stalled = False
+        # Those still open were never cut: from now on they are ordinary listeners.
+        for listener in slow:
+            listener.is_slow = not listener.is_open
+        return {"codes": [None if listener.is_open else listener.close_code for listener in slow]}
+
+    async def close(self) -> dict:
+        async def one(listener: Listener) -> None:
+            try:
+                await asyncio.wait_for(listener.ws.close(), 5)
+            except Exception:
+                listener.ws.transport.abort()
+
+        await asyncio.gather(*(one(listener) for listener in self.listeners if listener.is_open))
+        for reader in self.readers:
+            reader.cancel()
+        await asyncio.gather(*self.readers, return_exceptions=True)
+        self.listeners.clear()
+        self.readers.clear()
+        return {}
+
+
+async def serve_requests() -> None:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**28)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    pool = Pool()
+    while line := await reader.readline():
+        request = json.loads(line)
+        operation = getattr(pool, request.pop("op"))
+        try:
+            result = await operation(**request)
+        except Exception as error:
+            result = {"error": f"{type(error).__name__}: {error}"}
+        sys.stdout.write(json.dumps(result) + "\n")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    try:
+        import uvloop
+
+        uvloop.run(serve_requests())
+    except ImportError:
+        asyncio.run(serve_requests())

@@ -1,0 +1,437 @@
+"""The live socket, one per participant per session at /ws/sessions/{id}.
+
+It is served on uvicorn's own connection, without ASGI: uvicorn parses the
+HTTP request and hands the upgrade to ``TribuneHttpProtocol``, which gives
+this path to ``LiveSocket`` and every other WebSocket path to uvicorn's
+usual ASGI protocol. Why: ASGI's per-connection ``send`` costs a task
+switch, a re-encoding and a write per socket and per event; here an event is
+framed once and the same bytes are written to every socket that keeps up,
+in one synchronous pass, and an idle socket costs only this object,
+websockets' sans-I/O protocol and the transport (no task, no queue).
+
+What a socket may do and see is the same as before: the kernel decides
+commands, the hub delivers events (``server/hub.py: Connection``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections import deque
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
+
+from starlette.requests import cookie_parser
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from websockets.exceptions import InvalidState
+from websockets.frames import Frame, Opcode
+from websockets.http11 import Request
+from websockets.protocol import State
+from websockets.server import ServerProtocol
+
+from rooms.actor import Actor
+from rooms.errors import Refused
+from rooms.floor_views import iso
+from server import event_log, protocol
+from server.auth import COOKIE, actor_in, participant_by_token
+from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
+from server.event_log import dump, text_frame
+from server.hub import Connection
+from server.kernel import AccessLost, RolesChanged
+from server.media_wire import MEDIA_PATH, MediaWire
+from server.presence import is_tracked
+from server.security import origin_allowed
+from server.snapshot import lock_session_for_read, resumed, snapshot
+
+if TYPE_CHECKING:
+    from server.app import Tribune
+
+log = logging.getLogger(__name__)
+
+LIVE_PATH = re.compile(r"/ws/sessions/(\d{1,12})")
+# After this many frames in a row refused for flooding, the socket is closed.
+FLOOD_STRIKES = 50
+# Frames that may wait while the socket opens (its snapshot is being read).
+EARLY_FRAMES = 32
+# How long a closing handshake may take before the connection is dropped
+# (a client that stops reading never reads the close frame).
+CLOSE_TIMEOUT = 10.0
+SERVER_RESTART = 1012
+
+
+def error_message(code: str, message: str, command_id: str | int | None = None) -> str:
+    return dump({"type": "error", "id": command_id, "code": code, "message": message})
+
+
+class TribuneHttpProtocol(HttpToolsProtocol):
+    """uvicorn's HTTP protocol; the live socket's upgrade goes to ``LiveSocket``."""
+
+    def handle_websocket_upgrade(self) -> None:
+        tribune: Tribune | None = self.app_state.get("tribune")
+        path = self.url.partition(b"?")[0].decode("latin-1")
+        match = LIVE_PATH.fullmatch(path)
+        media = self.app_state.get("media")
+        media_match = MEDIA_PATH.fullmatch(path)
+        if tribune is not None and media is not None and media_match is not None:
+            # The media socket is served the same way (server/media_wire.py).
+            self._hand_over(MediaWire(tribune, media, self.server_state.connections, int(media_match[1])))
+            return
+        if tribune is None or match is None:
+            super().handle_websocket_upgrade()
+            return
+        self.connections.discard(self)
+        socket = LiveSocket(tribune, self.server_state.connections, int(match[1]), self.config.ws_max_size)
+        request = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
+        for name, value in self.scope["headers"]:
+            request += [name, b": ", value, b"\r\n"]
+        request.append(b"\r\n")
+        socket.connection_made(self.transport)
+        socket.data_received(b"".join(request))
+        self.transport.set_protocol(socket)
+
+    def _hand_over(self, socket: asyncio.Protocol) -> None:
+        """Give the connection, its upgrade request replayed, to ``socket``."""
+        self.connections.discard(self)
+        request = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
+        for name, value in self.scope["headers"]:
+            request += [name, b": ", value, b"\r\n"]
+        request.append(b"\r\n")
+        socket.connection_made(self.transport)
+        socket.data_received(b"".join(request))
+        self.transport.set_protocol(socket)
+
+
+class LiveSocket(asyncio.Protocol):
+    """One participant's live socket: the handshake, then frames in and out."""
+
+    def __init__(self, tribune: Tribune, server_connections: set[Any], session_id: int, max_size: int):
+        self.tribune = tribune
+        self.session_id = session_id
+        self.server_connections = server_connections
+        self.ws = ServerProtocol(max_size=max_size, logger=log)
+        self.transport: asyncio.Transport | None = None
+        self.connection: Connection | None = None
+        # Whose socket it is, once opened; commands received before a hang-up
+        # still run after the connection has left the hub.
+        self.actor: Actor | None = None
+        # Frames (or replies to them) waiting for the socket to open or for
+        # the command before them: replies go out in the order frames came.
+        self.waiting: deque[str | protocol.Command] = deque()
+        self.worker: asyncio.Task[None] | None = None
+        self.fragments: list[bytes] | None = None
+        self.is_closed = False
+        self.timers: list[asyncio.TimerHandle] = []
+        self.awaiting_pong: bytes | None = None
+        self.presence_key: str | None = None
+
+    # --- the transport ---------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.server_connections.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        self.ws.receive_data(data)
+        for event in self.ws.events_received():
+            if isinstance(event, Request):
+                self._handshake(event)
+            elif isinstance(event, Frame):
+                self._frame(event)
+        self._flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.is_closed = True
+        self.server_connections.discard(self)
+        for timer in self.timers:
+            timer.cancel()
+        # A socket still opening finishes its reads, sees it is closed and leaves.
+        self._leave()
+        self._gone()
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: the client reconnects (to another process) and resumes."""
+        self.close(SERVER_RESTART, "server restarting: reconnect with last_seq")
+
+    def write(self, frame: bytes) -> bool:
+        """The hub's wire: write at once; False once the client's unread bytes pass the bound."""
+        if self.is_closed or self.transport is None or self.ws.state is not State.OPEN:
+            return True
+        self.transport.write(frame)
+        return self.transport.get_write_buffer_size() <= self.tribune.settings.send_buffer_bytes
+
+    def _flush(self) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        for data in self.ws.data_to_send():
+            if data:
+                self.transport.write(data)
+            else:
+                # websockets asks for the end of the TCP connection (after a close).
+                self.transport.close()
+                return
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with an application code; drop the connection if the client never answers."""
+        self._leave()
+        if self.is_closed or self.ws.state is not State.OPEN:
+            return
+        self.ws.send_close(code, reason[:120])
+        self._flush()
+        if self.transport is not None:
+            self.timers.append(asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort))
+
+    def _gone(self) -> None:
+        key, self.presence_key = self.presence_key, None
+        if key is not None:
+            asyncio.get_running_loop().create_task(self.tribune.presence.leave(key))
+
+    def _leave(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            connection.is_too_slow = True  # nothing more is written to it
+            asyncio.get_running_loop().create_task(self.tribune.hub.leave(connection))
+
+    # --- opening ---------------------------------------------------------------
+
+    def _handshake(self, request: Request) -> None:
+        settings = self.tribune.settings
+        origin, host = request.headers.get("Origin"), request.headers.get("Host")
+        scheme = "wss" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "ws"
+        if not origin_allowed(origin, host, scheme, settings.allowed_origins, settings.base_url):
+            response = self.ws.reject(403, "This page's origin may not open the socket.\n")
+        else:
+            response = self.ws.accept(request)
+        self.ws.send_response(response)
+        if response.status_code != 101:
+            self._flush()
+            if self.transport is not None:
+                self.transport.close()
+            return
+        query = parse_qs(request.path.partition("?")[2])
+        token = _first(query, "token") or cookie_parser(request.headers.get("Cookie", "")).get(COOKIE)
+        last_seq = _int_or_none(_first(query, "last_seq"))
+        self._keep_alive()
+        self.worker = asyncio.get_running_loop().create_task(self._open(token, last_seq))
+
+    async def _open(self, token: str | None, last_seq: int | None) -> None:
+        tribune = self.tribune
+        settings = tribune.settings
+        try:
+            async with tribune.reader() as db, db.begin():
+                session = await lock_session_for_read(db, self.session_id)
+                participant = await participant_by_token(db, token)
+                if session is None:
+                    return self._refuse(NOT_FOUND, "not_found", f"No session {self.session_id}.")
+                if participant is None:
+                    return self._refuse(UNAUTHORIZED, "unauthorized", "Open your join link first.")
+                actor = actor_in(participant, session)
+                if actor is None:
+                    return self._refuse(FORBIDDEN, "forbidden", "You are not invited to this session.")
+                connection = Connection(actor, self, settings.send_queue_size, self._missed)
+                connection.on_overflow = self._too_slow
+                connection.on_revoke = self._revoked
+                # Join before reading, so nothing published meanwhile is missed;
+                # the connection drops what the snapshot or replay already covers.
+                room = await tribune.hub.join(connection)
+                self.actor = actor  # what it sent before hanging up still runs
+                if self.is_closed:
+                    await tribune.hub.leave(connection)
+                    return
+                self.connection = connection
+                seq = session.last_seq
+                now = tribune.kernel.clock()
+                initial = None
+                if last_seq is not None:
+                    initial = await event_log.replay(
+                        db, session, actor, last_seq, settings.replay_limit, settings.replay_limit_bytes
+                    )
+                if initial is None:
+                    initial = [await snapshot(db, session, actor, tribune.registry, now)]
+                else:
+                    initial.append(resumed(seq, now, len(initial)))
+            room.started_at(seq)
+            if is_tracked(actor):
+                self.presence_key = await tribune.presence.arrive(actor)
+                if self.is_closed:
+                    self._gone()
+            if self.transport is not None and not self.is_closed:
+                # Written whatever the bound: a big snapshot is not a slow client.
+                self.transport.write(b"".join(text_frame(text) for text in initial))
+            connection.live_from(seq)
+        except Exception:
+            log.exception("could not open a live socket")
+            self.close(1011, "server error")
+        finally:
+            self.worker = None
+            self._work()
+
+    def _refuse(self, close_code: int, code: str, message: str) -> None:
+        if self.transport is not None:
+            self.transport.write(text_frame(error_message(code, message)))
+        self.close(close_code, message[:100])
+
+    async def _missed(self, after: int, before: int) -> list[str]:
+        assert self.connection is not None
+        actor = self.connection.actor
+        async with self.tribune.reader() as db:
+            events = await event_log.read(db, self.session_id, after, before - 1)
+        return [event.payload for event in events if event.recipients.includes(actor)]
+
+    def _too_slow(self) -> None:
+        self.close(SLOW_CLIENT, "too slow: reconnect with last_seq")
+
+    def _revoked(self, code: int) -> None:
+        self.close(code, "your roles changed: reconnect" if code == ROLES_CHANGED else "no longer invited")
+
+    # --- frames in ---------------------------------------------------------------
+
+    def _frame(self, frame: Frame) -> None:
+        if frame.opcode is Opcode.PONG:
+            if self.awaiting_pong is not None and frame.data == self.awaiting_pong:
+                self.awaiting_pong = None
+            return
+        if frame.opcode is Opcode.CLOSE:
+            self._leave()  # websockets answers the close; the client resumes if it comes back
+            return
+        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
+            self.fragments = [] if frame.opcode is Opcode.TEXT else None
+            is_text = frame.opcode is Opcode.TEXT
+        elif frame.opcode is Opcode.CONT:
+            is_text = self.fragments is not None
+        else:
+            return  # a ping: websockets has queued the pong
+        if is_text and self.fragments is not None:
+            self.fragments.append(bytes(frame.data))
+        if not frame.fin:
+            return
+        data, self.fragments = (b"".join(self.fragments) if is_text and self.fragments is not None else None), None
+        self._received(data)
+
+    def _received(self, data: bytes | None) -> None:
+        """One whole message: checked at once, so a flood is refused without any work.
+
+        The socket may be closing already (websockets reads the close frame
+        that followed in the same packet first): what came before still runs."""
+        if self.connection is None and self.worker is not None:
+            # Still opening: wait, bounded (every frame still counts, below).
+            if len(self.waiting) >= EARLY_FRAMES:
+                return self.close(FLOODING, "too many messages before the socket opened")
+        settings = self.tribune.settings
+        if self.actor is not None:
+            bucket = self.tribune.floods.bucket(self.actor.participant_id)
+            if not bucket.take():
+                if bucket.strikes >= FLOOD_STRIKES:
+                    return self.close(FLOODING, "too many messages")
+                return self._answer(error_message("rate_limited", "Too many messages; slow down."))
+        if data is None:
+            return self._answer(error_message("unsupported", "Binary frames are not accepted on this socket."))
+        if len(data) > settings.max_message_bytes:
+            return self._answer(
+                error_message("too_large", f"A message may be at most {settings.max_message_bytes} bytes.")
+            )
+        try:
+            text = data.decode()
+        except UnicodeDecodeError:
+            return self._answer(error_message("invalid_json", "Messages must be UTF-8 JSON text."))
+        try:
+            command = self.tribune.parser.parse(text)
+        except protocol.BadCommand as bad:
+            return self._answer(error_message(bad.code, bad.message, bad.command_id))
+        if isinstance(command, protocol.Ping):
+            return self._answer(dump({"type": "pong", "id": command.id, "server_time": self._now()}))
+        self.waiting.append(command)
+        self._work()
+
+    def _answer(self, text: str) -> None:
+        if self.connection is not None and self.worker is None and not self.waiting:
+            self.connection.reply(text)
+        else:
+            self.waiting.append(text)
+            self._work()
+
+    def _work(self) -> None:
+        """Run waiting commands one after another, in a task that lives only while there are some."""
+        if self.worker is None and self.waiting and self.actor is not None:
+            self.worker = asyncio.get_running_loop().create_task(self._run_commands())
+
+    async def _run_commands(self) -> None:
+        try:
+            while self.waiting and self.actor is not None:
+                item = self.waiting.popleft()
+                reply = item if isinstance(item, str) else await self._execute(self.actor, item)
+                if reply is not None:
+                    self._reply(reply)
+        finally:
+            self.worker = None
+
+    def _reply(self, text: str) -> None:
+        if self.connection is not None:  # else the client hung up: the reply has nowhere to go
+            self.connection.reply(text)
+
+    async def _execute(self, actor: Actor, command: protocol.Command) -> str | None:
+        tribune = self.tribune
+        try:
+            # Shielded: a client that hangs up mid-command must not cut the
+            # command between its commit and its publication.
+            executed = await asyncio.shield(tribune.kernel.execute(actor, command))
+        except AccessLost as lost:
+            self._reply(error_message(lost.code, lost.message, command.id))
+            self.close(FORBIDDEN, "no longer invited to this session")
+            return None
+        except RolesChanged as changed:
+            self._reply(error_message(changed.code, changed.message, command.id))
+            self.close(ROLES_CHANGED, "your roles changed: reconnect")
+            return None
+        except Refused as refused:
+            return error_message(refused.code, refused.message, command.id)
+        except Exception:
+            log.exception("command %s failed", command.type)
+            return error_message("server_error", "The command could not be applied; nothing changed.", command.id)
+        ack = dump({"type": "ack", "id": command.id, "seq": executed.seq})
+        if executed.actor != actor:
+            # Roles changed since the socket opened: what this person may see
+            # and do is read again with a fresh snapshot.
+            self._reply(ack)
+            self.close(ROLES_CHANGED, "your roles changed: reconnect")
+            return None
+        return ack
+
+    def _now(self) -> str:
+        return iso(self.tribune.kernel.clock()) or ""
+
+    # --- keepalive -------------------------------------------------------------
+
+    def _keep_alive(self) -> None:
+        """A ping every so often; a peer that does not answer in time is gone."""
+        interval = self.tribune.settings.ping_seconds
+        if interval > 0:
+            self.timers = [asyncio.get_running_loop().call_later(interval, self._ping)]
+
+    def _ping(self) -> None:
+        if self.is_closed or self.ws.state is not State.OPEN:
+            return
+        if self.awaiting_pong is not None:
+            # The last ping went unanswered for a whole interval.
+            self._leave()
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        self.awaiting_pong = self.session_id.to_bytes(8, "big")
+        try:
+            self.ws.send_ping(self.awaiting_pong)
+        except InvalidState:
+            return
+        self._flush()
+        self._keep_alive()
+
+
+def _first(query: dict[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _int_or_none(value: str | None) -> int | None:
+    if value is None or not value.isdigit() or len(value) > 12:
+        return None
+    return int(value)
