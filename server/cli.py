@@ -173,23 +173,22 @@ def export():
     """Export meeting records."""
 
 
-@export.command("speeches")
-@click.argument("session")
-@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of standard output.",
-)
-def export_speeches_command(session: str, fmt: str, output: Path | None):
-    """Export the speeches of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
-    from server.export import UnknownSession, export_speeches
+def _output_option(command):
+    return click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        help="Write to this file instead of standard output.",
+    )(command)
 
-    settings = _settings()
+
+def _export(what: str, write, output: Path | None) -> None:
+    """Run ``write(sessionmaker, out)`` and send the CSV to stdout or ``output``."""
+    from server.export import UnknownSession
+
     out = io.StringIO()
     try:
-        count = _run(settings, lambda sessionmaker: export_speeches(sessionmaker, session, out))
+        count = _run(_settings(), lambda sessionmaker: write(sessionmaker, out))
     except UnknownSession as error:
         click.echo(f"Error: {error}", err=True)
         sys.exit(1)
@@ -197,64 +196,44 @@ def export_speeches_command(session: str, fmt: str, output: Path | None):
         click.echo(out.getvalue(), nl=False)
     else:
         output.write_text(out.getvalue(), encoding="utf-8", newline="")
-        click.echo(f"{count} speeches written to {output}", err=True)
+        click.echo(f"{count} {what} written to {output}", err=True)
+
+
+@export.command("speeches")
+@click.argument("session")
+@click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
+@_output_option
+def export_speeches_command(session: str, fmt: str, output: Path | None):
+    """Export the speeches of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
+    from server.export import export_speeches
+
+    _export("speeches", lambda sessionmaker, out: export_speeches(sessionmaker, session, out), output)
 
 
 @export.command("questions")
 @click.argument("session")
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @click.option("--with-authors", is_flag=True, help="Name the authors of anonymous questions too.")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of standard output.",
-)
+@_output_option
 def export_questions_command(session: str, fmt: str, with_authors: bool, output: Path | None):
     """Export the questions of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
-    from server.export import UnknownSession
     from server.question_export import export_questions
 
-    settings = _settings()
-    out = io.StringIO()
-    try:
-        count = _run(
-            settings, lambda sessionmaker: export_questions(sessionmaker, session, out, with_authors=with_authors)
-        )
-    except UnknownSession as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
-    if output is None:
-        click.echo(out.getvalue(), nl=False)
-    else:
-        output.write_text(out.getvalue(), encoding="utf-8", newline="")
-        click.echo(f"{count} questions written to {output}", err=True)
+    _export(
+        "questions",
+        lambda sessionmaker, out: export_questions(sessionmaker, session, out, with_authors=with_authors),
+        output,
+    )
 
 
 @export.command("captions")
 @click.argument("session")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True, path_type=Path),
-    help="Write to this file instead of standard output.",
-)
+@_output_option
 def export_captions_command(session: str, output: Path | None):
     """Export the live captions of SESSION as CSV, each with its time and speech."""
-    from server.export import UnknownSession, export_captions
+    from server.export import export_captions
 
-    settings = _settings()
-    out = io.StringIO()
-    try:
-        count = _run(settings, lambda sessionmaker: export_captions(sessionmaker, session, out))
-    except UnknownSession as error:
-        click.echo(f"Error: {error}", err=True)
-        sys.exit(1)
-    if output is None:
-        click.echo(out.getvalue(), nl=False)
-    else:
-        output.write_text(out.getvalue(), encoding="utf-8", newline="")
-        click.echo(f"{count} captions written to {output}", err=True)
+    _export("captions", lambda sessionmaker, out: export_captions(sessionmaker, session, out), output)
 
 
 @main.command()

@@ -20,28 +20,22 @@ import logging
 import re
 from collections import deque
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs
 
-from starlette.requests import cookie_parser
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-from websockets.exceptions import InvalidState
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from rooms.actor import Actor
 from rooms.errors import Refused
 from rooms.floor_views import iso
 from server import event_log, protocol
-from server.auth import COOKIE, actor_in, participant_by_token
+from server.auth import actor_in, participant_by_token
 from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
 from server.hub import Connection
 from server.kernel import AccessLost, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
-from server.security import origin_allowed
+from server.served_socket import SERVER_RESTART, Query, ServedSocket
 from server.snapshot import lock_session_for_read, resumed, snapshot
 
 if TYPE_CHECKING:
@@ -54,10 +48,6 @@ LIVE_PATH = re.compile(r"/ws/sessions/(\d{1,12})")
 FLOOD_STRIKES = 50
 # Frames that may wait while the socket opens (its snapshot is being read).
 EARLY_FRAMES = 32
-# How long a closing handshake may take before the connection is dropped
-# (a client that stops reading never reads the close frame).
-CLOSE_TIMEOUT = 10.0
-SERVER_RESTART = 1012
 
 
 def error_message(code: str, message: str, command_id: str | int | None = None) -> str:
@@ -102,15 +92,11 @@ class TribuneHttpProtocol(HttpToolsProtocol):
         self.transport.set_protocol(socket)
 
 
-class LiveSocket(asyncio.Protocol):
-    """One participant's live socket: the handshake, then frames in and out."""
+class LiveSocket(ServedSocket):
+    """One participant's live socket: commands in, the hub's events out."""
 
     def __init__(self, tribune: Tribune, server_connections: set[Any], session_id: int, max_size: int):
-        self.tribune = tribune
-        self.session_id = session_id
-        self.server_connections = server_connections
-        self.ws = ServerProtocol(max_size=max_size, logger=log)
-        self.transport: asyncio.Transport | None = None
+        super().__init__(tribune, server_connections, session_id, max_size)
         self.connection: Connection | None = None
         # Whose socket it is, once opened; commands received before a hang-up
         # still run after the connection has left the hub.
@@ -119,34 +105,13 @@ class LiveSocket(asyncio.Protocol):
         # the command before them: replies go out in the order frames came.
         self.waiting: deque[str | protocol.Command] = deque()
         self.worker: asyncio.Task[None] | None = None
-        self.fragments: list[bytes] | None = None
-        self.is_closed = False
-        self.timers: list[asyncio.TimerHandle] = []
-        self.awaiting_pong: bytes | None = None
         self.presence_key: str | None = None
 
     # --- the transport ---------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.server_connections.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if isinstance(event, Request):
-                self._handshake(event)
-            elif isinstance(event, Frame):
-                self._frame(event)
-        self._flush()
-
     def connection_lost(self, exc: Exception | None) -> None:
-        self.is_closed = True
-        self.server_connections.discard(self)
-        for timer in self.timers:
-            timer.cancel()
         # A socket still opening finishes its reads, sees it is closed and leaves.
-        self._leave()
+        super().connection_lost(exc)
         self._gone()
 
     def shutdown(self) -> None:
@@ -160,33 +125,12 @@ class LiveSocket(asyncio.Protocol):
         self.transport.write(frame)
         return self.transport.get_write_buffer_size() <= self.tribune.settings.send_buffer_bytes
 
-    def _flush(self) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        for data in self.ws.data_to_send():
-            if data:
-                self.transport.write(data)
-            else:
-                # websockets asks for the end of the TCP connection (after a close).
-                self.transport.close()
-                return
-
-    def close(self, code: int, reason: str) -> None:
-        """Close with an application code; drop the connection if the client never answers."""
-        self._leave()
-        if self.is_closed or self.ws.state is not State.OPEN:
-            return
-        self.ws.send_close(code, reason[:120])
-        self._flush()
-        if self.transport is not None:
-            self.timers.append(asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort))
-
     def _gone(self) -> None:
         key, self.presence_key = self.presence_key, None
         if key is not None:
             asyncio.get_running_loop().create_task(self.tribune.presence.leave(key))
 
-    def _leave(self) -> None:
+    def leave(self) -> None:
         connection, self.connection = self.connection, None
         if connection is not None:
             connection.is_too_slow = True  # nothing more is written to it
@@ -194,24 +138,8 @@ class LiveSocket(asyncio.Protocol):
 
     # --- opening ---------------------------------------------------------------
 
-    def _handshake(self, request: Request) -> None:
-        settings = self.tribune.settings
-        origin, host = request.headers.get("Origin"), request.headers.get("Host")
-        scheme = "wss" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "ws"
-        if not origin_allowed(origin, host, scheme, settings.allowed_origins, settings.base_url):
-            response = self.ws.reject(403, "This page's origin may not open the socket.\n")
-        else:
-            response = self.ws.accept(request)
-        self.ws.send_response(response)
-        if response.status_code != 101:
-            self._flush()
-            if self.transport is not None:
-                self.transport.close()
-            return
-        query = parse_qs(request.path.partition("?")[2])
-        token = _first(query, "token") or cookie_parser(request.headers.get("Cookie", "")).get(COOKIE)
+    def opened(self, query: Query, token: str | None) -> None:
         last_seq = _int_or_none(_first(query, "last_seq"))
-        self._keep_alive()
         self.worker = asyncio.get_running_loop().create_task(self._open(token, last_seq))
 
     async def _open(self, token: str | None, last_seq: int | None) -> None:
@@ -267,9 +195,7 @@ class LiveSocket(asyncio.Protocol):
             self._work()
 
     def _refuse(self, close_code: int, code: str, message: str) -> None:
-        if self.transport is not None:
-            self.transport.write(text_frame(error_message(code, message)))
-        self.close(close_code, message[:100])
+        self.refuse(close_code, error_message(code, message), message)
 
     async def _missed(self, after: int, before: int) -> list[str]:
         assert self.connection is not None
@@ -286,29 +212,7 @@ class LiveSocket(asyncio.Protocol):
 
     # --- frames in ---------------------------------------------------------------
 
-    def _frame(self, frame: Frame) -> None:
-        if frame.opcode is Opcode.PONG:
-            if self.awaiting_pong is not None and frame.data == self.awaiting_pong:
-                self.awaiting_pong = None
-            return
-        if frame.opcode is Opcode.CLOSE:
-            self._leave()  # websockets answers the close; the client resumes if it comes back
-            return
-        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self.fragments = [] if frame.opcode is Opcode.TEXT else None
-            is_text = frame.opcode is Opcode.TEXT
-        elif frame.opcode is Opcode.CONT:
-            is_text = self.fragments is not None
-        else:
-            return  # a ping: websockets has queued the pong
-        if is_text and self.fragments is not None:
-            self.fragments.append(bytes(frame.data))
-        if not frame.fin:
-            return
-        data, self.fragments = (b"".join(self.fragments) if is_text and self.fragments is not None else None), None
-        self._received(data)
-
-    def _received(self, data: bytes | None) -> None:
+    def received(self, data: bytes, is_text: bool) -> None:
         """One whole message: checked at once, so a flood is refused without any work.
 
         The socket may be closing already (websockets reads the close frame
@@ -324,7 +228,7 @@ class LiveSocket(asyncio.Protocol):
                 if bucket.strikes >= FLOOD_STRIKES:
                     return self.close(FLOODING, "too many messages")
                 return self._answer(error_message("rate_limited", "Too many messages; slow down."))
-        if data is None:
+        if not is_text:
             return self._answer(error_message("unsupported", "Binary frames are not accepted on this socket."))
         if len(data) > settings.max_message_bytes:
             return self._answer(
@@ -399,31 +303,6 @@ class LiveSocket(asyncio.Protocol):
 
     def _now(self) -> str:
         return iso(self.tribune.kernel.clock()) or ""
-
-    # --- keepalive -------------------------------------------------------------
-
-    def _keep_alive(self) -> None:
-        """A ping every so often; a peer that does not answer in time is gone."""
-        interval = self.tribune.settings.ping_seconds
-        if interval > 0:
-            self.timers = [asyncio.get_running_loop().call_later(interval, self._ping)]
-
-    def _ping(self) -> None:
-        if self.is_closed or self.ws.state is not State.OPEN:
-            return
-        if self.awaiting_pong is not None:
-            # The last ping went unanswered for a whole interval.
-            self._leave()
-            if self.transport is not None:
-                self.transport.abort()
-            return
-        self.awaiting_pong = self.session_id.to_bytes(8, "big")
-        try:
-            self.ws.send_ping(self.awaiting_pong)
-        except InvalidState:
-            return
-        self._flush()
-        self._keep_alive()
 
 
 def _first(query: dict[str, list[str]], name: str) -> str | None:

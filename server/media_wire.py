@@ -8,9 +8,8 @@ those bytes at once while the client keeps up, and otherwise leaves them in
 the socket's bounded queue, where old media is dropped
 (``drop_old_media``), until the transport drains.
 
-The protocol is the one server/media.py serves through ASGI (that path
-remains for servers other than ``tribune serve``): same authentication,
-control messages, refusals and close codes.
+Its control messages are read by server/media.py; the transport plumbing
+it shares with the live socket is in server/served_socket.py.
 """
 
 from __future__ import annotations
@@ -19,19 +18,13 @@ import asyncio
 import logging
 import re
 from collections import deque
-from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qs
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from starlette.requests import cookie_parser
-from websockets.exceptions import InvalidState
-from websockets.frames import Frame, Opcode
-from websockets.http11 import Request
 from websockets.protocol import State
-from websockets.server import ServerProtocol
 
 from rooms.errors import Refused
-from server.auth import COOKIE, actor_in, participant_by_token
+from server.auth import actor_in, participant_by_token
 from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
 from server.flood import TokenBucket
@@ -46,7 +39,7 @@ from server.media import (
 )
 from server.media_relay import MediaRelay, MediaSocket, SessionMedia
 from server.models import Session as SessionRow
-from server.security import origin_allowed
+from server.served_socket import Query, ServedSocket
 
 if TYPE_CHECKING:
     from server.app import Tribune
@@ -57,49 +50,29 @@ MEDIA_PATH = re.compile(r"/sessions/(\d{1,12})/media")
 # What the transport may hold for a listener before frames wait (and age) in
 # the socket's queue instead: a fraction of a second of the channels.
 WRITE_BUFFER = 64 * 1024
-CLOSE_TIMEOUT = 10.0
 # Messages that may wait while the socket opens or while a control is handled.
 INBOX = 256
 
 
-class MediaWire(asyncio.Protocol):
-    """One participant's media socket: the handshake, then frames in and out."""
+class MediaWire(ServedSocket):
+    """One participant's media socket: controls and frames in, relayed media out."""
 
     def __init__(self, tribune: Tribune, relay: MediaRelay, server_connections: set[Any], session_id: int):
-        self.tribune = tribune
+        super().__init__(tribune, server_connections, session_id, max_size=1024 * 1024)
         self.relay = relay
-        self.session_id = session_id
-        self.server_connections = server_connections
-        self.ws = ServerProtocol(max_size=1024 * 1024, logger=log)
-        self.transport: asyncio.Transport | None = None
         self.socket: MediaSocket | None = None
         self.session: SessionMedia | None = None
         self.inbox: deque[bytes | str] = deque()
         self.worker: asyncio.Task[None] | None = None
         self.bucket = TokenBucket(FRAMES_PER_SECOND, FRAME_BURST)
-        self.fragments: list[bytes] = []
-        self.fragment_is_text = False
-        self.is_closed = False
         self.paused = False
-        self.timers: list[asyncio.TimerHandle] = []
-        self.awaiting_pong: bytes | None = None
 
     # --- the transport -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports are not asyncio.Transport subclasses, but behave as one.
-        self.transport = cast(asyncio.Transport, transport)
+        super().connection_made(transport)
+        assert self.transport is not None
         self.transport.set_write_buffer_limits(high=WRITE_BUFFER)
-        self.server_connections.add(self)
-
-    def data_received(self, data: bytes) -> None:
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if isinstance(event, Request):
-                self._handshake(event)
-            elif isinstance(event, Frame):
-                self._frame(event)
-        self._flush()
 
     def pause_writing(self) -> None:
         self.paused = True
@@ -108,36 +81,10 @@ class MediaWire(asyncio.Protocol):
         self.paused = False
         self.pump()
 
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.is_closed = True
-        self.server_connections.discard(self)
-        for timer in self.timers:
-            timer.cancel()
-        self._leave()
-
     def shutdown(self) -> None:
         self.close(1012, "server restarting: reconnect")
 
-    def _flush(self) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        for data in self.ws.data_to_send():
-            if data:
-                self.transport.write(data)
-            else:
-                self.transport.close()
-                return
-
-    def close(self, code: int, reason: str) -> None:
-        self._leave()
-        if self.is_closed or self.ws.state is not State.OPEN:
-            return
-        self.ws.send_close(code, reason[:120])
-        self._flush()
-        if self.transport is not None:
-            self.timers.append(asyncio.get_running_loop().call_later(CLOSE_TIMEOUT, self.transport.abort))
-
-    def _leave(self) -> None:
+    def leave(self) -> None:
         socket, self.socket = self.socket, None
         if socket is not None:
             socket.wire = None
@@ -172,24 +119,7 @@ class MediaWire(asyncio.Protocol):
 
     # --- opening -------------------------------------------------------------------
 
-    def _handshake(self, request: Request) -> None:
-        settings = self.tribune.settings
-        origin, host = request.headers.get("Origin"), request.headers.get("Host")
-        scheme = "wss" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "ws"
-        if not origin_allowed(origin, host, scheme, settings.allowed_origins, settings.base_url):
-            response = self.ws.reject(403, "This page's origin may not open the socket.\n")
-        else:
-            response = self.ws.accept(request)
-        self.ws.send_response(response)
-        if response.status_code != 101:
-            self._flush()
-            if self.transport is not None:
-                self.transport.close()
-            return
-        query = parse_qs(request.path.partition("?")[2])
-        tokens = query.get("token")
-        token = tokens[0] if tokens else cookie_parser(request.headers.get("Cookie", "")).get(COOKIE)
-        self._keep_alive()
+    def opened(self, query: Query, token: str | None) -> None:
         self.worker = asyncio.get_running_loop().create_task(self._open(token))
 
     async def _open(self, token: str | None) -> None:
@@ -222,32 +152,11 @@ class MediaWire(asyncio.Protocol):
             self._work()
 
     def _refuse(self, close_code: int, code: str, message: str) -> None:
-        if self.transport is not None:
-            self.transport.write(text_frame(dump(error(code, message))))
-        self.close(close_code, message[:100])
+        self.refuse(close_code, dump(error(code, message)), message)
 
     # --- frames in -------------------------------------------------------------------
 
-    def _frame(self, frame: Frame) -> None:
-        if frame.opcode is Opcode.PONG:
-            if self.awaiting_pong is not None and frame.data == self.awaiting_pong:
-                self.awaiting_pong = None
-            return
-        if frame.opcode is Opcode.CLOSE:
-            self._leave()
-            return
-        if frame.opcode in (Opcode.TEXT, Opcode.BINARY):
-            self.fragments = []
-            self.fragment_is_text = frame.opcode is Opcode.TEXT
-        elif frame.opcode is not Opcode.CONT:
-            return  # a ping: websockets has queued the pong
-        self.fragments.append(bytes(frame.data))
-        if not frame.fin:
-            return
-        data, self.fragments = b"".join(self.fragments), []
-        self._received(data, self.fragment_is_text)
-
-    def _received(self, data: bytes, is_text: bool) -> None:
+    def received(self, data: bytes, is_text: bool) -> None:
         if not self.bucket.take():
             if self.bucket.strikes >= FLOOD_STRIKES:
                 return self.close(FLOODING, "too many messages")
@@ -287,26 +196,3 @@ class MediaWire(asyncio.Protocol):
             self.close(1011, "server error")
         finally:
             self.worker = None
-
-    # --- keepalive ---------------------------------------------------------------------
-
-    def _keep_alive(self) -> None:
-        interval = self.tribune.settings.ping_seconds
-        if interval > 0:
-            self.timers = [asyncio.get_running_loop().call_later(interval, self._ping)]
-
-    def _ping(self) -> None:
-        if self.is_closed or self.ws.state is not State.OPEN:
-            return
-        if self.awaiting_pong is not None:
-            self._leave()
-            if self.transport is not None:
-                self.transport.abort()
-            return
-        self.awaiting_pong = self.session_id.to_bytes(8, "big")
-        try:
-            self.ws.send_ping(self.awaiting_pong)
-        except InvalidState:
-            return
-        self._flush()
-        self._keep_alive()
