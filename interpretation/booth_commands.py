@@ -167,7 +167,7 @@ class SlowDown(Command):
 @commands.command(SlowDown, roles=INTERPRETERS)
 async def slow_down(ctx: Context, command: SlowDown) -> None:
     _, booth = await _my_booth(ctx)
-    floor = await ctx.floor(waiting=False)
+    floor = await ctx.floor()
     speech = floor.current
     if speech is None:
         raise Refused("no_speech", "Nobody has the floor.")

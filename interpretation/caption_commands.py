@@ -28,7 +28,7 @@ class SendCaption(Command):
 async def send_caption(ctx: Context, command: SendCaption) -> None:
     booths = await ctx.booths()
     language = booths.caption_language(ctx.actor.participant_id)
-    floor = await ctx.floor(waiting=False)
+    floor = await ctx.floor()
     speech_id = floor.current.id if floor.current is not None else None
     caption = Caption(language, command.text, ctx.actor.participant_id, ctx.actor.name, ctx.now, speech_id)
     booths.new_captions.append(caption)

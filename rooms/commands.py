@@ -97,10 +97,9 @@ class Context(Protocol):
     actor: Actor
     now: datetime
 
-    async def floor(self, *, waiting: bool = True) -> Floor:
-        """The session's floor, loaded once per command. ``waiting=False``
-        leaves the list of speakers out, for commands on the speech alone,
-        whose cost then does not grow with the list."""
+    async def floor(self) -> Floor:
+        """The session's floor: the speech and the list of speakers. Changes
+        to it are written when the command commits."""
         ...
 
     async def delegation(self, delegation_id: int) -> DelegationInfo | None:

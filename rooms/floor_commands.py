@@ -113,7 +113,7 @@ class DeclareLanguage(Command):
 
 @commands.command(DeclareLanguage, roles=SPEAKERS)
 async def declare_language(ctx: Context, command: DeclareLanguage) -> None:
-    floor = await ctx.floor(waiting=command.request_id is not None)
+    floor = await ctx.floor()
     actor = ctx.actor
     change = floor.declare_language(
         command.language,
@@ -142,7 +142,7 @@ class EndSpeech(Command):
 
 @commands.command(EndSpeech, roles=FLOOR_RUNNERS)
 async def end_speech(ctx: Context, command: EndSpeech) -> None:
-    floor = await ctx.floor(waiting=False)
+    floor = await ctx.floor()
     await _record(ctx, floor, floor.end_speech(ctx.now))
 
 
@@ -152,7 +152,7 @@ class PauseSpeech(Command):
 
 @commands.command(PauseSpeech, roles=FLOOR_RUNNERS)
 async def pause_speech(ctx: Context, command: PauseSpeech) -> None:
-    floor = await ctx.floor(waiting=False)
+    floor = await ctx.floor()
     await _record(ctx, floor, floor.pause(ctx.now))
 
 
@@ -162,7 +162,7 @@ class ResumeSpeech(Command):
 
 @commands.command(ResumeSpeech, roles=FLOOR_RUNNERS)
 async def resume_speech(ctx: Context, command: ResumeSpeech) -> None:
-    floor = await ctx.floor(waiting=False)
+    floor = await ctx.floor()
     await _record(ctx, floor, floor.resume(ctx.now))
 
 

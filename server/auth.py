@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
@@ -41,15 +43,24 @@ async def current_actor(db: AsyncSession, participant_id: int, session: models.S
 
 def actor_in(participant: models.Participant, session: models.Session) -> Actor | None:
     """The participant's standing in a session, or None if they may not enter it."""
+    return standing(participant, [(r.role, r.session_id) for r in participant.roles], session)
+
+
+def standing(
+    participant: models.Participant, roles: Iterable[tuple[str, int | None]], session: models.Session
+) -> Actor | None:
+    """``actor_in`` with the role rows given, (role, session id or None), as read now."""
     if participant.event_id != session.event_id:
         return None
-    event_roles = [r.role for r in participant.roles if r.session_id is None]
+    event_roles: list[str] = []
     session_roles: dict[int, list[str]] = {}
-    for r in participant.roles:
-        if r.session_id is not None:
-            session_roles.setdefault(r.session_id, []).append(r.role)
-    roles = effective_roles(event_roles, session_roles, session.id)
-    if not may_enter(participant.session_ids, session.id, roles):
+    for role, session_id in roles:
+        if session_id is None:
+            event_roles.append(role)
+        else:
+            session_roles.setdefault(session_id, []).append(role)
+    effective = effective_roles(event_roles, session_roles, session.id)
+    if not may_enter(participant.session_ids, session.id, effective):
         return None
     delegation = participant.delegation
     return Actor(
@@ -57,7 +68,7 @@ def actor_in(participant: models.Participant, session: models.Session) -> Actor 
         name=participant.name,
         event_id=participant.event_id,
         session_id=session.id,
-        roles=roles,
+        roles=effective,
         delegation_id=delegation.id if delegation else None,
         delegation_name=delegation.name if delegation else None,
         tier=Tier(delegation.kind) if delegation else None,

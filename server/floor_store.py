@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rooms.delegations import Tier
 from rooms.floor import Floor, FloorRules, Kind, Request, Speech, Status
@@ -35,6 +35,11 @@ _COLUMNS = (
 )
 
 
+# Built once; the SET clause follows the parameters given.
+_UPDATE_REQUEST = update(_R).where(_R.id == bindparam("_id"))
+_UPDATE_SPEECH = update(_S).where(_S.id == bindparam("_id"))
+
+
 def rules_of(session: models.Session) -> FloorRules:
     return FloorRules(
         precedence=tuple(Tier(tier) for tier in session.precedence),
@@ -44,7 +49,9 @@ def rules_of(session: models.Session) -> FloorRules:
     )
 
 
-async def load_floor(db: AsyncSession, session: models.Session, *, waiting: bool = True) -> Floor:
+async def load_floor(
+    db: AsyncSession | AsyncConnection, session: models.Session, *, waiting: bool = True
+) -> Floor:
     """The floor; without ``waiting``, only the speech (the list stays empty
     and must not be written back: see ``save_floor``'s ``with_order``)."""
     statuses = [Status.WAITING.value, Status.SPEAKING.value] if waiting else [Status.SPEAKING.value]
@@ -103,7 +110,9 @@ def _request_from(row: Any) -> Request:
     )
 
 
-async def save_floor(db: AsyncSession, session: models.Session, floor: Floor, *, with_order: bool = True) -> None:
+async def save_floor(
+    db: AsyncSession | AsyncConnection, session: models.Session, floor: Floor, *, with_order: bool = True
+) -> None:
     """Write the requests and speeches a command touched, and the order
     (unless the list was not loaded)."""
     for request in _unique(floor.touched_requests):
@@ -111,7 +120,7 @@ async def save_floor(db: AsyncSession, session: models.Session, floor: Floor, *,
         if request.id is None:
             request.id = await db.scalar(insert(_R).values(session_id=session.id, **values).returning(_R.id))
         else:
-            await db.execute(update(_R).where(_R.id == request.id).values(**values))
+            await db.execute(_UPDATE_REQUEST, {"_id": request.id, **values})
     for speech in _unique(floor.touched_speeches):
         values = {
             "request_id": speech.request.id,
@@ -125,7 +134,7 @@ async def save_floor(db: AsyncSession, session: models.Session, floor: Floor, *,
         if speech.id is None:
             speech.id = await db.scalar(insert(_S).values(session_id=session.id, **values).returning(_S.id))
         else:
-            await db.execute(update(_S).where(_S.id == speech.id).values(**values))
+            await db.execute(_UPDATE_SPEECH, {"_id": speech.id, **values})
     floor.touched_requests.clear()
     floor.touched_speeches.clear()
     session.is_list_closed = floor.is_closed

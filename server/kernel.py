@@ -4,7 +4,9 @@ For each command: check the sender's roles (as they are now, read under the
 lock, not as they were when the socket opened), lock the session (a row
 lock in PostgreSQL, the writer lock in SQLite), run the handler declared
 beside its domain, give each event it records the session's next ``seq``,
-write the event log, commit, and publish. The database is the truth: a
+write the event log, commit, and publish. What a command needs of the
+session stays in memory between commands while no one else wrote it
+(server.held), so a command writes only what it changed. The database is the truth: a
 publish that fails after the commit does not undo or deny the command;
 other processes fill the gap from the log (see server.hub).
 """
@@ -18,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from interpretation.booths import Booths
 from rooms.actor import Actor
@@ -30,16 +32,19 @@ from rooms.floor_views import iso
 from rooms.questions import Board
 from rooms.recipients import EVERYONE, Recipients
 from server import models
-from server.auth import current_actor
 from server.booth_store import BoothStore
 from server.bus import Bus, BusUnavailable
 from server.event_log import LoggedEvent, dump, session_topic
 from server.flood import FloodGuard
-from server.floor_store import load_floor, save_floor
+from server.floor_store import save_floor
+from server.held import Held, lock_head
 from server.models import utcnow
 from server.question_store import load_board, load_votes, save_board
 
 log = logging.getLogger(__name__)
+
+# Sessions whose state one process keeps between commands (server.held).
+MAX_HELD_SESSIONS = 1000
 
 
 class AccessLost(Refused):
@@ -72,12 +77,16 @@ class Kernel:
         clock: Callable[[], datetime] = utcnow,
     ):
         self.sessionmaker = sessionmaker
+        # Commands run on a bare connection: the ORM only where a store needs it.
+        self._engine: AsyncEngine = sessionmaker.kw["bind"]
         self.bus = bus
         self.registry = registry
         self.clock = clock
         # Per-action rate limits (``Context.limit``), one bucket per participant, in this process.
         self.limits: dict[str, FloodGuard] = {}
         self._turns: dict[int, asyncio.Lock] = {}
+        # What each session's last command left, valid while nobody else wrote.
+        self._held: dict[int, Held] = {}
 
     def _turn(self, session_id: int) -> asyncio.Lock:
         lock = self._turns.get(session_id)
@@ -92,25 +101,37 @@ class Kernel:
         """Run one command for ``actor``. Raises ``Refused`` when nothing changed."""
         if not self.registry.may(actor.roles, command.type):
             raise _forbidden(command.type)
+        session_id = actor.session_id
         # Commands on one session wait their turn here first, in order, so a
         # burst (50 votes a second) never queues on the database's lock:
         # SQLite's waiters poll it with sleeps of up to 100 ms, and throughput
         # collapsed while the CPU idled. Other processes still meet at the lock.
-        async with self._turn(actor.session_id), self.sessionmaker() as db, db.begin():
-            session = await db.scalar(
-                select(models.Session).where(models.Session.id == actor.session_id).with_for_update()
-            )
-            if session is None:
-                raise Refused("not_found", "This session no longer exists.")
-            now_actor = await current_actor(db, actor.participant_id, session)
-            if now_actor is None:
-                raise AccessLost()
-            if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
-                raise RolesChanged(command.type)
-            tx = Transaction(db, session, now_actor, self.clock(), self.registry, limits=self.limits)
-            await tx.execute(command)
-            await tx.react()
-            await tx.flush()
+        async with self._turn(session_id):
+            # Only a committed command puts back what it held (server.held).
+            held = self._held.pop(session_id, None)
+            async with self._engine.begin() as connection:
+                orm = OrmOnDemand(self.sessionmaker, connection)
+                try:
+                    head = await lock_head(connection, session_id, actor.participant_id)
+                    if head is None:
+                        raise Refused("not_found", "This session no longer exists.")
+                    if held is None or not held.is_current(head):
+                        held = await Held.load(orm(), session_id, head.revision)
+                    now_actor = await held.actor(orm, actor.participant_id, head)
+                    if now_actor is None:
+                        raise AccessLost()
+                    if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
+                        raise RolesChanged(command.type)
+                    tx = Transaction(orm, connection, held, now_actor, self.clock(), self.registry, limits=self.limits)
+                    await tx.execute(command)
+                    await tx.react()
+                    await tx.finish()
+                finally:
+                    await orm.close()
+            held.committed()
+            if len(self._held) >= MAX_HELD_SESSIONS:
+                self._held.clear()  # a process serving that many sessions reloads them
+            self._held[session_id] = held
         for event in tx.events:
             try:
                 await self.bus.publish(session_topic(event.session_id), event.encode())
@@ -118,6 +139,32 @@ class Kernel:
                 # Committed is committed: clients get it from the log (heartbeat).
                 log.warning("event %s of session %s not published: %s", event.seq, event.session_id, error)
         return Executed(tx.events[-1].seq if tx.events else None, now_actor)
+
+
+_LOG = insert(models.SessionEvent)
+
+
+class OrmOnDemand:
+    """An ORM session inside the command's transaction, opened on first use:
+    most commands never need one, and opening it costs more than they do."""
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], connection: AsyncConnection):
+        self._sessionmaker = sessionmaker
+        self._connection = connection
+        self._db: AsyncSession | None = None
+
+    def __call__(self) -> AsyncSession:
+        if self._db is None:
+            self._db = self._sessionmaker(bind=self._connection)
+        return self._db
+
+    async def flush(self) -> None:
+        if self._db is not None:
+            await self._db.flush()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
 
 
 def _forbidden(name: str) -> Refused:
@@ -128,47 +175,57 @@ def _forbidden(name: str) -> Refused:
 class Transaction:
     """The ``rooms.commands.Context`` of one command, inside its transaction."""
 
-    db: AsyncSession
-    session: models.Session
+    orm: OrmOnDemand
+    connection: AsyncConnection
+    held: Held
     actor: Actor
     now: datetime
     registry: Registry
     events: list[LoggedEvent] = field(default_factory=list)
-    _floor: Floor | None = None
-    _floor_has_waiting: bool = False
     _booths: BoothStore | None = None
     # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
     emitted: list[Emitted] = field(default_factory=list)
     limits: dict[str, FloodGuard] = field(default_factory=dict)
     _board: Board | None = None
+    _rows: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def db(self) -> AsyncSession:
+        return self.orm()
+
+    @property
+    def session(self) -> models.Session:
+        return self.held.session
 
     async def execute(self, command: Command) -> None:
         if not self.registry.may(self.actor.roles, command.type):
             raise _forbidden(command.type)
         await self.registry[command.type].handler(self, command)
 
-    async def floor(self, *, waiting: bool = True) -> Floor:
-        if self._floor is not None and waiting and not self._floor_has_waiting:
-            await self.flush()  # what was loaded without the list, then the whole
-            self._floor = None
-        if self._floor is None:
-            self._floor = await load_floor(self.db, self.session, waiting=waiting)
-            self._floor_has_waiting = waiting
-        return self._floor
+    async def floor(self) -> Floor:
+        return await self.held.the_floor(self.connection)
 
     async def delegation(self, delegation_id: int) -> DelegationInfo | None:
-        delegation = await self.db.get(models.Delegation, delegation_id)
+        delegation = await self.held.delegation(self.orm, delegation_id)
         if delegation is None or delegation.event_id != self.session.event_id:
             return None
         return delegation
 
     async def flush(self) -> None:
-        if self._floor is not None:
-            await save_floor(self.db, self.session, self._floor, with_order=self._floor_has_waiting)
+        if self.held.floor is not None:
+            await save_floor(self.connection, self.session, self.held.floor)
         if self._booths is not None:
             await self._booths.save(self.db)
         if self._board is not None:
             await save_board(self.db, self.session, self._board, self.now)
+        await self.orm.flush()
+
+    async def finish(self) -> None:
+        """Write what is left: changed rows, the events, the session's head."""
+        await self.flush()
+        if self._rows:
+            await self.connection.execute(_LOG, self._rows)
+        await self.held.store(self.connection)
 
     async def booths(self) -> Booths:
         if self._booths is None:
@@ -222,15 +279,15 @@ class Transaction:
             }
         )
         self.emitted.append(Emitted(type_, body))
-        self.db.add(
-            models.SessionEvent(
-                session_id=self.session.id,
-                seq=seq,
-                type=type_,
-                recipients=recipients.encode(),
-                actor_id=self.actor.participant_id,
-                created_at=self.now,
-                payload=payload,
-            )
+        self._rows.append(
+            {
+                "session_id": self.session.id,
+                "seq": seq,
+                "type": type_,
+                "recipients": recipients.encode(),
+                "actor_id": self.actor.participant_id,
+                "created_at": self.now,
+                "payload": payload,
+            }
         )
         self.events.append(LoggedEvent(self.session.id, seq, recipients, payload))

@@ -812,6 +812,7 @@ async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
         event.title, event.description = primary(info.title), primary(info.description)
         event.timezone, event.venue, event.online_url = info.timezone, info.venue, info.online_url
         event.languages, event.max_delegation_members = list(info.languages), info.max_delegation_members
+        event.revision = (event.revision or 0) + 1
         await db.flush()
         report = LoadReport(event.slug, event.id, created)
 

@@ -66,6 +66,9 @@ class Event(Base):
     descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     languages: Mapped[list] = mapped_column(JSON, default=list)
     max_delegation_members: Mapped[int] = mapped_column(Integer, default=3)
+    # Bumped by every load of the event file: what a process holds of the
+    # event's sessions and people (server/held.py) is stale once it moves.
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     sessions: Mapped[list[Session]] = relationship(back_populates="event", order_by="Session.starts_at")
 

@@ -152,6 +152,8 @@ async def test_loading_twice_updates(sessionmaker, tmp_path):
     async with sessionmaker() as session:
         panel = await session.scalar(select(models.Session).where(models.Session.key == "panel"))
         assert (panel.title, panel.last_seq) == ("Panel discussion", 7)
+        # Every load moves the event's revision: running processes drop what they held (server/held.py).
+        assert (await session.get(models.Event, panel.event_id)).revision == 2
 
 
 async def test_items_left_out_are_kept(sessionmaker):

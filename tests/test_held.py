@@ -1,0 +1,170 @@
+"""What the kernel holds between commands is the truth, or is dropped.
+
+Two kernels on one database stand for two server processes: each keeps its
+own copy of the session, and each must see what the other committed.
+"""
+
+import json
+from datetime import UTC, datetime
+from typing import Literal
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.orm import selectinload
+
+from rooms.commands import Command, CommandSet, Context, Registry
+from rooms.errors import Refused
+from rooms.floor_commands import commands as floor_commands
+from rooms.floor_views import floor_view
+from rooms.roles import ALL_ROLES
+from server import models
+from server.auth import actor_in
+from server.bus import MemoryBus
+from server.floor_store import load_floor
+from server.kernel import Kernel
+from server.protocol import Parser
+
+NOW = datetime(2020, 12, 4, 13, 0, tzinfo=UTC)
+
+# A command that changes the floor in memory, then is refused: what the
+# kernel held must not keep that change.
+second_thoughts = CommandSet()
+
+
+class CloseThenRefuse(Command):
+    type: Literal["close_then_refuse"]
+
+
+@second_thoughts.command(CloseThenRefuse, roles=ALL_ROLES)
+async def close_then_refuse(ctx: Context, command: CloseThenRefuse) -> None:
+    floor = await ctx.floor()
+    floor.close()
+    floor.waiting.clear()
+    raise Refused("invalid", "Changed my mind.")
+
+
+REGISTRY = Registry(floor_commands, second_thoughts)
+
+
+class Sender:
+    """One kernel (one process) and the people who send through it."""
+
+    def __init__(self, db, world):
+        self.db, self.world = db, world
+        self.kernel = Kernel(db, MemoryBus(), REGISTRY, clock=lambda: NOW)
+        self.parser = Parser(REGISTRY)
+        self.count = 0
+
+    async def actor(self, who):
+        async with self.db() as s:
+            session = await s.get(models.Session, self.world.session_id)
+            participant = await s.scalar(
+                select(models.Participant)
+                .where(models.Participant.id == self.world.participants[who])
+                .options(selectinload(models.Participant.roles), selectinload(models.Participant.delegation))
+            )
+            return actor_in(participant, session)
+
+    async def send(self, who, type_, **fields):
+        self.count += 1
+        command = self.parser.parse(json.dumps({"type": type_, "id": f"c{self.count}", **fields}))
+        return await self.kernel.execute(await self.actor(who), command)
+
+
+async def floor_in_database(db, world):
+    async with db() as s:
+        session = await s.get(models.Session, world.session_id)
+        return floor_view(await load_floor(s, session), NOW)
+
+
+async def held_floor(sender, world):
+    held = sender.kernel._held[world.session_id]
+    assert held.floor is not None
+    return floor_view(held.floor, NOW)
+
+
+async def test_the_floor_held_after_each_command_is_the_floor_in_the_database(db, world):
+    one = Sender(db, world)
+    for who in ("usa", "france", "icrc", "peru"):
+        await one.send(who, "request_floor")
+        assert await held_floor(one, world) == await floor_in_database(db, world)
+    waiting = (await floor_in_database(db, world))["waiting"]
+    by_name = {request["delegation"]["name"]: request["id"] for request in waiting}
+    steps = [
+        ("chair", "give_floor", {}),
+        ("chair", "move_request", {"request_id": by_name["Peru"], "position": 1}),
+        ("chair", "pause_speech", {}),
+        ("chair", "resume_speech", {}),
+        ("icrc", "withdraw", {"request_id": by_name["International Committee of the Red Cross"]}),
+        ("chair", "close_list", {}),
+        ("chair", "give_floor", {}),
+        ("chair", "end_speech", {}),
+        ("chair", "reopen_list", {}),
+    ]
+    for who, type_, fields in steps:
+        await one.send(who, type_, **fields)
+        assert await held_floor(one, world) == await floor_in_database(db, world), type_
+
+
+async def test_a_process_sees_what_another_committed_before_its_next_command(db, world):
+    one, other = Sender(db, world), Sender(db, world)
+    await one.send("france", "request_floor")
+    await other.send("peru", "request_floor")  # one's copy is now behind
+    peru = (await floor_in_database(db, world))["waiting"][-1]["id"]
+    # Only a floor that knows Peru's request can move it first.
+    executed = await one.send("chair", "move_request", request_id=peru, position=1)
+    assert executed.seq == 3
+    view = await floor_in_database(db, world)
+    assert [r["delegation"]["name"] for r in view["waiting"]] == ["Peru", "France"]
+    assert await held_floor(one, world) == view
+    # And the other way round, with the list closed by one.
+    await one.send("chair", "close_list")
+    with pytest.raises(Refused) as refused:
+        await other.send("usa", "request_floor")
+    assert refused.value.code == "list_closed"
+
+
+async def test_a_command_refused_half_way_leaves_nothing_of_its_changes(db, world):
+    one = Sender(db, world)
+    await one.send("france", "request_floor")
+    with pytest.raises(Refused):
+        await one.send("chair", "close_then_refuse")
+    await one.send("peru", "request_floor")  # the list is open, France still waits
+    view = await floor_in_database(db, world)
+    assert [r["delegation"]["name"] for r in view["waiting"]] == ["France", "Peru"]
+    assert await held_floor(one, world) == view
+
+
+async def test_a_new_load_of_the_event_is_seen_at_the_next_command(db, world):
+    one = Sender(db, world)
+    await one.send("france", "request_floor")
+    # What `tribune load` does when the organizer renames a delegation.
+    async with db() as s, s.begin():
+        await s.execute(
+            update(models.Delegation)
+            .where(models.Delegation.id == world.delegations["fr"])
+            .values(name="French Republic")
+        )
+        await s.execute(
+            update(models.Event).where(models.Event.id == world.event_id).values(revision=models.Event.revision + 1)
+        )
+    await one.send("peru", "request_floor")
+    held = await held_floor(one, world)
+    assert held["waiting"][0]["delegation"]["name"] == "French Republic"
+    assert held == await floor_in_database(db, world)
+
+
+async def test_roles_taken_away_in_the_database_refuse_the_next_command_at_once(db, world):
+    one = Sender(db, world)
+    chair = await one.actor("chair")
+    await one.send("france", "request_floor")
+    async with db() as s, s.begin():
+        await s.execute(
+            update(models.ParticipantRole)
+            .where(models.ParticipantRole.participant_id == world.participants["chair"])
+            .values(role="participant")
+        )
+    command = one.parser.parse(json.dumps({"type": "give_floor", "id": "late"}))
+    with pytest.raises(Refused) as refused:
+        await one.kernel.execute(chair, command)
+    assert refused.value.code == "forbidden"
