@@ -10,6 +10,8 @@ what it holds is the truth. Otherwise (another process ran a command, the
 organizer loaded the event again) it loads afresh. A command that fails
 half-way may have changed what is held: the kernel then drops it.
 
+The floor and the questions (with the votes loaded so far) are held; the
+booths are not, since interpreters' presence changes without a command.
 Roles are read at every command, since they decide what the sender may do
 as they stand now.
 """
@@ -25,9 +27,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rooms.actor import Actor
 from rooms.floor import Floor
+from rooms.questions import Board
 from server import models
 from server.auth import participants_by_id, standing
 from server.floor_store import load_floor
+from server.question_store import load_board
 
 _S = models.Session
 _E = models.Event
@@ -88,6 +92,8 @@ class Held:
     revision: int
     stored: Stored
     floor: Floor | None = None
+    # With the votes of the questions commands touched so far.
+    board: Board | None = None
     people: dict[int, models.Participant | None] = field(default_factory=dict)
     delegations: dict[int, models.Delegation | None] = field(default_factory=dict)
 
@@ -116,6 +122,11 @@ class Held:
         if self.floor is None:
             self.floor = await load_floor(connection, self.session)
         return self.floor
+
+    async def the_board(self, db: AsyncSession) -> Board:
+        if self.board is None:
+            self.board = await load_board(db, self.session)
+        return self.board
 
     async def delegation(self, orm: Callable[[], AsyncSession], delegation_id: int) -> models.Delegation | None:
         if delegation_id not in self.delegations:

@@ -39,7 +39,7 @@ from server.flood import FloodGuard
 from server.floor_store import save_floor
 from server.held import Held, lock_head
 from server.models import utcnow
-from server.question_store import load_board, load_votes, save_board
+from server.question_store import load_votes, save_board
 
 log = logging.getLogger(__name__)
 
@@ -186,7 +186,6 @@ class Transaction:
     # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
     emitted: list[Emitted] = field(default_factory=list)
     limits: dict[str, FloodGuard] = field(default_factory=dict)
-    _board: Board | None = None
     _rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -216,8 +215,8 @@ class Transaction:
             await save_floor(self.connection, self.session, self.held.floor)
         if self._booths is not None:
             await self._booths.save(self.db)
-        if self._board is not None:
-            await save_board(self.db, self.session, self._board, self.now)
+        if self.held.board is not None:
+            await save_board(self.db, self.session, self.held.board, self.now)
         await self.orm.flush()
 
     async def finish(self) -> None:
@@ -246,10 +245,9 @@ class Transaction:
     # -- questions (rooms.question_commands) --------------------------------------
 
     async def questions(self, *votes_of: int) -> Board:
-        if self._board is None:
-            self._board = await load_board(self.db, self.session)
-        await load_votes(self.db, self._board, votes_of)
-        return self._board
+        board = await self.held.the_board(self.db)
+        await load_votes(self.db, board, votes_of)
+        return board
 
     async def participant(self, participant_id: int) -> models.Participant | None:
         participant = await self.db.get(models.Participant, participant_id)

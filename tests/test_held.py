@@ -16,11 +16,13 @@ from rooms.commands import Command, CommandSet, Context, Registry
 from rooms.errors import Refused
 from rooms.floor_commands import commands as floor_commands
 from rooms.floor_views import floor_view
+from rooms.question_commands import commands as question_commands
 from rooms.roles import ALL_ROLES
 from server import models
 from server.auth import actor_in
 from server.bus import MemoryBus
 from server.floor_store import load_floor
+from server.question_store import load_board, load_votes
 from server.kernel import Kernel
 from server.protocol import Parser
 
@@ -43,7 +45,7 @@ async def close_then_refuse(ctx: Context, command: CloseThenRefuse) -> None:
     raise Refused("invalid", "Changed my mind.")
 
 
-REGISTRY = Registry(floor_commands, second_thoughts)
+REGISTRY = Registry(floor_commands, question_commands, second_thoughts)
 
 
 class Sender:
@@ -168,3 +170,39 @@ async def test_roles_taken_away_in_the_database_refuse_the_next_command_at_once(
     with pytest.raises(Refused) as refused:
         await one.kernel.execute(chair, command)
     assert refused.value.code == "forbidden"
+
+
+async def questions_in_database(db, world):
+    async with db() as s:
+        session = await s.get(models.Session, world.session_id)
+        board = await load_board(s, session)
+        await load_votes(s, board, list(board.questions))
+        return board
+
+
+def facts(board, ids):
+    """What a participant would notice of each question: its state, where it went, its voters."""
+    return {
+        i: (board.questions[i].state, board.questions[i].merged_into, board.voters(board.questions[i]), board.queue)
+        for i in ids
+    }
+
+
+async def test_the_questions_held_with_their_votes_are_the_questions_in_the_database(db, world):
+    one, other = Sender(db, world), Sender(db, world)
+    for who, text in (("france", "What of the stockpiles?"), ("peru", "And the stockpiles?"), ("usa", "Funding?")):
+        await one.send(who, "submit_question", text=text, language="en")
+    ids = sorted((await questions_in_database(db, world)).questions)
+    for question_id in ids:
+        await one.send("chair", "approve_question", question_id=question_id)
+    await one.send("icrc", "vote_question", question_id=ids[0])
+    await one.send("icbl", "vote_question", question_id=ids[1])
+    await other.send("usa", "vote_question", question_id=ids[1])  # through the other process
+    await one.send("usa", "vote_question", question_id=ids[2])
+    await one.send("chair", "merge_questions", question_id=ids[1], into_id=ids[0])
+    await one.send("icbl", "unvote_question", question_id=ids[0])
+    await one.send("chair", "queue_question", question_id=ids[2])
+    held = one.kernel._held[world.session_id].board
+    stored = await questions_in_database(db, world)
+    assert facts(held, ids) == facts(stored, ids)
+    assert stored.voters(stored.questions[ids[0]]) == {world.participants[p] for p in ("icrc", "usa")}
