@@ -42,7 +42,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from floor_fanout import (  # noqa: E402  (a sibling script, not a package)
+from common import (  # noqa: E402  (a sibling script, not a package)
     browser_connect,
     free_port,
     negotiated,
@@ -50,7 +50,7 @@ from floor_fanout import (  # noqa: E402  (a sibling script, not a package)
     percentile,
     process_cpu_seconds,
     wait_port,
-    wipe,
+    wipe_postgres,
 )
 
 QUESTIONS = 5
@@ -219,7 +219,7 @@ async def main() -> None:
     env["TRIBUNE_COMMANDS_PER_SECOND"] = "100000"
     env["TRIBUNE_COMMAND_BURST"] = "100000"
     if args.database:
-        await wipe(args.database)
+        await wipe_postgres(args.database)
     (workdir / "votes.yaml").write_text(event_file(args.listeners))
     tribune = [sys.executable, "-m", "server.cli"]
     subprocess.run([*tribune, "load", "votes.yaml"], cwd=workdir, env=env, check=True, capture_output=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import joinedload, selectinload
 
 from rooms.actor import Actor
@@ -41,14 +42,59 @@ async def current_actor(db: AsyncSession, participant_id: int, session: models.S
     return actor_in(found[0], session) if found else None
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """What a participant's standing is made of, besides their roles."""
+
+    id: int
+    name: str
+    event_id: int
+    session_ids: list[int] | None
+    delegation_id: int | None
+    delegation_name: str | None
+    delegation_kind: str | None
+
+    @classmethod
+    def of(cls, participant: models.Participant) -> Person:
+        delegation = participant.delegation
+        return cls(
+            participant.id,
+            participant.name,
+            participant.event_id,
+            participant.session_ids,
+            delegation.id if delegation else None,
+            delegation.name if delegation else None,
+            delegation.kind if delegation else None,
+        )
+
+
+_PERSON = (
+    select(
+        models.Participant.id,
+        models.Participant.name,
+        models.Participant.event_id,
+        models.Participant.session_ids,
+        models.Delegation.id,
+        models.Delegation.name,
+        models.Delegation.kind,
+    )
+    .outerjoin(models.Delegation, models.Delegation.id == models.Participant.delegation_id)
+    .where(models.Participant.id == bindparam("participant_id"))
+)
+
+
+async def person_by_id(connection: AsyncConnection, participant_id: int) -> Person | None:
+    """One statement, no ORM: the kernel asks at a participant's first command."""
+    row = (await connection.execute(_PERSON, {"participant_id": participant_id})).first()
+    return None if row is None else Person(*row)
+
+
 def actor_in(participant: models.Participant, session: models.Session) -> Actor | None:
     """The participant's standing in a session, or None if they may not enter it."""
-    return standing(participant, [(r.role, r.session_id) for r in participant.roles], session)
+    return standing(Person.of(participant), [(r.role, r.session_id) for r in participant.roles], session)
 
 
-def standing(
-    participant: models.Participant, roles: Iterable[tuple[str, int | None]], session: models.Session
-) -> Actor | None:
+def standing(participant: Person, roles: Iterable[tuple[str, int | None]], session: models.Session) -> Actor | None:
     """``actor_in`` with the role rows given, (role, session id or None), as read now."""
     if participant.event_id != session.event_id:
         return None
@@ -62,14 +108,13 @@ def standing(
     effective = effective_roles(event_roles, session_roles, session.id)
     if not may_enter(participant.session_ids, session.id, effective):
         return None
-    delegation = participant.delegation
     return Actor(
         participant_id=participant.id,
         name=participant.name,
         event_id=participant.event_id,
         session_id=session.id,
         roles=effective,
-        delegation_id=delegation.id if delegation else None,
-        delegation_name=delegation.name if delegation else None,
-        tier=Tier(delegation.kind) if delegation else None,
+        delegation_id=participant.delegation_id,
+        delegation_name=participant.delegation_name,
+        tier=None if participant.delegation_kind is None else Tier(participant.delegation_kind),
     )

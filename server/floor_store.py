@@ -49,9 +49,7 @@ def rules_of(session: models.Session) -> FloorRules:
     )
 
 
-async def load_floor(
-    db: AsyncSession | AsyncConnection, session: models.Session, *, waiting: bool = True
-) -> Floor:
+async def load_floor(db: AsyncSession | AsyncConnection, session: models.Session, *, waiting: bool = True) -> Floor:
     """The floor; without ``waiting``, only the speech (the list stays empty
     and must not be written back: see ``save_floor``'s ``with_order``)."""
     statuses = [Status.WAITING.value, Status.SPEAKING.value] if waiting else [Status.SPEAKING.value]

@@ -29,7 +29,7 @@ from rooms.actor import Actor
 from rooms.floor import Floor
 from rooms.questions import Board
 from server import models
-from server.auth import participants_by_id, standing
+from server.auth import Person, person_by_id, standing
 from server.floor_store import load_floor
 from server.question_store import load_board
 
@@ -94,7 +94,7 @@ class Held:
     floor: Floor | None = None
     # With the votes of the questions commands touched so far.
     board: Board | None = None
-    people: dict[int, models.Participant | None] = field(default_factory=dict)
+    people: dict[int, Person | None] = field(default_factory=dict)
     delegations: dict[int, models.Delegation | None] = field(default_factory=dict)
 
     @classmethod
@@ -107,14 +107,10 @@ class Held:
     def is_current(self, head: Head) -> bool:
         return head.last_seq == self.stored.last_seq and head.revision == self.revision
 
-    async def actor(self, orm: Callable[[], AsyncSession], participant_id: int, head: Head) -> Actor | None:
+    async def actor(self, connection: AsyncConnection, participant_id: int, head: Head) -> Actor | None:
         """The sender's standing with the roles just read."""
         if participant_id not in self.people:
-            db = orm()
-            found = await participants_by_id(db, [participant_id])
-            for found_one in found:
-                db.expunge(found_one)
-            self.people[participant_id] = found[0] if found else None
+            self.people[participant_id] = await person_by_id(connection, participant_id)
         person = self.people[participant_id]
         return None if person is None else standing(person, head.roles, self.session)
 

@@ -117,7 +117,7 @@ class Kernel:
                         raise Refused("not_found", "This session no longer exists.")
                     if held is None or not held.is_current(head):
                         held = await Held.load(orm(), session_id, head.revision)
-                    now_actor = await held.actor(orm, actor.participant_id, head)
+                    now_actor = await held.actor(connection, actor.participant_id, head)
                     if now_actor is None:
                         raise AccessLost()
                     if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
@@ -216,7 +216,7 @@ class Transaction:
         if self._booths is not None:
             await self._booths.save(self.db)
         if self.held.board is not None:
-            await save_board(self.db, self.session, self.held.board, self.now)
+            await save_board(self.connection, self.session, self.held.board, self.now)
         await self.orm.flush()
 
     async def finish(self) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rooms.actor import Actor
 from rooms.question_views import board_view
@@ -94,7 +94,7 @@ async def load_votes(db: AsyncSession, board: Board, question_ids: Iterable[int]
         voters.add(participant_id)
 
 
-async def save_board(db: AsyncSession, session: models.Session, board: Board, now: Any) -> None:
+async def save_board(db: AsyncSession | AsyncConnection, session: models.Session, board: Board, now: Any) -> None:
     for question in {id(q): q for q in board.touched}.values():
         values = _values(question)
         if question.id is None:

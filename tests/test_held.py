@@ -22,9 +22,9 @@ from server import models
 from server.auth import actor_in
 from server.bus import MemoryBus
 from server.floor_store import load_floor
-from server.question_store import load_board, load_votes
 from server.kernel import Kernel
 from server.protocol import Parser
+from server.question_store import load_board, load_votes
 
 NOW = datetime(2020, 12, 4, 13, 0, tzinfo=UTC)
 
