@@ -133,6 +133,20 @@ class Held:
             self.delegations[delegation_id] = found
         return self.delegations[delegation_id]
 
+    def has_changes(self) -> bool:
+        """Whether the floor or the questions changed since the last write."""
+        floor, board = self.floor, self.board
+        if floor is not None and (
+            floor.touched_requests
+            or floor.touched_speeches
+            or floor.is_closed != self.stored.is_list_closed
+            or tuple(floor.order()) != self.stored.waiting_order
+        ):
+            return True
+        return board is not None and bool(
+            board.touched or board.votes_added or board.votes_removed or board.queue_changed or board.moderation_changed
+        )
+
     async def store(self, connection: AsyncConnection) -> None:
         """Write the session's columns that changed since the last commit."""
         session = self.session

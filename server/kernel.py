@@ -221,6 +221,9 @@ class Transaction:
 
     async def finish(self) -> None:
         """Write what is left: changed rows, the events, the session's head."""
+        if not self._rows and self.held.has_changes():
+            # Other processes know their copy is stale by last_seq alone.
+            raise RuntimeError("a command changed the session without recording an event")
         await self.flush()
         if self._rows:
             await self.connection.execute(_LOG, self._rows)

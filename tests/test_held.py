@@ -45,6 +45,17 @@ async def close_then_refuse(ctx: Context, command: CloseThenRefuse) -> None:
     raise Refused("invalid", "Changed my mind.")
 
 
+class CloseQuietly(Command):
+    """A change without an event: no other process could know of it."""
+
+    type: Literal["close_quietly"]
+
+
+@second_thoughts.command(CloseQuietly, roles=ALL_ROLES)
+async def close_quietly(ctx: Context, command: CloseQuietly) -> None:
+    (await ctx.floor()).close()
+
+
 REGISTRY = Registry(floor_commands, question_commands, second_thoughts)
 
 
@@ -135,6 +146,15 @@ async def test_a_command_refused_half_way_leaves_nothing_of_its_changes(db, worl
     view = await floor_in_database(db, world)
     assert [r["delegation"]["name"] for r in view["waiting"]] == ["France", "Peru"]
     assert await held_floor(one, world) == view
+
+
+async def test_a_change_without_an_event_is_refused_whole(db, world):
+    one = Sender(db, world)
+    await one.send("france", "request_floor")
+    with pytest.raises(RuntimeError):
+        await one.send("chair", "close_quietly")
+    await one.send("peru", "request_floor")  # the list was never closed
+    assert not (await floor_in_database(db, world))["is_closed"]
 
 
 async def test_a_new_load_of_the_event_is_seen_at_the_next_command(db, world):
