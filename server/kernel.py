@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from interpretation.booths import Booths
@@ -45,6 +46,8 @@ log = logging.getLogger(__name__)
 
 # Sessions whose state one process keeps between commands (server.held).
 MAX_HELD_SESSIONS = 1000
+# Runs of a command the database undid (deadlock, serialization failure) before giving up.
+ATTEMPTS = 3
 
 
 class AccessLost(Refused):
@@ -107,38 +110,59 @@ class Kernel:
         # SQLite's waiters poll it with sleeps of up to 100 ms, and throughput
         # collapsed while the CPU idled. Other processes still meet at the lock.
         async with self._turn(session_id):
-            # Only a committed command puts back what it held (server.held).
-            held = self._held.pop(session_id, None)
-            async with self._engine.begin() as connection:
-                orm = OrmOnDemand(self.sessionmaker, connection)
+            for attempt in range(1, ATTEMPTS + 1):
                 try:
-                    head = await lock_head(connection, session_id, actor.participant_id)
-                    if head is None:
-                        raise Refused("not_found", "This session no longer exists.")
-                    if held is None or not held.is_current(head):
-                        held = await Held.load(orm(), session_id, head.revision)
-                    now_actor = await held.actor(connection, actor.participant_id, head)
-                    if now_actor is None:
-                        raise AccessLost()
-                    if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
-                        raise RolesChanged(command.type)
-                    tx = Transaction(orm, connection, held, now_actor, self.clock(), self.registry, limits=self.limits)
-                    await tx.execute(command)
-                    await tx.react()
-                    await tx.finish()
-                finally:
-                    await orm.close()
-            held.committed()
-            if len(self._held) >= MAX_HELD_SESSIONS:
-                self._held.clear()  # a process serving that many sessions reloads them
-            self._held[session_id] = held
+                    tx = await self._run(actor, command)
+                    break
+                except DBAPIError as error:
+                    if attempt == ATTEMPTS or not _is_transient(error):
+                        raise
+                    # The database chose this transaction to undo (a deadlock or a
+                    # serialization failure): nothing of it was kept; run it again.
+                    log.info(
+                        "command %s on session %s undone by the database (%s); again",
+                        command.type,
+                        session_id,
+                        error.orig,
+                    )
+                    await asyncio.sleep(0.01 * attempt)
         for event in tx.events:
             try:
                 await self.bus.publish(session_topic(event.session_id), event.encode())
             except BusUnavailable as error:
                 # Committed is committed: clients get it from the log (heartbeat).
                 log.warning("event %s of session %s not published: %s", event.seq, event.session_id, error)
-        return Executed(tx.events[-1].seq if tx.events else None, now_actor)
+        return Executed(tx.events[-1].seq if tx.events else None, tx.actor)
+
+    async def _run(self, actor: Actor, command: Command) -> Transaction:
+        """One attempt, in one transaction: committed when it returns."""
+        session_id = actor.session_id
+        # Only a committed command puts back what it held (server.held).
+        held = self._held.pop(session_id, None)
+        async with self._engine.begin() as connection:
+            orm = OrmOnDemand(self.sessionmaker, connection)
+            try:
+                head = await lock_head(connection, session_id, actor.participant_id)
+                if head is None:
+                    raise Refused("not_found", "This session no longer exists.")
+                if held is None or not held.is_current(head):
+                    held = await Held.load(orm(), session_id, head.revision)
+                now_actor = await held.actor(connection, actor.participant_id, head)
+                if now_actor is None:
+                    raise AccessLost()
+                if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
+                    raise RolesChanged(command.type)
+                tx = Transaction(orm, connection, held, now_actor, self.clock(), self.registry, limits=self.limits)
+                await tx.execute(command)
+                await tx.react()
+                await tx.finish()
+            finally:
+                await orm.close()
+        held.committed()
+        if len(self._held) >= MAX_HELD_SESSIONS:
+            self._held.clear()  # a process serving that many sessions reloads them
+        self._held[session_id] = held
+        return tx
 
 
 _LOG = insert(models.SessionEvent)
@@ -165,6 +189,14 @@ class OrmOnDemand:
     async def close(self) -> None:
         if self._db is not None:
             await self._db.close()
+
+
+# PostgreSQL's codes for a transaction it undid to let another one through.
+_TRANSIENT = {"40001", "40P01"}
+
+
+def _is_transient(error: DBAPIError) -> bool:
+    return getattr(error.orig, "sqlstate", None) in _TRANSIENT
 
 
 def _forbidden(name: str) -> Refused:

@@ -4,6 +4,7 @@ Two kernels on one database stand for two server processes: each keeps its
 own copy of the session, and each must see what the other committed.
 """
 
+import asyncio
 import json
 from datetime import UTC, datetime
 from typing import Literal
@@ -21,10 +22,12 @@ from rooms.roles import ALL_ROLES
 from server import models
 from server.auth import actor_in
 from server.bus import MemoryBus
+from server.db import create_engine, migrate, sessionmaker
 from server.floor_store import load_floor
 from server.kernel import Kernel
 from server.protocol import Parser
 from server.question_store import load_board, load_votes
+from tests.conftest import POSTGRES_URL, build_world, reset_postgres
 
 NOW = datetime(2020, 12, 4, 13, 0, tzinfo=UTC)
 
@@ -226,3 +229,31 @@ async def test_the_questions_held_with_their_votes_are_the_questions_in_the_data
     stored = await questions_in_database(db, world)
     assert facts(held, ids) == facts(stored, ids)
     assert stored.voters(stored.questions[ids[0]]) == {world.participants[p] for p in ("icrc", "usa")}
+
+
+async def test_a_command_the_database_undoes_to_break_a_deadlock_runs_again():
+    """PostgreSQL undoes one of two transactions that wait for each other; if
+    it is the command's, the command runs again and the sender never knows."""
+    await reset_postgres(POSTGRES_URL)
+    engine = create_engine(POSTGRES_URL)
+    await migrate(engine)
+    db = sessionmaker(engine)
+    world = await build_world(db)
+    one = Sender(db, world)
+    await one.send("france", "request_floor")
+    request_id = (await floor_in_database(db, world))["waiting"][0]["id"]
+    async with engine.connect() as other:
+        await other.begin()
+        # Another transaction holds the request's row ...
+        await other.execute(
+            update(models.SpeakingRequest).where(models.SpeakingRequest.id == request_id).values(note="being edited")
+        )
+        withdraw = asyncio.create_task(one.send("france", "withdraw", request_id=request_id))
+        await asyncio.sleep(0.3)  # ... while the command holds the session and waits for that row,
+        # ... and then waits for the session: neither can go on.
+        await other.execute(select(models.Session.id).where(models.Session.id == world.session_id).with_for_update())
+        await other.commit()
+    executed = await asyncio.wait_for(withdraw, 10)
+    assert executed.seq == 2
+    assert (await floor_in_database(db, world))["waiting"] == []
+    await engine.dispose()
