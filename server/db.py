@@ -9,12 +9,15 @@ from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
+from server.sqlite_driver import one_hop_dbapi
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        module = {"module": one_hop_dbapi()} if url.startswith("sqlite+aiosqlite") else {}
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **module)
         _sqlite_write_lock_on_begin(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
