@@ -36,7 +36,8 @@ from server.kernel import AccessLost, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.served_socket import SERVER_RESTART, Query, ServedSocket
-from server.snapshot import lock_session_for_read, resumed, snapshot
+from server.snapshot import cache_of as snapshot_cache
+from server.snapshot import lock_session_and_event, resumed, snapshot
 
 if TYPE_CHECKING:
     from server.app import Tribune
@@ -147,10 +148,11 @@ class LiveSocket(ServedSocket):
         settings = tribune.settings
         try:
             async with tribune.reader() as db, db.begin():
-                session = await lock_session_for_read(db, self.session_id)
-                participant = await participant_by_token(db, token)
-                if session is None:
+                found = await lock_session_and_event(db, self.session_id)
+                if found is None:
                     return self._refuse(NOT_FOUND, "not_found", f"No session {self.session_id}.")
+                session, event = found
+                participant = await participant_by_token(db, token)
                 if participant is None:
                     return self._refuse(UNAUTHORIZED, "unauthorized", "Open your join link first.")
                 actor = actor_in(participant, session)
@@ -175,7 +177,11 @@ class LiveSocket(ServedSocket):
                         db, session, actor, last_seq, settings.replay_limit, settings.replay_limit_bytes
                     )
                 if initial is None:
-                    initial = [await snapshot(db, session, actor, tribune.registry, now)]
+                    initial = [
+                        await snapshot(
+                            db, session, actor, tribune.registry, now, event=event, cache=snapshot_cache(tribune.reader)
+                        )
+                    ]
                 else:
                     initial.append(resumed(seq, now, len(initial)))
             room.started_at(seq)
