@@ -28,7 +28,7 @@ from rooms.actor import Actor
 from rooms.errors import Refused
 from rooms.floor_views import iso
 from server import event_log, protocol
-from server.auth import actor_in, participant_by_token
+from server.auth import actor_in
 from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
 from server.hub import Connection
@@ -37,7 +37,7 @@ from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.served_socket import SERVER_RESTART, Query, ServedSocket
 from server.snapshot import cache_of as snapshot_cache
-from server.snapshot import lock_session_and_event, resumed, snapshot
+from server.snapshot import lock_for_connect, resumed, snapshot
 
 if TYPE_CHECKING:
     from server.app import Tribune
@@ -148,11 +148,10 @@ class LiveSocket(ServedSocket):
         settings = tribune.settings
         try:
             async with tribune.reader() as db, db.begin():
-                found = await lock_session_and_event(db, self.session_id)
+                found = await lock_for_connect(db, self.session_id, token)
                 if found is None:
                     return self._refuse(NOT_FOUND, "not_found", f"No session {self.session_id}.")
-                session, event = found
-                participant = await participant_by_token(db, token)
+                session, event, participant = found
                 if participant is None:
                     return self._refuse(UNAUTHORIZED, "unauthorized", "Open your join link first.")
                 actor = actor_in(participant, session)

@@ -56,7 +56,7 @@ async def load_board(db: AsyncSession, session: models.Session, *, counted: bool
     board.queue = [question_id for _, question_id in sorted(ranks)]
     if counted:
         assert isinstance(board, CountedBoard)
-        board.counts = await vote_counts(db, session.id)
+        board.counts = await vote_counts(db, session.id) if board.questions else {}
     return board
 
 

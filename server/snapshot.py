@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import false, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from interpretation.languages import LANGUAGE_NAMES
 from rooms.actor import Actor
@@ -37,30 +38,46 @@ from server.event_log import dump
 from server.floor_store import load_floor
 from server.question_store import CountedBoard, counted_for, load_board, topics, votes_of
 from server.snapshot_cache import SharedCache
+from server.tokens import token_hash
 
 
 def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-async def lock_session_for_read(db: AsyncSession, session_id: int) -> models.Session | None:
-    # FOR SHARE in PostgreSQL: no command commits between reading last_seq and
-    # the floor, so the snapshot is exactly the state at that seq.
-    return await db.scalar(select(models.Session).where(models.Session.id == session_id).with_for_update(read=True))
+async def lock_for_connect(
+    db: AsyncSession, session_id: int, token: str | None
+) -> tuple[models.Session, models.Event, models.Participant | None] | None:
+    """The session (locked FOR SHARE in PostgreSQL: no command commits between
+    reading ``last_seq`` and the rest, so the snapshot is exactly the state at
+    that seq), its event, and the participant whose join token this is, with
+    what deciding their standing needs (``server.auth.actor_in``): one round
+    trip. None when there is no such session."""
+    participant = models.Participant
+    if token and len(token) <= 200:
+        match = participant.token_hash == token_hash(token)
+    else:
+        match = false()  # as server.auth.participant_by_token: nobody
+    row = (
+        (
+            await db.execute(
+                select(models.Session, models.Event, participant)
+                .join(models.Event, models.Event.id == models.Session.event_id)
+                .outerjoin(participant, match)
+                .options(joinedload(participant.roles), joinedload(participant.delegation))
+                .where(models.Session.id == session_id)
+                .with_for_update(read=True, of=models.Session)
+            )
+        )
+        .unique()
+        .first()
+    )
+    return None if row is None else (row[0], row[1], row[2])
 
 
 async def lock_session_and_event(db: AsyncSession, session_id: int) -> tuple[models.Session, models.Event] | None:
-    """``lock_session_for_read`` and the session's event, in one round trip
-    (only the session's row is locked)."""
-    row = (
-        await db.execute(
-            select(models.Session, models.Event)
-            .join(models.Event, models.Event.id == models.Session.event_id)
-            .where(models.Session.id == session_id)
-            .with_for_update(read=True, of=models.Session)
-        )
-    ).first()
-    return None if row is None else (row[0], row[1])
+    found = await lock_for_connect(db, session_id, None)
+    return None if found is None else (found[0], found[1])
 
 
 @dataclass
