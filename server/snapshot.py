@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import false, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -45,6 +45,17 @@ def _json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
+# Built once: building a statement with its options costs more than running it.
+_CONNECT = (
+    select(models.Session, models.Event, models.Participant)
+    .join(models.Event, models.Event.id == models.Session.event_id)
+    .outerjoin(models.Participant, models.Participant.token_hash == bindparam("token_hash"))
+    .options(joinedload(models.Participant.roles), joinedload(models.Participant.delegation))
+    .where(models.Session.id == bindparam("session_id"))
+    .with_for_update(read=True, of=models.Session)
+)
+
+
 async def lock_for_connect(
     db: AsyncSession, session_id: int, token: str | None
 ) -> tuple[models.Session, models.Event, models.Participant | None] | None:
@@ -53,25 +64,11 @@ async def lock_for_connect(
     that seq), its event, and the participant whose join token this is, with
     what deciding their standing needs (``server.auth.actor_in``): one round
     trip. None when there is no such session."""
-    participant = models.Participant
-    if token and len(token) <= 200:
-        match = participant.token_hash == token_hash(token)
-    else:
-        match = false()  # as server.auth.participant_by_token: nobody
-    row = (
-        (
-            await db.execute(
-                select(models.Session, models.Event, participant)
-                .join(models.Event, models.Event.id == models.Session.event_id)
-                .outerjoin(participant, match)
-                .options(joinedload(participant.roles), joinedload(participant.delegation))
-                .where(models.Session.id == session_id)
-                .with_for_update(read=True, of=models.Session)
-            )
-        )
-        .unique()
-        .first()
-    )
+    # As server.auth.participant_by_token: no token, or one too long, is nobody's
+    # (and no hash of a token is empty).
+    hashed = token_hash(token) if token and len(token) <= 200 else ""
+    result = await db.execute(_CONNECT, {"session_id": session_id, "token_hash": hashed})
+    row = result.unique().first()
     return None if row is None else (row[0], row[1], row[2])
 
 
