@@ -48,6 +48,7 @@ Install the peers once with ``.venv/bin/pip install -e '.[bench]'``, then:
     .venv/bin/python bench/fanout.py                       # 500, 1000, 2000 listeners (about 15 minutes)
     .venv/bin/python bench/fanout.py --quick               # smoke run: 50 listeners, 3 s phases
     .venv/bin/python bench/fanout.py --sizes 1000 --servers tribune,websockets
+    .venv/bin/python bench/fanout.py --only connect --servers tribune --sizes 500,2000 --rounds 3
     .venv/bin/python bench/fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
 
 These machines are shared and noisy: read the ratios, not single figures.
