@@ -48,6 +48,7 @@ Install the peers once with ``.venv/bin/pip install -e '.[bench]'``, then:
     .venv/bin/python bench/fanout.py                       # 500, 1000, 2000 listeners (about 15 minutes)
     .venv/bin/python bench/fanout.py --quick               # smoke run: 50 listeners, 3 s phases
     .venv/bin/python bench/fanout.py --sizes 1000 --servers tribune,websockets
+    .venv/bin/python bench/fanout.py --only connect --servers tribune --sizes 500,2000 --rounds 3
     .venv/bin/python bench/fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
 
 These machines are shared and noisy: read the ratios, not single figures.
@@ -284,7 +285,8 @@ class Tribune:
         return self.tribune_sender
 
     def stop(self) -> None:
-        samples = self.tribune_sender.samples
+        sender = getattr(self, "tribune_sender", None)
+        samples = sender.samples if sender is not None else {}
         self.samples = [samples[t] for t in ("floor_requested", "request_withdrawn") if t in samples]
         self.servers.stop()
 
@@ -514,6 +516,65 @@ async def measure(server, size: int, clients: Clients, args, samples: list[str],
         server.stop()
 
 
+async def measure_connect(server, size: int, clients: Clients) -> dict:
+    """Only the connect phase: every listener at once, each until its first message."""
+    await server.start(size)
+    try:
+        pids = server.pids
+        cpu_at_start = server_cpu(pids)
+        started = time.monotonic()
+        connected = await clients.each(
+            "connect",
+            [{"kind": server.kind, "urls": part, "slow": []} for part in split(server.listener_urls, clients.count)],
+        )
+        connect_s = time.monotonic() - started
+        server_cpu_s = server_cpu(pids) - cpu_at_start
+        await clients.all("close")
+        return {
+            "connect_s": connect_s,
+            "connected": sum(r["connected"] for r in connected),
+            "server_cpu": server_cpu_s / connect_s,
+            "client_cpu": max(r["cpu_s"] / max(r["elapsed_s"], 1e-9) for r in connected),
+            "errors": [e for r in connected for e in r["failed_with"]][:1],
+        }
+    finally:
+        server.stop()
+
+
+async def connect_only(args, sizes: list[int], kinds: list[str], clients: Clients) -> None:
+    """``--only connect``: the connect phase alone, ``--rounds`` times; medians printed."""
+    runs: dict[tuple[str, int], list[dict]] = {}
+    for round_ in range(args.rounds):
+        for size in sizes:
+            for kind in kinds:
+                server = Tribune(args.processes, args.database, args.redis) if kind == "tribune" else Peer(kind)
+                run = await measure_connect(server, size, clients)
+                runs.setdefault((server.label, size), []).append(run)
+                print(
+                    f"  ... round {round_ + 1}, {server.label} at {size}: {run['connected']} connected in "
+                    f"{run['connect_s']:.2f} s, server cpu {run['server_cpu']:.0%}, busiest client {run['client_cpu']:.0%}"
+                    + (f"; {run['errors'][0]}" if run["errors"] else ""),
+                    file=sys.stderr,
+                )
+    print("\nConnecting: all listeners at once, each until its first message (Tribune: the snapshot); medians")
+    print(
+        f"{'size':>5} {'server':12} {'connected':>9} {'seconds':>8} {'each run (s)':>24} {'srv cpu':>7} {'cli cpu':>7}"
+    )
+    for (label, size), measured in sorted(runs.items(), key=lambda item: (item[0][1], item[0][0])):
+        each = " ".join(f"{run['connect_s']:.2f}" for run in measured)
+        print(
+            f"{size:5} {label:12} {statistics.median(r['connected'] for r in measured):9.0f} "
+            f"{statistics.median(r['connect_s'] for r in measured):8.2f} {each:>24} "
+            f"{statistics.median(r['server_cpu'] for r in measured):7.0%} "
+            f"{max(r['client_cpu'] for r in measured):7.0%}"
+        )
+    print(
+        "(srv cpu: the server processes' CPU over the connect, in cores; cli cpu: the busiest client process's, at most)"
+    )
+    if max(r["client_cpu"] for measured in runs.values() for r in measured) > CLIENT_CPU_WARNING:
+        print("WARNING: a client process neared a core: the clients may have set the pace (try --client-processes).")
+
+
 def load_average() -> str:
     """The machine's 1, 5 and 15 minute load: above the core count, others' work competes with the run."""
     return " ".join(f"{load:.1f}" for load in os.getloadavg())
@@ -540,6 +601,9 @@ def parse_args() -> argparse.Namespace:
         "--rounds", type=int, default=1, help="interleaved rounds, figures pooled (slow readers: first)"
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 listeners, 3 s phases")
+    parser.add_argument(
+        "--only", choices=["connect"], help="connect: only the connect phase, --rounds times (medians printed)"
+    )
     args = parser.parse_args()
     defaults = (
         {"sizes": "50", "seconds": 3.0, "slow_size": 50, "slow_seconds": 3.0, "scale_size": 50}
@@ -568,6 +632,13 @@ async def main() -> None:
     clients = Clients(args.client_processes)
     await clients.start()
     cpu_at_start, started = own_cpu_seconds(), time.monotonic()
+    if args.only == "connect":
+        try:
+            await connect_only(args, sizes, kinds, clients)
+        finally:
+            await clients.stop()
+        print(f"(run took {time.monotonic() - started:.0f} s)")
+        return
     rounds: dict[tuple[str, int], list[Result]] = {}
     handshakes: dict[str, str] = {}
     try:

@@ -108,6 +108,7 @@ class Pool:
         slow_set = set(slow)
         errors: list[str] = []
         started = time.monotonic()
+        cpu_at_start = own_cpu_seconds()
 
         async def one(index: int, url: str) -> tuple[Listener | None, float]:
             async with gate:
@@ -135,6 +136,9 @@ class Pool:
             "failed": len(urls) - len(self.listeners),
             "failed_with": errors[:1],
             "first_message_s": max((t for _, t in results), default=0.0),
+            # This process's CPU while connecting, and over how long: were the clients the bottleneck?
+            "cpu_s": own_cpu_seconds() - cpu_at_start,
+            "elapsed_s": time.monotonic() - started,
             "handshake": negotiated(self.listeners[0].ws) if self.listeners else "",
         }
 

@@ -160,22 +160,38 @@ SNAPSHOT_MESSAGES = 50
 SNAPSHOT_CAPTIONS = 50
 
 
-async def interpretation_view(db: AsyncSession, session: models.Session, actor: Actor, now: datetime) -> dict[str, Any]:
-    """The snapshot's ``interpretation``: every channel's liveness for
-    everyone, the recent captions, and the whole booth for its interpreters."""
-    store = await BoothStore.load(db, session, now, create=False)
-    booths = store.booths
-    view: dict[str, Any] = {
-        "channels": channels_view(booths),
-        "captions": [caption_view(c) for c in reversed(await _recent_captions(db, session.id))],
-        "booth": None,
-        "captioning": booths.captioners.get(actor.participant_id),
-    }
+@dataclass
+class SharedInterpretation:
+    """What every viewer's ``interpretation`` has in common at one state."""
+
+    channels: list[dict[str, Any]]
+    captions: list[dict[str, Any]]
+    # Who captions which language, and who works in a booth (their first booth's language).
+    captioners: dict[int, str]
+    members: frozenset[int]
+
+
+async def shared_interpretation(db: AsyncSession, session: models.Session, now: datetime) -> SharedInterpretation:
+    """Every channel's liveness for everyone and the recent captions."""
+    booths = (await BoothStore.load(db, session, now, create=False)).booths
+    members = frozenset(i.participant_id for booth in booths.booths.values() for i in booth.interpreters)
+    return SharedInterpretation(
+        channels=channels_view(booths),
+        captions=[caption_view(c) for c in reversed(await _recent_captions(db, session.id))],
+        captioners=dict(booths.captioners),
+        members=members,
+    )
+
+
+async def booth_of(db: AsyncSession, session: models.Session, actor: Actor, now: datetime) -> dict[str, Any] | None:
+    """The whole booth, for its interpreters (read afresh: who is present
+    and a pending handover change without a new seq)."""
+    booths = (await BoothStore.load(db, session, now, create=False)).booths
     mine = next((b for b in booths.booths.values() if b.has_member(actor.participant_id)), None)
-    if mine is not None:
-        messages = await _recent_messages(db, mine) if mine.id is not None else []
-        view["booth"] = booth_view(mine, now, list(reversed(messages)))
-    return view
+    if mine is None:
+        return None
+    messages = await _recent_messages(db, mine) if mine.id is not None else []
+    return booth_view(mine, now, list(reversed(messages)))
 
 
 async def _recent_captions(db: AsyncSession, session_id: int) -> list[Caption]:

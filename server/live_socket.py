@@ -28,7 +28,7 @@ from rooms.actor import Actor
 from rooms.errors import Refused
 from rooms.floor_views import iso
 from server import event_log, protocol
-from server.auth import actor_in, participant_by_token
+from server.auth import actor_in
 from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
 from server.hub import Connection
@@ -36,7 +36,8 @@ from server.kernel import AccessLost, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.served_socket import SERVER_RESTART, Query, ServedSocket
-from server.snapshot import lock_session_for_read, resumed, snapshot
+from server.snapshot import cache_of as snapshot_cache
+from server.snapshot import lock_for_connect, resumed, snapshot
 
 if TYPE_CHECKING:
     from server.app import Tribune
@@ -147,10 +148,10 @@ class LiveSocket(ServedSocket):
         settings = tribune.settings
         try:
             async with tribune.reader() as db, db.begin():
-                session = await lock_session_for_read(db, self.session_id)
-                participant = await participant_by_token(db, token)
-                if session is None:
+                found = await lock_for_connect(db, self.session_id, token)
+                if found is None:
                     return self._refuse(NOT_FOUND, "not_found", f"No session {self.session_id}.")
+                session, event, participant = found
                 if participant is None:
                     return self._refuse(UNAUTHORIZED, "unauthorized", "Open your join link first.")
                 actor = actor_in(participant, session)
@@ -175,7 +176,11 @@ class LiveSocket(ServedSocket):
                         db, session, actor, last_seq, settings.replay_limit, settings.replay_limit_bytes
                     )
                 if initial is None:
-                    initial = [await snapshot(db, session, actor, tribune.registry, now)]
+                    initial = [
+                        await snapshot(
+                            db, session, actor, tribune.registry, now, event=event, cache=snapshot_cache(tribune.reader)
+                        )
+                    ]
                 else:
                     initial.append(resumed(seq, now, len(initial)))
             room.started_at(seq)

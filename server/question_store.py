@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, distinct, func, insert, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from rooms.actor import Actor
-from rooms.question_views import board_view
 from rooms.questions import Board, Question, State
 from server import models
 
@@ -18,8 +17,20 @@ _V = models.QuestionVote
 _STATES = {state.value: state for state in State}
 
 
-async def load_board(db: AsyncSession, session: models.Session) -> Board:
-    """Every question of the session, without votes (see ``load_votes``)."""
+@dataclass
+class CountedBoard(Board):
+    """A board whose votes were counted in the database, not loaded voter by voter
+    (``vote_counts``): what snapshots show, never what a command changes."""
+
+    counts: dict[int, int] = field(default_factory=dict, repr=False)
+
+    def votes(self, question: Question) -> int:
+        return self.counts.get(question.id, 0) if question.id is not None else 0
+
+
+async def load_board(db: AsyncSession, session: models.Session, *, counted: bool = False) -> Board:
+    """Every question of the session, without votes (see ``load_votes``);
+    ``counted``: a ``CountedBoard`` with the votes counted (``vote_counts``)."""
     event = await db.get(models.Event, session.event_id)
     rows = (
         await db.execute(
@@ -30,7 +41,7 @@ async def load_board(db: AsyncSession, session: models.Session) -> Board:
         )
     ).all()
     topic_ids = await db.scalars(select(models.QuestionTopic.id).where(models.QuestionTopic.session_id == session.id))
-    board = Board(
+    board = (CountedBoard if counted else Board)(
         is_moderated=session.questions_moderated,
         languages=tuple(event.languages) if event is not None else (),
         topic_ids=frozenset(topic_ids),
@@ -43,7 +54,58 @@ async def load_board(db: AsyncSession, session: models.Session) -> Board:
         if question.state is State.QUEUED:
             ranks.append((row.queue_rank or 0, row.id))
     board.queue = [question_id for _, question_id in sorted(ranks)]
+    if counted:
+        assert isinstance(board, CountedBoard)
+        board.counts = await vote_counts(db, session.id) if board.questions else {}
     return board
+
+
+async def vote_counts(db: AsyncSession, session_id: int) -> dict[int, int]:
+    """Each question's votes, as ``Board.votes`` counts them: a vote counts for
+    the question voted on and for the one it was merged into, each distinct
+    voter once. Only questions with a vote are in the answer."""
+    own = (
+        select(_V.question_id.label("target"), _V.participant_id)
+        .join(_Q, _Q.id == _V.question_id)
+        .where(_Q.session_id == session_id)
+    )
+    merged = (
+        select(_Q.merged_into_id.label("target"), _V.participant_id)
+        .join(_Q, _Q.id == _V.question_id)
+        .where(_Q.session_id == session_id, _Q.merged_into_id.is_not(None))
+    )
+    votes = union_all(own, merged).subquery()
+    rows = await db.execute(
+        select(votes.c.target, func.count(distinct(votes.c.participant_id))).group_by(votes.c.target)
+    )
+    return {target: count for target, count in rows.all()}
+
+
+async def votes_of(db: AsyncSession, session_id: int, participant_id: int) -> list[int]:
+    """The questions of the session this participant voted on (their own votes only)."""
+    rows = await db.scalars(
+        select(_V.question_id)
+        .join(_Q, _Q.id == _V.question_id)
+        .where(_V.participant_id == participant_id, _Q.session_id == session_id)
+    )
+    return list(rows)
+
+
+def counted_for(board: Board, voted_on: list[int]) -> list[int]:
+    """The questions a viewer's votes count for (``Board.voters``): the one voted
+    on while it stands alone, else the one it was merged into; sorted."""
+    counted: set[int] = set()
+    for question_id in voted_on:
+        question = board.questions.get(question_id)
+        if question is None:
+            continue
+        if question.merged_into is None:
+            counted.add(question_id)
+            continue
+        kept = board.questions.get(question.merged_into)
+        if kept is not None and kept.merged_into is None and kept.id is not None:
+            counted.add(kept.id)
+    return sorted(counted)
 
 
 def _question_from(row: models.Question, author_name: str, delegation_name: str | None) -> Question:
@@ -153,17 +215,3 @@ async def topics(db: AsyncSession, session_id: int) -> list[dict[str, Any]]:
         .order_by(models.QuestionTopic.position, models.QuestionTopic.id)
     )
     return [{"id": row.id, "key": row.key, "texts": row.texts} for row in rows]
-
-
-async def questions_snapshot(db: AsyncSession, session: models.Session, actor: Actor) -> dict[str, Any]:
-    """The questions part of one viewer's snapshot."""
-    board = await load_board(db, session)
-    await load_votes(db, board, list(board.questions))
-    voted = {
-        question_id
-        for question_id, question in board.questions.items()
-        if question.merged_into is None and actor.participant_id in board.voters(question)
-    }
-    view = board_view(board, actor.participant_id, moderates=actor.runs_floor, voted=voted)
-    view["topics"] = await topics(db, session.id)
-    return view
