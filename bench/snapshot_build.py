@@ -40,7 +40,7 @@ from server import models  # noqa: E402
 from server.app import command_registry  # noqa: E402
 from server.auth import actor_in  # noqa: E402
 from server.db import create_engine, sessionmaker  # noqa: E402
-from server.snapshot import build_shared, lock_for_connect, personal, snapshot  # noqa: E402
+from server.snapshot import build_shared, personal, read_for_connect, snapshot  # noqa: E402
 from server.snapshot_cache import SharedCache  # noqa: E402
 from tests.snapshot_reference import reference_snapshot  # noqa: E402
 
@@ -107,7 +107,7 @@ async def main() -> None:
     )
 
     async def actor_of(db, token):
-        found = await lock_for_connect(db, session_id, token)
+        found = await read_for_connect(db, session_id, token)
         assert found is not None
         session, event, participant = found
         assert participant is not None

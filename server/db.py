@@ -49,8 +49,18 @@ READ_ONLY = "tribune_read_only"
 
 
 def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker:
-    """Transactions on ``engine``; ``read_only`` ones never write (SQLite then takes no lock)."""
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    """Transactions on ``engine``; ``read_only`` ones never write and take no lock.
+
+    A read sees one state of the database from its first statement to its
+    last, so a snapshot is exactly the state at the ``last_seq`` it read:
+    SQLite's deferred transactions in WAL mode do so, PostgreSQL's at
+    REPEATABLE READ (a read-only one never fails to serialize)."""
+    if not read_only:
+        return async_sessionmaker(engine, expire_on_commit=False)
+    options: dict[str, object] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options.update(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    bind = engine.execution_options(**options)
     return async_sessionmaker(bind, expire_on_commit=False)
 
 

@@ -37,7 +37,7 @@ from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.served_socket import SERVER_RESTART, Query, ServedSocket
 from server.snapshot import cache_of as snapshot_cache
-from server.snapshot import lock_for_connect, resumed, snapshot
+from server.snapshot import read_for_connect, resumed, snapshot
 
 if TYPE_CHECKING:
     from server.app import Tribune
@@ -148,7 +148,7 @@ class LiveSocket(ServedSocket):
         settings = tribune.settings
         try:
             async with tribune.reader() as db, db.begin():
-                found = await lock_for_connect(db, self.session_id, token)
+                found = await read_for_connect(db, self.session_id, token)
                 if found is None:
                     return self._refuse(NOT_FOUND, "not_found", f"No session {self.session_id}.")
                 session, event, participant = found

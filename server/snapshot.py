@@ -52,16 +52,14 @@ _CONNECT = (
     .outerjoin(models.Participant, models.Participant.token_hash == bindparam("token_hash"))
     .options(joinedload(models.Participant.roles), joinedload(models.Participant.delegation))
     .where(models.Session.id == bindparam("session_id"))
-    .with_for_update(read=True, of=models.Session)
 )
 
 
-async def lock_for_connect(
+async def read_for_connect(
     db: AsyncSession, session_id: int, token: str | None
 ) -> tuple[models.Session, models.Event, models.Participant | None] | None:
-    """The session (locked FOR SHARE in PostgreSQL: no command commits between
-    reading ``last_seq`` and the rest, so the snapshot is exactly the state at
-    that seq), its event, and the participant whose join token this is, with
+    """The session (read in a reader's transaction, ``server.db.sessionmaker``:
+    what is read after ``last_seq`` is the state at that seq), its event, and the participant whose join token this is, with
     what deciding their standing needs (``server.auth.actor_in``): one round
     trip. None when there is no such session."""
     # As server.auth.participant_by_token: no token, or one too long, is nobody's
@@ -72,8 +70,8 @@ async def lock_for_connect(
     return None if row is None else (row[0], row[1], row[2])
 
 
-async def lock_session_and_event(db: AsyncSession, session_id: int) -> tuple[models.Session, models.Event] | None:
-    found = await lock_for_connect(db, session_id, None)
+async def read_session_and_event(db: AsyncSession, session_id: int) -> tuple[models.Session, models.Event] | None:
+    found = await read_for_connect(db, session_id, None)
     return None if found is None else (found[0], found[1])
 
 
@@ -209,7 +207,7 @@ async def snapshot(
     cache: SharedCache[Shared] | None = None,
 ) -> str:
     """One viewer's snapshot of the session at ``session.last_seq``, read in
-    ``db``'s transaction (see ``lock_session_and_event``). With a ``cache``,
+    ``db``'s transaction (see ``read_session_and_event``). With a ``cache``,
     the shared part is the one built for this state, if any."""
     if event is None:
         event = await db.get(models.Event, session.event_id)

@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from server import models
 from server.auth import actor_in, participant_by_token
-from server.snapshot import cache_of, lock_session_and_event, snapshot
+from server.snapshot import cache_of, read_session_and_event, snapshot
 from server.snapshot_cache import SharedCache
 from tests.booth_world import add_booth_staff
 from tests.snapshot_reference import reference_snapshot
@@ -71,7 +71,7 @@ async def _busy_session(connect) -> dict[str, int]:
 async def _snapshots(db, world, registry, who: str, cache: SharedCache, now: datetime) -> tuple[str, str]:
     """The shared snapshot and the reference one, for one viewer, in one transaction."""
     async with db() as s, s.begin():
-        found = await lock_session_and_event(s, world.session_id)
+        found = await read_session_and_event(s, world.session_id)
         assert found is not None
         session, event = found
         participant = await participant_by_token(s, world.tokens[who])
