@@ -35,6 +35,8 @@ from server.presence import Presence
 from server.protocol import Parser
 from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
+from server.snapshot import Shared
+from server.snapshot_cache import SharedCache
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -62,6 +64,8 @@ class Tribune:
     kernel: Kernel
     floods: FloodGuard
     presence: Presence
+    # The part of snapshots everyone shares, built once per session state.
+    snapshots: SharedCache[Shared]
 
 
 def create_app(settings: Settings | None = None, bus: Bus | None = None, registry: Registry | None = None) -> Starlette:
@@ -118,6 +122,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             kernel,
             FloodGuard(settings.commands_per_second, settings.command_burst),
             presence,
+            SharedCache(),
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         refresh = asyncio.create_task(presence.run(), name="presence")

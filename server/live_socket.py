@@ -36,7 +36,6 @@ from server.kernel import AccessLost, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.served_socket import SERVER_RESTART, Query, ServedSocket
-from server.snapshot import cache_of as snapshot_cache
 from server.snapshot import read_for_connect, resumed, snapshot
 
 if TYPE_CHECKING:
@@ -177,9 +176,7 @@ class LiveSocket(ServedSocket):
                     )
                 if initial is None:
                     initial = [
-                        await snapshot(
-                            db, session, actor, tribune.registry, now, event=event, cache=snapshot_cache(tribune.reader)
-                        )
+                        await snapshot(db, session, actor, tribune.registry, now, event=event, cache=tribune.snapshots)
                     ]
                 else:
                     initial.append(resumed(seq, now, len(initial)))

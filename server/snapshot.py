@@ -16,7 +16,6 @@ the keys of the message as documented (docs/protocol.md).
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -182,18 +181,6 @@ async def build_shared(db: AsyncSession, session: models.Session, event: models.
         topics=_json(session_topics),
         authored={author_id: frozenset(ids) for author_id, ids in authored.items()},
     )
-
-
-# One cache per database served, known by the server's reader (``Tribune.reader``).
-_caches: weakref.WeakKeyDictionary[object, SharedCache[Shared]] = weakref.WeakKeyDictionary()
-
-
-def cache_of(reader: object) -> SharedCache[Shared]:
-    owner = reader
-    cache = _caches.get(owner)
-    if cache is None:
-        cache = _caches[owner] = SharedCache()
-    return cache
 
 
 async def snapshot(

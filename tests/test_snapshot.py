@@ -14,7 +14,7 @@ from sqlalchemy import update
 
 from server import models
 from server.auth import actor_in, participant_by_token
-from server.snapshot import cache_of, read_session_and_event, snapshot
+from server.snapshot import read_session_and_event, snapshot
 from server.snapshot_cache import SharedCache
 from tests.booth_world import add_booth_staff
 from tests.snapshot_reference import reference_snapshot
@@ -133,11 +133,11 @@ async def test_a_pending_question_never_reaches_another_participants_snapshot(se
     assert [q["id"] for q in (await connect("france")).first["questions"]["items"]] == [question_id]
     assert [q["id"] for q in (await connect("chair")).first["questions"]["items"]] == [question_id]
     # One build before the question, one for all those after it.
-    assert cache_of(server.app.state.tribune.reader).builds == 2
+    assert server.app.state.tribune.snapshots.builds == 2
 
 
 async def test_connects_at_one_seq_share_one_build_and_a_command_gives_the_next_the_new_state(server, connect):
-    cache = cache_of(server.app.state.tribune.reader)
+    cache = server.app.state.tribune.snapshots
     first = await asyncio.gather(*(connect(who) for who in ("peru", "usa", "icbl", "observer", "chair", "france")))
     seqs = {client.first["seq"] for client in first}
     assert len(seqs) == 1 and cache.builds == 1
@@ -154,7 +154,7 @@ async def test_connects_at_one_seq_share_one_build_and_a_command_gives_the_next_
 
 
 async def test_a_new_load_of_the_event_is_in_the_next_snapshot_at_the_same_seq(db, world, server, connect):
-    cache = cache_of(server.app.state.tribune.reader)
+    cache = server.app.state.tribune.snapshots
     first = await connect("peru")
     # What `tribune load` does when the organizer renames a delegation: no command, no new seq.
     async with db() as s, s.begin():
