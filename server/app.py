@@ -22,7 +22,7 @@ from rooms import floor_commands, question_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import iso
-from server import booth_pages, event_log, models, pages, screen
+from server import booth_pages, collector, event_log, models, pages, screen
 from server.auth import actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
@@ -134,6 +134,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         # Media on a bus of its own: a video key frame never delays an event.
         app.state.media = MediaRelay(create_bus(settings.bus_url), hub, media_state, current_actors)
         await app.state.media.start()
+        collector.settle()
         try:
             # The lifespan's state reaches uvicorn's protocols: the live socket
             # is served there (server/live_socket.py), not through ASGI.
