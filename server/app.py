@@ -87,12 +87,14 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             async with reader() as db:
                 return await event_log.read(db, session_id, after, upto)
 
-        async def last_seqs(session_ids: list[int]) -> dict[int, int]:
+        async def heads(session_ids: list[int]) -> dict[int, tuple[int, int]]:
             async with reader() as db:
                 rows = await db.execute(
-                    select(models.Session.id, models.Session.last_seq).where(models.Session.id.in_(session_ids))
+                    select(models.Session.id, models.Session.last_seq, models.Event.revision)
+                    .join(models.Event, models.Event.id == models.Session.event_id)
+                    .where(models.Session.id.in_(session_ids))
                 )
-                return {session_id: seq for session_id, seq in rows.all()}
+                return {session_id: (seq, revision) for session_id, seq, revision in rows.all()}
 
         async def current_actors(session_id: int, participant_ids: list[int]) -> dict[int, Actor | None]:
             async with reader() as db:
@@ -102,7 +104,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
                 participants = await participants_by_id(db, participant_ids)
                 return {p.id: actor_in(p, session) for p in participants}
 
-        hub = Hub(the_bus, read_log, last_seqs, lambda: iso(kernel.clock()) or "", current_actors)
+        hub = Hub(the_bus, read_log, heads, lambda: iso(kernel.clock()) or "", current_actors)
 
         async def release_mic(actor: Actor) -> None:
             if "release_mic" in commands:

@@ -200,10 +200,11 @@ class _Watch(Connection):
         pass
 
     def reply_frame(self, frame: bytes) -> None:
-        # The hub's heartbeat: time to read the media sockets' roles again,
-        # as the hub does for the command sockets.
-        if b'{"type":"heartbeat"' in frame[:32]:
-            self.session.check_access_soon()
+        pass
+
+    def roster_changed(self) -> None:
+        # Read the media sockets' roles again, as the hub did for the command sockets.
+        self.session.check_access_soon()
 
     def revoke(self, close_code: int) -> None:
         pass

@@ -25,6 +25,7 @@ class Log:
         self.events: dict[int, LoggedEvent] = {}
         self.reads: list[tuple[int, int | None]] = []
         self.last = 0
+        self.revision = 1
 
     def add(self, *events):
         for e in events:
@@ -35,14 +36,14 @@ class Log:
         self.reads.append((after, upto))
         return [e for seq, e in sorted(self.events.items()) if after < seq <= (upto or self.last)]
 
-    async def last_seqs(self, session_ids):
-        return {session_id: self.last for session_id in session_ids}
+    async def heads(self, session_ids):
+        return {session_id: (self.last, self.revision) for session_id in session_ids}
 
 
 async def a_hub(log=None):
     bus = MemoryBus()
     log = log or Log()
-    hub = Hub(bus, log.read, log.last_seqs, lambda: "now")
+    hub = Hub(bus, log.read, log.heads, lambda: "now")
     return bus, hub, log
 
 
@@ -215,7 +216,33 @@ async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
         await hub.join(late)  # joins while the roles are being read
         return {participant_id: actor(participant_id=participant_id) for participant_id in participant_ids}
 
-    hub = Hub(MemoryBus(), log.read, log.last_seqs, lambda: "now", current_actors)
+    hub = Hub(MemoryBus(), log.read, log.heads, lambda: "now", current_actors)
     (await hub.join(early)).started_at(0)
     await hub.beat()
     assert early.revoked is None and late.revoked is None
+
+
+async def test_roles_are_read_again_only_when_the_event_was_loaded_again():
+    # Reading 2000 participants' roles at every heartbeat held every event behind it.
+    log = Log()
+    (france, _), (peru, _) = connect(actor(participant_id=5)), connect(actor(participant_id=6))
+    asked: list[list[int]] = []
+    standing: dict[int, object] = {}
+
+    async def current_actors(session_id, participant_ids):
+        asked.append(participant_ids)
+        return {p: standing.get(p, actor(participant_id=p)) for p in participant_ids}
+
+    hub = Hub(MemoryBus(), log.read, log.heads, lambda: "now", current_actors)
+    room = await hub.join(france)
+    await hub.join(peru)
+    room.started_at(0)
+    for _ in range(3):
+        await hub.beat()
+    assert asked == [[5, 6]]  # once, when the room was new
+    standing[5] = None  # the organizer took France out, and loaded the event again
+    log.revision += 1
+    await hub.beat()
+    await hub.beat()
+    assert asked == [[5, 6], [5, 6]]
+    assert france.revoked == 4403 and peru.revoked is None

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import pytest
 import websockets
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from rooms.commands import PRINTABLE, Command, CommandSet, Context, Registry
 from rooms.errors import Refused
@@ -289,6 +289,8 @@ async def test_an_idle_socket_is_ended_when_its_access_or_roles_change(database_
                 )
             )
             role.role = "participant"
+            # As `tribune load` does when it changes people: running servers judge their sockets again.
+            await s.execute(update(models.Event).values(revision=models.Event.revision + 1))
         # Neither sends anything: the next heartbeat reads their roles again.
         for client, code in ((france, 4403), (chair, 4409)):
             with pytest.raises(websockets.ConnectionClosed) as closed:
