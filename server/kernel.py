@@ -281,7 +281,7 @@ class Transaction:
 
     async def questions(self, *votes_of: int) -> Board:
         board = await self.held.the_board(self.db)
-        await load_votes(self.db, board, votes_of)
+        await load_votes(self.connection, board, votes_of)
         return board
 
     async def participant(self, participant_id: int) -> models.Participant | None:

@@ -133,7 +133,7 @@ def _question_from(row: models.Question, author_name: str, delegation_name: str 
     )
 
 
-async def load_votes(db: AsyncSession, board: Board, question_ids: Iterable[int]) -> None:
+async def load_votes(db: AsyncSession | AsyncConnection, board: Board, question_ids: Iterable[int]) -> None:
     """Load the voters of these questions and of those merged into them."""
     wanted: list[Question] = []
     for question_id in question_ids:
