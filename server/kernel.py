@@ -137,32 +137,42 @@ class Kernel:
     async def _run(self, actor: Actor, command: Command) -> Transaction:
         """One attempt, in one transaction: committed when it returns."""
         session_id = actor.session_id
-        # Only a committed command puts back what it held (server.held).
+        # Put back by a committed command, or by one refused before it changed
+        # anything (server.held); any other end drops it.
         held = self._held.pop(session_id, None)
-        async with self._engine.begin() as connection:
-            orm = OrmOnDemand(self.sessionmaker, connection)
-            try:
-                head = await lock_head(connection, session_id, actor.participant_id)
-                if head is None:
-                    raise Refused("not_found", "This session no longer exists.")
-                if held is None or not held.is_current(head):
-                    held = await Held.load(orm(), session_id, head.revision)
-                now_actor = await held.actor(connection, actor.participant_id, head)
-                if now_actor is None:
-                    raise AccessLost()
-                if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
-                    raise RolesChanged(command.type)
-                tx = Transaction(orm, connection, held, now_actor, self.clock(), self.registry, limits=self.limits)
-                await tx.execute(command)
-                await tx.react()
-                await tx.finish()
-            finally:
-                await orm.close()
+        tx: Transaction | None = None
+        try:
+            async with self._engine.begin() as connection:
+                orm = OrmOnDemand(self.sessionmaker, connection)
+                try:
+                    head = await lock_head(connection, session_id, actor.participant_id)
+                    if head is None:
+                        raise Refused("not_found", "This session no longer exists.")
+                    if held is None or not held.is_current(head):
+                        held = await Held.load(orm(), session_id, head.revision)
+                    now_actor = await held.actor(connection, actor.participant_id, head)
+                    if now_actor is None:
+                        raise AccessLost()
+                    if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
+                        raise RolesChanged(command.type)
+                    tx = Transaction(orm, connection, held, now_actor, self.clock(), self.registry, limits=self.limits)
+                    await tx.execute(command)
+                    await tx.react()
+                    await tx.finish()
+                finally:
+                    await orm.close()
+        except Refused:
+            if held is not None and (tx is None or not tx.events) and not held.has_changes():
+                self._keep(session_id, held)
+            raise
         held.committed()
+        self._keep(session_id, held)
+        return tx
+
+    def _keep(self, session_id: int, held: Held) -> None:
         if len(self._held) >= MAX_HELD_SESSIONS:
             self._held.clear()  # a process serving that many sessions reloads them
         self._held[session_id] = held
-        return tx
 
 
 _LOG = insert(models.SessionEvent)

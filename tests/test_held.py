@@ -48,6 +48,20 @@ async def close_then_refuse(ctx: Context, command: CloseThenRefuse) -> None:
     raise Refused("invalid", "Changed my mind.")
 
 
+class PauseThenRefuse(Command):
+    """Records an event, then is refused: the event's change is undone with it."""
+
+    type: Literal["pause_then_refuse"]
+
+
+@second_thoughts.command(PauseThenRefuse, roles=ALL_ROLES)
+async def pause_then_refuse(ctx: Context, command: PauseThenRefuse) -> None:
+    floor = await ctx.floor()
+    floor.pause(ctx.now)
+    await ctx.emit("speech_paused", lambda: {})
+    raise Refused("invalid", "Changed my mind.")
+
+
 class CloseQuietly(Command):
     """A change without an event: no other process could know of it."""
 
@@ -149,6 +163,31 @@ async def test_a_command_refused_half_way_leaves_nothing_of_its_changes(db, worl
     view = await floor_in_database(db, world)
     assert [r["delegation"]["name"] for r in view["waiting"]] == ["France", "Peru"]
     assert await held_floor(one, world) == view
+
+
+async def test_a_command_refused_after_recording_an_event_leaves_nothing_of_it(db, world):
+    one = Sender(db, world)
+    await one.send("france", "request_floor")
+    await one.send("chair", "give_floor")
+    with pytest.raises(Refused):
+        await one.send("chair", "pause_then_refuse")
+    await one.send("peru", "request_floor")
+    view = await floor_in_database(db, world)
+    assert view["current"]["paused_at"] is None
+    assert await held_floor(one, world) == view
+
+
+async def test_a_command_refused_before_it_changed_anything_keeps_what_was_held(db, world):
+    one = Sender(db, world)
+    await one.send("france", "request_floor")
+    held = one.kernel._held[world.session_id]
+    france_request = held.floor.waiting[0].id
+    with pytest.raises(Refused) as refused:
+        await one.send("peru", "withdraw", request_id=france_request)  # not Peru's to withdraw
+    assert refused.value.code == "forbidden"
+    assert one.kernel._held[world.session_id] is held  # nothing to load again
+    await one.send("peru", "request_floor")
+    assert await held_floor(one, world) == await floor_in_database(db, world)
 
 
 async def test_a_change_without_an_event_is_refused_whole(db, world):
