@@ -20,12 +20,18 @@ COOKIE = "tribune_token"
 _WITH_ROLES = (selectinload(models.Participant.roles), joinedload(models.Participant.delegation))
 
 
-async def participant_by_token(db: AsyncSession, token: str | None) -> models.Participant | None:
+def token_key(token: str | None) -> str | None:
+    """What a join token is looked up by; None for no token, or one too long to be one."""
     if not token or len(token) > 200:
         return None
-    return await db.scalar(
-        select(models.Participant).where(models.Participant.token_hash == token_hash(token)).options(*_WITH_ROLES)
-    )
+    return token_hash(token)
+
+
+async def participant_by_token(db: AsyncSession, token: str | None) -> models.Participant | None:
+    key = token_key(token)
+    if key is None:
+        return None
+    return await db.scalar(select(models.Participant).where(models.Participant.token_hash == key).options(*_WITH_ROLES))
 
 
 async def participants_by_id(db: AsyncSession, participant_ids: list[int]) -> list[models.Participant]:

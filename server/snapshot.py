@@ -32,12 +32,12 @@ from rooms.floor_views import floor_view, iso, speech_view
 from rooms.question_views import author_view, moderator_view, public_view
 from rooms.questions import Board, Question
 from server import models
+from server.auth import token_key
 from server.booth_store import SharedInterpretation, booth_of, shared_interpretation
 from server.event_log import dump
 from server.floor_store import load_floor
 from server.question_store import CountedBoard, counted_for, load_board, topics, votes_of
 from server.snapshot_cache import SharedCache
-from server.tokens import token_hash
 
 
 def _json(value: Any) -> str:
@@ -58,13 +58,11 @@ async def read_for_connect(
     db: AsyncSession, session_id: int, token: str | None
 ) -> tuple[models.Session, models.Event, models.Participant | None] | None:
     """The session (read in a reader's transaction, ``server.db.sessionmaker``:
-    what is read after ``last_seq`` is the state at that seq), its event, and the participant whose join token this is, with
-    what deciding their standing needs (``server.auth.actor_in``): one round
+    what is read after ``last_seq`` is the state at that seq), its event, and
+    the participant whose join token this is, with what deciding their standing needs (``server.auth.actor_in``): one round
     trip. None when there is no such session."""
-    # As server.auth.participant_by_token: no token, or one too long, is nobody's
-    # (and no hash of a token is empty).
-    hashed = token_hash(token) if token and len(token) <= 200 else ""
-    result = await db.execute(_CONNECT, {"session_id": session_id, "token_hash": hashed})
+    # No token is nobody's: no hash of a token is empty.
+    result = await db.execute(_CONNECT, {"session_id": session_id, "token_hash": token_key(token) or ""})
     row = result.unique().first()
     return None if row is None else (row[0], row[1], row[2])
 

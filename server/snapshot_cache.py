@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -27,11 +26,6 @@ MAX_ENTRIES = 64
 Key = tuple[int, int, int]  # session id, last_seq, event revision
 
 
-@dataclass
-class _Entry(Generic[T]):
-    future: asyncio.Future[T]
-
-
 class BuildFailed(Exception):
     """The build another connect was doing failed: build again."""
 
@@ -39,7 +33,7 @@ class BuildFailed(Exception):
 class SharedCache(Generic[T]):
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.max_entries = max_entries
-        self._entries: dict[Key, _Entry[T]] = {}
+        self._entries: dict[Key, asyncio.Future[T]] = {}
         # Observable by tests and benchmarks: builds started, and connects served by another's build.
         self.builds = 0
         self.shared = 0
@@ -47,12 +41,12 @@ class SharedCache(Generic[T]):
     async def get(self, key: Key, build: Callable[[], Awaitable[T]]) -> T:
         """The shared part for ``key``: the one built or being built, else built here."""
         for _ in range(3):
-            entry = self._entries.get(key)
-            if entry is not None:
+            building = self._entries.get(key)
+            if building is not None:
                 self.shared += 1
                 try:
                     # Shielded: a waiter that is cancelled must not cancel the build others await.
-                    return await asyncio.shield(entry.future)
+                    return await asyncio.shield(building)
                 except BuildFailed:
                     continue  # whoever was building failed: try again (maybe building here)
             return await self._build(key, build)
@@ -62,18 +56,17 @@ class SharedCache(Generic[T]):
         session_id, seq, _ = key
         newer = any(s == session_id and q > seq for s, q, _ in self._entries)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        entry = _Entry(future)
         if not newer:  # a connect that read an older seq is served, not cached
             for other in [k for k in self._entries if k[0] == session_id]:
                 del self._entries[other]
             while len(self._entries) >= self.max_entries:
                 del self._entries[next(iter(self._entries))]  # the oldest
-            self._entries[key] = entry
+            self._entries[key] = future
         self.builds += 1
         try:
             value = await build()
         except BaseException:
-            if self._entries.get(key) is entry:
+            if self._entries.get(key) is future:
                 del self._entries[key]
             future.set_exception(BuildFailed())
             future.exception()  # retrieved: no warning when nobody waited
