@@ -21,6 +21,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# Seconds a subscription waits for Redis to confirm it before going on regardless.
+SUBSCRIBE_WAIT = 2.0
+
 Receiver = Callable[[str, bytes], None]
 
 
@@ -92,9 +95,11 @@ class RedisBus(Bus):
         self._listener: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._needs_sync = False
+        # Channel -> resolved when Redis confirms the subscription (see subscribe).
+        self._confirmations: dict[bytes, asyncio.Future[None]] = {}
 
     async def start(self) -> None:
-        self._pubsub = self._listener_client.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._listener_client.pubsub()
         self._listener = asyncio.create_task(self._listen(), name="redis-bus-listener")
 
     async def stop(self) -> None:
@@ -110,13 +115,29 @@ class RedisBus(Bus):
         return self.PREFIX + topic.encode()
 
     async def subscribe(self, topic: str) -> None:
+        """Returns once Redis confirms (or after a moment, if it does not): what
+        is published on the topic after that reaches this process. Before, a
+        socket's first events could pass while the subscription was on its way,
+        and wait for the next heartbeat."""
         self.topics.add(topic)
+        channel = self._channel(topic)
+        confirmed = self._confirmations.setdefault(channel, asyncio.get_running_loop().create_future())
         try:
-            await self._pubsub.subscribe(self._channel(topic))
+            await self._pubsub.subscribe(channel)
         except Exception as error:  # Redis down: the listener subscribes when it is back
             log.warning("redis bus: cannot subscribe to %s now (%s)", topic, error)
             self._needs_sync = True
+            self._confirmations.pop(channel, None)
+            self._wake.set()
+            return
         self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(confirmed), SUBSCRIBE_WAIT)
+        except TimeoutError:
+            log.warning("redis bus: no confirmation of %s yet", topic)
+        finally:
+            if self._confirmations.get(channel) is confirmed:
+                del self._confirmations[channel]
 
     async def unsubscribe(self, topic: str) -> None:
         self.topics.discard(topic)
@@ -152,13 +173,19 @@ class RedisBus(Bus):
                     continue
                 if self._needs_sync or broken or not self._pubsub.subscribed:
                     await self._sync_subscriptions()
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await self._pubsub.get_message(timeout=1.0)
                 if broken:
                     broken, delay = False, 0.1
                     log.warning("redis bus: reconnected")
                     self.on_reconnect()
-                if message is not None and message.get("type") == "message":
+                if message is None:
+                    continue
+                if message.get("type") == "message":
                     self._receive(bytes(message["channel"]), bytes(message["data"]))
+                elif message.get("type") == "subscribe":
+                    confirmed = self._confirmations.get(bytes(message["channel"]))
+                    if confirmed is not None and not confirmed.done():
+                        confirmed.set_result(None)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
