@@ -26,7 +26,7 @@ from server import booth_pages, collector, event_log, models, pages, screen
 from server.auth import actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
-from server.flood import FloodGuard
+from server.flood import FloodGuard, SharedBuckets, shared_buckets
 from server.hub import Hub
 from server.kernel import Kernel
 from server.media_relay import MediaRelay
@@ -66,6 +66,8 @@ class Tribune:
     presence: Presence
     # The part of snapshots everyone shares, built once per session state.
     snapshots: SharedCache[Shared]
+    # The flood allowance the processes share (Redis), when there are several.
+    shared_floods: SharedBuckets | None = None
 
 
 def create_app(settings: Settings | None = None, bus: Bus | None = None, registry: Registry | None = None) -> Starlette:
@@ -125,6 +127,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             FloodGuard(settings.commands_per_second, settings.command_burst),
             presence,
             SharedCache(),
+            shared_buckets(settings.bus_url, settings.commands_per_second, settings.command_burst),
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         refresh = asyncio.create_task(presence.run(), name="presence")
@@ -147,6 +150,8 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             refresh.cancel()
             await asyncio.gather(heartbeat, refresh, return_exceptions=True)
             await presence.stop()
+            if app.state.tribune.shared_floods is not None:
+                await app.state.tribune.shared_floods.close()
             await the_bus.stop()
             await engine.dispose()
 

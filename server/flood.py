@@ -1,9 +1,13 @@
-"""Flood control: a token bucket per participant, kept across reconnects."""
+"""Flood control: a token bucket per participant, kept across reconnects and
+shared by the server processes."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
+
+log = logging.getLogger(__name__)
 
 
 class TokenBucket:
@@ -50,3 +54,66 @@ class FloodGuard:
                 self.buckets = {key: b for key, b in self.buckets.items() if not b.is_full()}
             bucket = self.buckets[participant_id] = TokenBucket(self.rate, self.burst, self.clock)
         return bucket
+
+
+# A token bucket in Redis, so that a participant's allowance is one across
+# every server process: the time is Redis's own, so processes whose clocks
+# differ agree. Idle buckets expire once they would be full again.
+_TAKE = """
+local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local held = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+local tokens, at = tonumber(held[1]) or burst, tonumber(held[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+local taken = 0
+if tokens >= 1 then
+  tokens = tokens - 1
+  taken = 1
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 1)
+return taken
+"""
+
+
+class SharedBuckets:
+    """One bucket per participant across processes (Redis).
+
+    Each process still refuses a flood at once with its own buckets
+    (``FloodGuard``); this is the allowance the processes share, asked for
+    each command before it runs. While Redis cannot be reached, commands are
+    let through: each process's own limit still holds, and a Redis outage
+    must not stop the meeting."""
+
+    PREFIX = "tribune:flood:"
+
+    def __init__(self, url: str, rate: float, burst: int) -> None:
+        import redis.asyncio as redis
+
+        self.rate = rate
+        self.burst = burst
+        self._client = redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+        self._take = self._client.register_script(_TAKE)
+        self._is_down = False
+
+    async def take(self, participant_id: int) -> bool:
+        try:
+            taken = await self._take(keys=[f"{self.PREFIX}{participant_id}"], args=[self.rate, self.burst])
+        except Exception as error:
+            if not self._is_down:
+                log.warning("shared flood limit unavailable (%s): each process limits on its own", error)
+                self._is_down = True
+            return True
+        self._is_down = False
+        return bool(taken)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def shared_buckets(bus_url: str, rate: float, burst: int) -> SharedBuckets | None:
+    """Redis's buckets when processes share a Redis bus; None for one process (its own buckets suffice)."""
+    if bus_url.startswith(("redis://", "rediss://", "unix://")):
+        return SharedBuckets(bus_url, rate, burst)
+    return None

@@ -106,6 +106,9 @@ class LiveSocket(ServedSocket):
         self.waiting: deque[str | protocol.Command] = deque()
         self.worker: asyncio.Task[None] | None = None
         self.presence_key: str | None = None
+        # Frames that came before the socket knew whose it is: charged to
+        # that person, in order, as soon as it does.
+        self.early: list[tuple[bytes, bool]] = []
 
     # --- the transport ---------------------------------------------------------
 
@@ -163,6 +166,9 @@ class LiveSocket(ServedSocket):
                 # the connection drops what the snapshot or replay already covers.
                 room = await tribune.hub.join(connection)
                 self.actor = actor  # what it sent before hanging up still runs
+                early, self.early = self.early, []
+                for data, is_text in early:
+                    self._take(data, is_text)
                 if self.is_closed:
                     await tribune.hub.leave(connection)
                     return
@@ -219,17 +225,24 @@ class LiveSocket(ServedSocket):
 
         The socket may be closing already (websockets reads the close frame
         that followed in the same packet first): what came before still runs."""
-        if self.connection is None and self.worker is not None:
-            # Still opening: wait, bounded (every frame still counts, below).
-            if len(self.waiting) >= EARLY_FRAMES:
+        if self.actor is None:
+            # Whose socket this is is still being read: the frame waits, raw,
+            # and counts against that person's allowance like any other.
+            if len(self.early) >= EARLY_FRAMES:
                 return self.close(FLOODING, "too many messages before the socket opened")
+            self.early.append((data, is_text))
+            return
+        self._take(data, is_text)
+
+    def _take(self, data: bytes, is_text: bool) -> None:
+        """Charge a frame to its sender, then answer or queue it."""
+        assert self.actor is not None
         settings = self.tribune.settings
-        if self.actor is not None:
-            bucket = self.tribune.floods.bucket(self.actor.participant_id)
-            if not bucket.take():
-                if bucket.strikes >= FLOOD_STRIKES:
-                    return self.close(FLOODING, "too many messages")
-                return self._answer(error_message("rate_limited", "Too many messages; slow down."))
+        bucket = self.tribune.floods.bucket(self.actor.participant_id)
+        if not bucket.take():
+            if bucket.strikes >= FLOOD_STRIKES:
+                return self.close(FLOODING, "too many messages")
+            return self._answer(error_message("rate_limited", "Too many messages; slow down."))
         if not is_text:
             return self._answer(error_message("unsupported", "Binary frames are not accepted on this socket."))
         if len(data) > settings.max_message_bytes:
@@ -277,6 +290,10 @@ class LiveSocket(ServedSocket):
 
     async def _execute(self, actor: Actor, command: protocol.Command) -> str | None:
         tribune = self.tribune
+        shared = tribune.shared_floods
+        if shared is not None and not await shared.take(actor.participant_id):
+            # The same person's sockets on other processes used the allowance.
+            return error_message("rate_limited", "Too many messages; slow down.", command.id)
         try:
             # Shielded: a client that hangs up mid-command must not cut the
             # command between its commit and its publication.

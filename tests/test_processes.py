@@ -247,3 +247,39 @@ async def test_workers_without_a_bus_between_them_are_refused_with_the_reason(tm
     _, err = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2
     assert "TRIBUNE_BUS_URL=redis://" in err.decode()
+
+
+async def _answered_without_limit(server: ServerProcess, world, who: str, frames: int) -> int:
+    """Send ``frames`` commands at once; how many were run (not refused as a flood)."""
+    url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
+    async with websockets.connect(url) as socket:
+        assert json.loads(await socket.recv())["type"] == "snapshot"
+        # A withdrawal of no request: refused by the floor, but only after the kernel ran it.
+        await asyncio.gather(
+            *(socket.send(json.dumps({"type": "withdraw", "id": n, "request_id": 999})) for n in range(frames))
+        )
+        run = replies = 0
+        while replies < frames:
+            message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+            if message["type"] in ("error", "ack"):
+                replies += 1
+                run += message.get("code") != "rate_limited"
+        return run
+
+
+async def test_one_person_on_two_processes_is_held_to_one_flood_limit(world):
+    async with private_redis() as redis:
+        first, second = ServerProcess(redis.url), ServerProcess(redis.url)
+        await asyncio.gather(first.start(), second.start())
+        try:
+            started = asyncio.get_running_loop().time()
+            run = await asyncio.gather(
+                _answered_without_limit(first, world, "france", 40),
+                _answered_without_limit(second, world, "france", 40),
+            )
+            elapsed = asyncio.get_running_loop().time() - started
+        finally:
+            await asyncio.gather(first.stop(), second.stop())
+    # The default allowance: a burst of 30, then 10 a second. Each process
+    # alone would let 30 through, 60 together.
+    assert sum(run) <= 30 + 10 * elapsed + 1, (run, elapsed)

@@ -1,6 +1,7 @@
 """The live protocol through a real uvicorn server and real WebSocket clients."""
 
 import asyncio
+import contextlib
 import json
 
 import pytest
@@ -339,6 +340,33 @@ async def test_a_flooding_client_is_closed_with_4429_and_reconnecting_does_not_r
     assert closed.value.rcvd.code == 4429
     assert accepted < 30  # the allowance was not refilled by reconnecting
     assert not [r for r in caplog.records if r.exc_info], "a 4429 logs no traceback"
+
+
+async def test_frames_sent_while_the_socket_opens_count_against_the_allowance(server, world):
+    """20 sockets of one person, each sending 32 frames before its snapshot
+    arrived: all of them were answered before, as if no limit applied."""
+    url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens['france']}"
+    started = asyncio.get_running_loop().time()
+    sockets = await asyncio.gather(*(websockets.connect(url) for _ in range(20)))
+    try:
+        await asyncio.gather(
+            *(socket.send(json.dumps({"type": "ping", "id": n})) for socket in sockets for n in range(32))
+        )
+        pongs = 0
+        for socket in sockets:
+            replies = 0
+            with contextlib.suppress(websockets.ConnectionClosed):  # 4429 once refused too often
+                while replies < 32:
+                    message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                    if message["type"] in ("snapshot", "heartbeat"):
+                        continue
+                    replies += 1
+                    pongs += message["type"] == "pong"
+        elapsed = asyncio.get_running_loop().time() - started
+    finally:
+        await asyncio.gather(*(socket.close() for socket in sockets))
+    settings = server.settings
+    assert pongs <= settings.command_burst + settings.commands_per_second * elapsed + 1, (pongs, elapsed)
 
 
 async def test_per_message_compression_offered_by_browsers_is_declined(server, world):
