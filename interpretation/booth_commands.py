@@ -20,7 +20,7 @@ from interpretation.booth_views import handover_view, message_view, mic_view
 from interpretation.booths import Booth, Booths, MicChange, MicReason
 from interpretation.captions import MAX_MESSAGE_LENGTH, BoothMessage
 from interpretation.relay import advise, follow
-from rooms.commands import PRINTABLE, Command, CommandSet, Context, Emitted
+from rooms.commands import PRINTABLE, Command, CommandSet, Context, Emitted, EntityId
 from rooms.errors import Refused
 from rooms.recipients import EVERYONE, Recipients, moderators_and, only
 from rooms.roles import Role
@@ -71,6 +71,23 @@ class ReleaseMic(Command):
 async def release_mic(ctx: Context, command: ReleaseMic) -> None:
     _, booth = await _my_booth(ctx)
     await _mic_changed(ctx, booth.release(ctx.actor.participant_id, ctx.now, MicReason(command.reason)))
+
+
+class ReleaseDeparted(Command):
+    """Sent by the server, never a client: the interpreter on air is gone
+    (their last socket closed and the grace period passed) or was removed
+    (their access, their booth or their join link was taken away)."""
+
+    type: Literal["release_departed"]
+    participant_id: EntityId
+    reason: Literal["disconnected", "removed"]
+
+
+# Given to no role: ``Kernel.execute_for_server`` runs it.
+@commands.command(ReleaseDeparted, roles=())
+async def release_departed(ctx: Context, command: ReleaseDeparted) -> None:
+    booths = await ctx.booths()
+    await _mic_changed(ctx, booths.release_departed(command.participant_id, MicReason(command.reason)))
 
 
 class RequestHandover(Command):

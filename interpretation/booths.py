@@ -33,6 +33,7 @@ class MicReason(StrEnum):
     HANDOVER = "handover"  # the live one accepted their partner's request
     RELEASED = "released"
     DISCONNECTED = "disconnected"  # the live one's last socket closed
+    REMOVED = "removed"  # the live one's access, booth or join link was taken away
 
 
 @dataclass
@@ -137,6 +138,10 @@ class Booth:
         self.member(participant_id)
         if self.live_id != participant_id:
             raise Refused("not_live", "You are not on air.")
+        return self.cut(reason)
+
+    def cut(self, reason: MicReason) -> MicChange:
+        """Nobody on air any more, whoever was (and whether or not still a member)."""
         previous = self.live_id
         self.live_id, self.live_since = None, None
         # A request was addressed to whoever was on air.
@@ -215,6 +220,14 @@ class Booths:
             if booth.has_member(participant_id):
                 return booth
         raise Refused("not_in_booth", "You are not assigned to a booth in this session.")
+
+    def release_departed(self, participant_id: int, reason: MicReason) -> MicChange:
+        """Release the mic this person holds in any booth, member or not: an
+        interpreter removed from their booth, or gone, no longer voices it."""
+        for booth in self.booths.values():
+            if booth.live_id == participant_id:
+                return booth.cut(reason)
+        raise Refused("not_live", "This interpreter is not on air.")
 
     def caption_language(self, participant_id: int) -> str:
         language = self.captioners.get(participant_id)

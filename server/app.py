@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -17,13 +18,15 @@ from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from interpretation import booth_commands, caption_commands
-from interpretation.booth_commands import ReleaseMic
+from interpretation.booth_commands import ReleaseDeparted
 from rooms import floor_commands, question_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
+from rooms.errors import Refused
 from rooms.floor_views import iso
+from rooms.roles import Role
 from server import booth_pages, collector, event_log, models, pages, screen
-from server.auth import actor_in, participants_by_id
+from server.auth import Standing, actor_in, participants_by_id
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard, SharedBuckets, shared_buckets
@@ -37,6 +40,8 @@ from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
 from server.snapshot import Shared
 from server.snapshot_cache import SharedCache
+
+log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -98,21 +103,48 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
                 )
                 return {session_id: (seq, revision) for session_id, seq, revision in rows.all()}
 
-        async def current_actors(session_id: int, participant_ids: list[int]) -> dict[int, Actor | None]:
+        async def current_actors(session_id: int, participant_ids: list[int]) -> dict[int, Standing]:
             async with reader() as db:
                 session = await db.get(models.Session, session_id)
                 if session is None:
                     return {}
                 participants = await participants_by_id(db, participant_ids)
-                return {p.id: actor_in(p, session) for p in participants}
+                return {p.id: Standing(actor_in(p, session), p.token_hash) for p in participants}
 
         hub = Hub(the_bus, read_log, heads, lambda: iso(kernel.clock()) or "", current_actors)
 
-        async def release_mic(actor: Actor) -> None:
-            if "release_mic" in commands:
-                await kernel.execute(actor, ReleaseMic(id="disconnected", type="release_mic", reason="disconnected"))
+        async def release_departed(actor: Actor, reason: Literal["disconnected", "removed"]) -> None:
+            """The server's own command: the interpreter may have lost the role that would let them send it."""
+            if "release_departed" in commands:
+                command = ReleaseDeparted(
+                    id=reason, type="release_departed", participant_id=actor.participant_id, reason=reason
+                )
+                await kernel.execute_for_server(actor.session_id, command)
 
-        presence = Presence(maker, kernel.clock, release_mic, settings.mic_release_grace_seconds)
+        async def release_disconnected(actor: Actor) -> None:
+            await release_departed(actor, "disconnected")
+
+        presence = Presence(maker, kernel.clock, release_disconnected, settings.mic_release_grace_seconds)
+        removals: set[asyncio.Task[None]] = set()
+
+        async def release_removed(actor: Actor) -> None:
+            try:
+                await release_departed(actor, "removed")
+            except Refused:
+                pass  # not on air: nothing to release
+            except Exception:
+                log.exception("could not release the mic of participant %s", actor.participant_id)
+
+        def access_lost(actor: Actor, now: Standing | None) -> None:
+            # An interpreter on air whose link was revoked, or who may no longer
+            # interpret here, no longer voices the booth: listeners are told at
+            # once and fall back to the floor, as when one leaves.
+            if Role.INTERPRETER in actor.roles and not (now and now.actor and Role.INTERPRETER in now.actor.roles):
+                task = asyncio.get_running_loop().create_task(release_removed(actor))
+                removals.add(task)
+                task.add_done_callback(removals.discard)
+
+        hub.on_access_lost = access_lost
         await the_bus.start()
         app.state.tribune = Tribune(
             settings,
@@ -130,6 +162,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             shared_buckets(settings.bus_url, settings.commands_per_second, settings.command_burst),
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
+        watch = asyncio.create_task(hub.watch_access(settings.access_check_seconds), name="access")
         refresh = asyncio.create_task(presence.run(), name="presence")
 
         async def media_state(session_id: int) -> MediaState | None:
@@ -146,9 +179,9 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
             yield {"tribune": app.state.tribune, "media": app.state.media}
         finally:
             await app.state.media.stop()
-            heartbeat.cancel()
-            refresh.cancel()
-            await asyncio.gather(heartbeat, refresh, return_exceptions=True)
+            for task in (heartbeat, watch, refresh):
+                task.cancel()
+            await asyncio.gather(heartbeat, watch, refresh, return_exceptions=True)
             await presence.stop()
             if app.state.tribune.shared_floods is not None:
                 await app.state.tribune.shared_floods.close()

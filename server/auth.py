@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -13,6 +14,7 @@ from rooms.actor import Actor
 from rooms.delegations import Tier
 from rooms.roster import effective_roles, may_enter
 from server import models
+from server.close_codes import FORBIDDEN, ROLES_CHANGED, UNAUTHORIZED
 from server.tokens import token_hash
 
 COOKIE = "tribune_token"
@@ -124,3 +126,25 @@ def standing(participant: Person, roles: Iterable[tuple[str, int | None]], sessi
         delegation_name=participant.delegation_name,
         tier=None if participant.delegation_kind is None else Tier(participant.delegation_kind),
     )
+
+
+class Standing(NamedTuple):
+    """A participant as the database has them now, to judge their open sockets by."""
+
+    # None: they may no longer enter the session.
+    actor: Actor | None
+    # The hash of their one valid join link.
+    token_hash: str
+
+
+def close_code(now: Standing | None, actor: Actor, token_key: str | None) -> int | None:
+    """What a socket opened as ``actor`` with the link whose hash is
+    ``token_key`` must now close with, or None if it may stay open. The one
+    rule for the command and the media sockets."""
+    if now is not None and token_key is not None and now.token_hash != token_key:
+        return UNAUTHORIZED  # the link it opened with was revoked
+    if now is None or now.actor is None:
+        return FORBIDDEN
+    if now.actor != actor:
+        return ROLES_CHANGED
+    return None

@@ -130,6 +130,50 @@ def _refuse_links(reason: str) -> NoReturn:
     sys.exit(1)
 
 
+@main.command()
+@click.argument("participant")
+@click.option("--event", "event_slug", help="The event's slug, when several events have a participant with this key.")
+def revoke(participant: str, event_slug: str | None) -> None:
+    """Revoke PARTICIPANT's join link (their key in the event file).
+
+    The old link opens nothing from now on: running servers close its open
+    sockets, sound and video included, within a second. The person keeps
+    their roles and gets a new link, printed here (and by `tribune links`);
+    to take their access away too, give them `roles: []` in the event file.
+    Run it where `tribune serve` runs (beside its .tribune-secret), or set
+    TRIBUNE_SECRET."""
+    from server.links import WrongSecret
+    from server.revocation import NoSuchParticipant, revoke_link
+    from server.tokens import join_url
+
+    settings = Settings()
+    if not settings.secret:
+        if not Path(SECRET_FILE).exists():
+            _refuse_revoke(f"No secret here: there is no TRIBUNE_SECRET and no {SECRET_FILE} in this directory.")
+        settings = settings.with_secret()
+    try:
+        revoked = _run(
+            settings, lambda sessionmaker: revoke_link(sessionmaker, settings.secret, participant, event_slug)
+        )
+    except NoSuchParticipant as missing:
+        click.echo(f"{missing} Nothing was revoked.", err=True)
+        sys.exit(1)
+    except WrongSecret as wrong:
+        _refuse_revoke(f"The secret here is not the one event {wrong} was loaded with.")
+    click.echo(f"Revoked the join link of {revoked.name} ({revoked.event_slug}/{revoked.key}).")
+    click.echo(f"Their new link: {join_url(settings.base_url, revoked.token)}")
+
+
+def _refuse_revoke(reason: str) -> NoReturn:
+    click.echo(reason, err=True)
+    click.echo(
+        f"Run `tribune revoke` in the directory where `tribune serve` runs (it keeps {SECRET_FILE} there), "
+        "or set TRIBUNE_SECRET to the server's secret. Nothing was revoked.",
+        err=True,
+    )
+    sys.exit(1)
+
+
 def _roles_text(entry: dict) -> str:
     parts = [",".join(entry["roles"]) or "-"]
     if entry.get("booth"):

@@ -9,3 +9,10 @@ SLOW_CLIENT = 4408
 # The person's roles changed: reconnect for a fresh snapshot and permissions.
 ROLES_CHANGED = 4409
 FLOODING = 4429
+
+# Why a socket whose person's standing changed is closed, by close code.
+CLOSE_REASONS = {
+    UNAUTHORIZED: "your join link was revoked",
+    FORBIDDEN: "no longer invited",
+    ROLES_CHANGED: "your roles changed: reconnect",
+}

@@ -36,12 +36,14 @@ from server.question_store import load_board
 _S = models.Session
 _E = models.Event
 _PR = models.ParticipantRole
+_P = models.Participant
 
 
 # Built once: building a statement costs more than running it in SQLite.
 _HEAD = (
-    select(_S.last_seq, _E.revision, _PR.role, _PR.session_id)
+    select(_S.last_seq, _E.revision, _P.token_hash, _PR.role, _PR.session_id)
     .join(_E, _E.id == _S.event_id)
+    .outerjoin(_P, _P.id == bindparam("participant_id"))
     .outerjoin(_PR, _PR.participant_id == bindparam("participant_id"))
     .where(_S.id == bindparam("session_id"))
     .with_for_update(of=_S)
@@ -55,6 +57,8 @@ class Head(NamedTuple):
     last_seq: int
     revision: int
     roles: tuple[tuple[str, int | None], ...]
+    # The hash of the sender's valid join link (None: no such participant).
+    token_hash: str | None = None
 
 
 async def lock_head(connection: AsyncConnection, session_id: int, participant_id: int) -> Head | None:
@@ -64,7 +68,7 @@ async def lock_head(connection: AsyncConnection, session_id: int, participant_id
     if not rows:
         return None
     roles = tuple((row.role, row.session_id) for row in rows if row.role is not None)
-    return Head(rows[0].last_seq, rows[0].revision, roles)
+    return Head(rows[0].last_seq, rows[0].revision, roles, rows[0].token_hash)
 
 
 class Stored(NamedTuple):

@@ -23,8 +23,9 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from rooms.actor import Actor
+from server.auth import Standing, close_code
 from server.bus import Bus
-from server.close_codes import FORBIDDEN, ROLES_CHANGED
+from server.close_codes import UNAUTHORIZED
 from server.event_log import LoggedEvent, dump, session_of_topic, session_topic, text_frame
 
 log = logging.getLogger(__name__)
@@ -35,8 +36,8 @@ BEAT_CHUNK = 250
 ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
 # Per session: its last seq, and its event's revision (bumped by every `tribune load`).
 Heads = Callable[[list[int]], Awaitable[dict[int, tuple[int, int]]]]
-# The actors of these participants in a session as they stand now (None: no access).
-CurrentActors = Callable[[int, list[int]], Awaitable[dict[int, Actor | None]]]
+# These participants as they stand now in a session (absent: no longer in the event).
+CurrentActors = Callable[[int, list[int]], Awaitable[dict[int, Standing]]]
 # The texts meant for this person of the events after ``after`` and before ``before``.
 MissedEvents = Callable[[int, int], Awaitable[list[str]]]
 # (seq, frame): seq None for replies and heartbeats; frame None for an event
@@ -61,6 +62,7 @@ class Connection:
 
     __slots__ = (
         "actor",
+        "token_key",
         "wire",
         "last_seq",
         "is_too_slow",
@@ -72,8 +74,17 @@ class Connection:
         "_missed",
     )
 
-    def __init__(self, actor: Actor, wire: Wire, hold_limit: int, missed: MissedEvents | None = None):
+    def __init__(
+        self,
+        actor: Actor,
+        wire: Wire,
+        hold_limit: int,
+        missed: MissedEvents | None = None,
+        token_key: str | None = None,
+    ):
         self.actor = actor
+        # The hash of the join link it opened with: revoking the link ends it.
+        self.token_key = token_key
         self.wire = wire
         self.last_seq = 0
         self.is_too_slow = False
@@ -179,10 +190,12 @@ class Room:
             self._backlog.append(event)
             self.catch_up_to(event.seq - 1)
 
-    def started_at(self, seq: int) -> None:
-        """The first socket's snapshot or replay was at ``seq``."""
+    def started_at(self, seq: int, revision: int | None = None) -> None:
+        """The first socket's snapshot or replay was at ``seq``, its roles read at ``revision``."""
         if self.seq is None:
             self.seq = seq
+        if self.revision is None:
+            self.revision = revision
 
     def _deliver(self, event: LoggedEvent) -> None:
         self.seq = event.seq
@@ -235,6 +248,9 @@ class Hub:
         self._heads = heads
         self._current_actors = current_actors
         self._clock = clock
+        # A socket of this person was ended: their link was revoked, or their
+        # access or roles changed (to these, if they are still in the event).
+        self.on_access_lost: Callable[[Actor, Standing | None], None] = lambda actor, now: None
         bus.set_receiver(self.receive)
         bus.on_reconnect = self.beat_soon
 
@@ -293,9 +309,31 @@ class Hub:
                 # An event waits for a chunk, not for the whole room (2000 sockets: 30-40 ms).
                 # One delivered meanwhile is above this seq: a client keeps the higher.
                 await asyncio.sleep(0)
-            if room.revision != revision:
-                await self._check_access(room)
-                room.revision = revision
+            await self._judge_if_moved(room, revision)
+
+    async def watch_access(self, interval: float) -> None:
+        """Notice, within ``interval``, what another process committed to the
+        people (``tribune load``, ``tribune revoke``) or to the log without a
+        bus between them: a revoked link or a removed role ends its sockets
+        in a second, not at the next heartbeat. One small read per interval."""
+        while True:
+            await asyncio.sleep(interval)
+            if not self.rooms:
+                continue
+            try:
+                heads = await self._heads(list(self.rooms))
+                for session_id, (seq, revision) in heads.items():
+                    room = self.rooms.get(session_id)
+                    if room is not None and room.seq is not None:
+                        room.catch_up_to(seq)
+                        await self._judge_if_moved(room, revision)
+            except Exception:
+                log.exception("could not watch the sessions' access")
+
+    async def _judge_if_moved(self, room: Room, revision: int) -> None:
+        if room.revision != revision:
+            await self._check_access(room)
+            room.revision = revision
 
     async def _check_access(self, room: Room) -> None:
         """Roles are what the database says now: a socket whose person lost
@@ -313,10 +351,10 @@ class Hub:
         current = await self._current_actors(room.session_id, ids)
         for connection in connections:
             now = current.get(connection.actor.participant_id)
-            if now is None:
-                connection.revoke(FORBIDDEN)
-            elif now != connection.actor:
-                connection.revoke(ROLES_CHANGED)
+            code = close_code(now, connection.actor, connection.token_key)
+            if code is not None and connection.revoked is None:
+                connection.revoke(code)
+                self.on_access_lost(connection.actor, None if code == UNAUTHORIZED else now)
             connection.roster_changed()
 
     def beat_soon(self) -> None:

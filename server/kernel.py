@@ -57,11 +57,36 @@ class AccessLost(Refused):
         super().__init__("forbidden", "You no longer have access to this session.")
 
 
+class LinkRevoked(Refused):
+    """The join link the sender's socket opened with was revoked."""
+
+    def __init__(self) -> None:
+        super().__init__("unauthorized", "Your join link was revoked; open the new one you were sent.")
+
+
 class RolesChanged(Refused):
     """Refused because the sender's roles changed since their socket opened."""
 
     def __init__(self, name: str) -> None:
         super().__init__("forbidden", f"Your roles in this session changed; they no longer allow '{name}'.")
+
+
+# The participant id of the server itself, deciding a command no one sent
+# (``Kernel.execute_for_server``): its events carry no actor.
+SERVER_ID = 0
+
+
+def server_actor(session_id: int) -> Actor:
+    return Actor(
+        participant_id=SERVER_ID,
+        name="",
+        event_id=0,
+        session_id=session_id,
+        roles=frozenset(),
+        delegation_id=None,
+        delegation_name=None,
+        tier=None,
+    )
 
 
 @dataclass(frozen=True)
@@ -100,10 +125,23 @@ class Kernel:
             lock = self._turns[session_id] = asyncio.Lock()
         return lock
 
-    async def execute(self, actor: Actor, command: Command) -> Executed:
-        """Run one command for ``actor``. Raises ``Refused`` when nothing changed."""
+    async def execute(self, actor: Actor, command: Command, token_key: str | None = None) -> Executed:
+        """Run one command for ``actor``. Raises ``Refused`` when nothing changed.
+
+        ``token_key``, the hash of the join link the sender's socket opened
+        with, is checked under the lock: a revoked link runs nothing more."""
         if not self.registry.may(actor.roles, command.type):
             raise _forbidden(command.type)
+        return await self._execute(actor, command, token_key)
+
+    async def execute_for_server(self, session_id: int, command: Command) -> Executed:
+        """Run a command the server decides, not a person: releasing the mic
+        of an interpreter who is gone, or whose access was taken away. No
+        roles are checked (those commands are given to no role, so no client
+        may send them); the events it records have no actor."""
+        return await self._execute(server_actor(session_id), command, None)
+
+    async def _execute(self, actor: Actor, command: Command, token_key: str | None) -> Executed:
         session_id = actor.session_id
         # Commands on one session wait their turn here first, in order, so a
         # burst (50 votes a second) never queues on the database's lock:
@@ -112,7 +150,7 @@ class Kernel:
         async with self._turn(session_id):
             for attempt in range(1, ATTEMPTS + 1):
                 try:
-                    tx = await self._run(actor, command)
+                    tx = await self._run(actor, command, token_key)
                     break
                 except DBAPIError as error:
                     if attempt == ATTEMPTS or not _is_transient(error):
@@ -134,7 +172,7 @@ class Kernel:
                 log.warning("event %s of session %s not published: %s", event.seq, event.session_id, error)
         return Executed(tx.events[-1].seq if tx.events else None, tx.actor)
 
-    async def _run(self, actor: Actor, command: Command) -> Transaction:
+    async def _run(self, actor: Actor, command: Command, token_key: str | None = None) -> Transaction:
         """One attempt, in one transaction: committed when it returns."""
         session_id = actor.session_id
         # Put back by a committed command, or by one refused before it changed
@@ -148,9 +186,14 @@ class Kernel:
                     head = await lock_head(connection, session_id, actor.participant_id)
                     if head is None:
                         raise Refused("not_found", "This session no longer exists.")
+                    if token_key is not None and head.token_hash != token_key:
+                        raise LinkRevoked()
                     if held is None or not held.is_current(head):
                         held = await Held.load(orm(), session_id, head.revision)
-                    now_actor = await held.actor(connection, actor.participant_id, head)
+                    if actor.participant_id == SERVER_ID:
+                        now_actor: Actor | None = actor
+                    else:
+                        now_actor = await held.actor(connection, actor.participant_id, head)
                     if now_actor is None:
                         raise AccessLost()
                     if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
@@ -239,7 +282,7 @@ class Transaction:
         return self.held.session
 
     async def execute(self, command: Command) -> None:
-        if not self.registry.may(self.actor.roles, command.type):
+        if self.actor.participant_id != SERVER_ID and not self.registry.may(self.actor.roles, command.type):
             raise _forbidden(command.type)
         await self.registry[command.type].handler(self, command)
 
@@ -317,7 +360,9 @@ class Transaction:
                 "type": type_,
                 "seq": seq,
                 "at": iso(self.now),
-                "actor": {"id": self.actor.participant_id, "name": self.actor.name},
+                "actor": None
+                if self.actor.participant_id == SERVER_ID
+                else {"id": self.actor.participant_id, "name": self.actor.name},
                 "data": body,
             }
         )
@@ -328,7 +373,7 @@ class Transaction:
                 "seq": seq,
                 "type": type_,
                 "recipients": recipients.encode(),
-                "actor_id": self.actor.participant_id,
+                "actor_id": None if self.actor.participant_id == SERVER_ID else self.actor.participant_id,
                 "created_at": self.now,
                 "payload": payload,
             }

@@ -29,10 +29,10 @@ from rooms.errors import Refused
 from rooms.floor_views import iso
 from server import event_log, protocol
 from server.auth import actor_in
-from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
+from server.close_codes import CLOSE_REASONS, FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
 from server.hub import Connection
-from server.kernel import AccessLost, RolesChanged
+from server.kernel import AccessLost, LinkRevoked, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
 from server.served_socket import SERVER_RESTART, Query, ServedSocket
@@ -106,6 +106,8 @@ class LiveSocket(ServedSocket):
         self.waiting: deque[str | protocol.Command] = deque()
         self.worker: asyncio.Task[None] | None = None
         self.presence_key: str | None = None
+        # The hash of the join link it opened with (server.revocation).
+        self.token_key: str | None = None
         # Frames that came before the socket knew whose it is: charged to
         # that person, in order, as soon as it does.
         self.early: list[tuple[bytes, bool]] = []
@@ -159,7 +161,8 @@ class LiveSocket(ServedSocket):
                 actor = actor_in(participant, session)
                 if actor is None:
                     return self._refuse(FORBIDDEN, "forbidden", "You are not invited to this session.")
-                connection = Connection(actor, self, settings.send_queue_size, self._missed)
+                self.token_key = participant.token_hash
+                connection = Connection(actor, self, settings.send_queue_size, self._missed, self.token_key)
                 connection.on_overflow = self._too_slow
                 connection.on_revoke = self._revoked
                 # Join before reading, so nothing published meanwhile is missed;
@@ -186,7 +189,7 @@ class LiveSocket(ServedSocket):
                     ]
                 else:
                     initial.append(resumed(seq, now, len(initial)))
-            room.started_at(seq)
+            room.started_at(seq, event.revision)
             if is_tracked(actor):
                 self.presence_key = await tribune.presence.arrive(actor)
                 if self.is_closed:
@@ -216,7 +219,7 @@ class LiveSocket(ServedSocket):
         self.close(SLOW_CLIENT, "too slow: reconnect with last_seq")
 
     def _revoked(self, code: int) -> None:
-        self.close(code, "your roles changed: reconnect" if code == ROLES_CHANGED else "no longer invited")
+        self.close(code, CLOSE_REASONS[code])
 
     # --- frames in ---------------------------------------------------------------
 
@@ -297,7 +300,11 @@ class LiveSocket(ServedSocket):
         try:
             # Shielded: a client that hangs up mid-command must not cut the
             # command between its commit and its publication.
-            executed = await asyncio.shield(tribune.kernel.execute(actor, command))
+            executed = await asyncio.shield(tribune.kernel.execute(actor, command, self.token_key))
+        except LinkRevoked as revoked:
+            self._reply(error_message(revoked.code, revoked.message, command.id))
+            self.close(UNAUTHORIZED, CLOSE_REASONS[UNAUTHORIZED])
+            return None
         except AccessLost as lost:
             self._reply(error_message(lost.code, lost.message, command.id))
             self.close(FORBIDDEN, "no longer invited to this session")

@@ -44,8 +44,8 @@ from interpretation.publishing import check_publish
 from rooms.actor import Actor
 from rooms.errors import Refused
 from rooms.roles import Role
+from server.auth import close_code
 from server.bus import Bus
-from server.close_codes import FORBIDDEN, ROLES_CHANGED
 from server.event_log import LoggedEvent, dump
 from server.hub import Connection, CurrentActors, Hub
 from server.media_store import MediaState
@@ -97,8 +97,10 @@ class Wire(Protocol):
 class MediaSocket:
     """One participant's media socket, as the relay sees it."""
 
-    def __init__(self, actor: Actor, queue_size: int, queue_bytes: int):
+    def __init__(self, actor: Actor, queue_size: int, queue_bytes: int, token_key: str | None = None):
         self.actor = actor
+        # The hash of the join link it opened with: revoking the link ends it.
+        self.token_key = token_key
         self.media: deque[Relayed] = deque()
         # Bounded in frames and in bytes, whichever comes first (video frames are big).
         self.queue_size = queue_size
@@ -509,9 +511,9 @@ class SessionMedia:
             for socket in asked:
                 if socket not in self.sockets:
                     continue
-                now = current.get(socket.actor.participant_id)
-                if now != socket.actor:
-                    await self.revoke(socket, FORBIDDEN if now is None else ROLES_CHANGED)
+                code = close_code(current.get(socket.actor.participant_id), socket.actor, socket.token_key)
+                if code is not None:
+                    await self.revoke(socket, code)
         except Exception:
             log.exception("media: could not check access in session %s", self.session_id)
         finally:

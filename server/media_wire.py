@@ -25,7 +25,7 @@ from websockets.protocol import State
 
 from rooms.errors import Refused
 from server.auth import actor_in, participant_by_token
-from server.close_codes import FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
+from server.close_codes import CLOSE_REASONS, FLOODING, FORBIDDEN, NOT_FOUND, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
 from server.flood import TokenBucket
 from server.media import (
@@ -112,8 +112,7 @@ class MediaWire(ServedSocket):
 
     def _end(self, socket: MediaSocket) -> None:
         if socket.revoked is not None:
-            reason = "your roles changed: reconnect" if socket.revoked == ROLES_CHANGED else "no longer invited"
-            self.close(socket.revoked, reason)
+            self.close(socket.revoked, CLOSE_REASONS[socket.revoked])
         else:
             self.close(SLOW_CLIENT, "too slow")
 
@@ -134,7 +133,7 @@ class MediaWire(ServedSocket):
                 actor = actor_in(participant, session_row)
                 if actor is None:
                     return self._refuse(FORBIDDEN, "forbidden", "You are not invited to this session.")
-            socket = MediaSocket(actor, MEDIA_QUEUE, MEDIA_QUEUE_BYTES)
+            socket = MediaSocket(actor, MEDIA_QUEUE, MEDIA_QUEUE_BYTES, participant.token_hash)
             socket.wire = self
             session = await self.relay.enter(socket)
             if session is None:

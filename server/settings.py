@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     # How often each process tells its sockets the session's last seq, so a
     # lost last event is noticed and filled from the log.
     heartbeat_seconds: float = Field(5.0, gt=0)
+    # How soon a revoked link or a removed role ends its open sockets: each
+    # process reads its sessions' revision this often.
+    access_check_seconds: float = Field(0.5, gt=0)
     # Messages held for a socket whose snapshot is being read, before the
     # client is disconnected (it resumes by last_seq).
     send_queue_size: int = Field(256, ge=8)

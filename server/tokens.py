@@ -3,7 +3,8 @@
 A participant's token is derived from the server secret (HMAC of the event,
 the participant's key and a version number), and only its SHA-256 is stored.
 So a stolen database opens no session, yet ``tribune links`` can print every
-link again; bumping ``token_version`` revokes a link.
+link again; ``tribune revoke`` raises ``token_version`` and stores the new
+hash (server/revocation.py).
 """
 
 from __future__ import annotations

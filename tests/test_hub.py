@@ -5,6 +5,7 @@ import asyncio
 from rooms.actor import Actor
 from rooms.recipients import EVERYONE, MODERATORS, Recipients, moderators_and, only
 from rooms.roles import Role
+from server.auth import Standing
 from server.bus import MemoryBus
 from server.event_log import LoggedEvent, session_topic
 from server.hub import Connection, Hub
@@ -214,7 +215,9 @@ async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
 
     async def current_actors(session_id, participant_ids):
         await hub.join(late)  # joins while the roles are being read
-        return {participant_id: actor(participant_id=participant_id) for participant_id in participant_ids}
+        return {
+            participant_id: Standing(actor(participant_id=participant_id), "") for participant_id in participant_ids
+        }
 
     hub = Hub(MemoryBus(), log.read, log.heads, lambda: "now", current_actors)
     (await hub.join(early)).started_at(0)
@@ -231,7 +234,7 @@ async def test_roles_are_read_again_only_when_the_event_was_loaded_again():
 
     async def current_actors(session_id, participant_ids):
         asked.append(participant_ids)
-        return {p: standing.get(p, actor(participant_id=p)) for p in participant_ids}
+        return {p: Standing(standing.get(p, actor(participant_id=p)), "") for p in participant_ids}
 
     hub = Hub(MemoryBus(), log.read, log.heads, lambda: "now", current_actors)
     room = await hub.join(france)
