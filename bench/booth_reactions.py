@@ -26,6 +26,7 @@ from interpretation import booth_commands, caption_commands
 from rooms import floor_commands
 from rooms.commands import Registry
 from server import models
+from server.app import state_stores
 from server.auth import current_actor
 from server.bus import MemoryBus
 from server.db import create_engine, migrate, sessionmaker
@@ -55,7 +56,7 @@ async def main(rounds: int) -> None:
         events: dict[str, list[int]] = {name: [] for name in registries}
         for n in range(rounds):
             for name, registry in registries.items():
-                kernel, parser = Kernel(maker, bus, registry), Parser(registry)
+                kernel, parser = Kernel(maker, bus, registry, state_stores()), Parser(registry)
                 language = "ar" if n % 2 else "es"
                 steps = [
                     (delegate, f'{{"type":"request_floor","id":1,"language":"{language}"}}'),

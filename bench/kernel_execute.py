@@ -64,7 +64,7 @@ from rooms.actor import Actor  # noqa: E402
 from rooms.delegations import DEFAULT_PRECEDENCE, Tier  # noqa: E402
 from rooms.floor import DEFAULT_TIME_LIMITS  # noqa: E402
 from server import models  # noqa: E402
-from server.app import command_registry  # noqa: E402
+from server.app import command_registry, state_stores  # noqa: E402
 from server.auth import actor_in  # noqa: E402
 from server.bus import MemoryBus  # noqa: E402
 from server.db import create_engine, migrate, sessionmaker  # noqa: E402
@@ -206,7 +206,7 @@ class Driver:
 async def make_driver(maker, session_id: int) -> Driver:
     bus = MemoryBus()
     registry = command_registry()
-    driver = Driver(Kernel(maker, bus, registry), Parser(registry), bus)
+    driver = Driver(Kernel(maker, bus, registry, state_stores()), Parser(registry), bus)
     bus.set_receiver(lambda topic, data: driver.published.append(data))
     await bus.subscribe(session_topic(session_id))
     return driver

@@ -22,6 +22,7 @@ from interpretation.captions import MAX_MESSAGE_LENGTH, BoothMessage
 from interpretation.relay import advise, follow
 from rooms.commands import PRINTABLE, Command, CommandSet, Context, Emitted, EntityId
 from rooms.errors import Refused
+from rooms.floor import Floor
 from rooms.recipients import EVERYONE, Recipients, moderators_and, only
 from rooms.roles import Role
 
@@ -42,7 +43,7 @@ def _given(data: dict[str, Any]) -> Callable[[], dict[str, Any]]:
 
 
 async def _my_booth(ctx: Context) -> tuple[Booths, Booth]:
-    booths = await ctx.booths()
+    booths = await ctx.state(Booths)
     return booths, booths.of(ctx.actor.participant_id)
 
 
@@ -86,7 +87,7 @@ class ReleaseDeparted(Command):
 # Given to no role: ``Kernel.execute_for_server`` runs it.
 @commands.command(ReleaseDeparted, roles=())
 async def release_departed(ctx: Context, command: ReleaseDeparted) -> None:
-    booths = await ctx.booths()
+    booths = await ctx.state(Booths)
     await _mic_changed(ctx, booths.release_departed(command.participant_id, MicReason(command.reason)))
 
 
@@ -184,7 +185,7 @@ class SlowDown(Command):
 @commands.command(SlowDown, roles=INTERPRETERS)
 async def slow_down(ctx: Context, command: SlowDown) -> None:
     _, booth = await _my_booth(ctx)
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     speech = floor.current
     if speech is None:
         raise Refused("no_speech", "Nobody has the floor.")
@@ -219,7 +220,7 @@ async def follow_floor_language(ctx: Context, event: Emitted) -> None:
     changes, language = _floor_language(event)
     if not changes:
         return
-    booths = await ctx.booths()
+    booths = await ctx.state(Booths)
     for booth in booths.booths.values():
         advice = advise(booth, booths, language)
         if advice.is_passthrough != booth.is_passthrough:

@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 from pydantic import StringConstraints
 
 from interpretation.booth_views import caption_view
+from interpretation.booths import Booths
 from interpretation.captions import MAX_CAPTION_LENGTH, Caption
 from rooms.commands import PRINTABLE, Command, CommandSet, Context
+from rooms.floor import Floor
 from rooms.recipients import EVERYONE
 from rooms.roles import Role
 
@@ -26,9 +28,9 @@ class SendCaption(Command):
 
 @commands.command(SendCaption, roles={Role.CAPTIONER})
 async def send_caption(ctx: Context, command: SendCaption) -> None:
-    booths = await ctx.booths()
+    booths = await ctx.state(Booths)
     language = booths.caption_language(ctx.actor.participant_id)
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     speech_id = floor.current.id if floor.current is not None else None
     caption = Caption(language, command.text, ctx.actor.participant_id, ctx.actor.name, ctx.now, speech_id)
     booths.new_captions.append(caption)

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from interpretation.languages import is_known
+from rooms.languages import is_known
 
 FLOOR = "floor"
 CAPTIONS_PREFIX = "captions:"

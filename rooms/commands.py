@@ -9,8 +9,9 @@ A domain module makes a ``CommandSet`` and registers each command on it::
 
 The server composes the sets into one ``Registry`` and runs every command
 through its kernel (authorise, lock, handler, seq, event log, commit,
-publish). A handler reads state through the ``Context`` port and reports
-what changed with ``ctx.emit``; it never writes on its own.
+publish). A handler reads state through the ``Context`` port
+(``await ctx.state(Floor)``) and reports what changed with ``ctx.emit``; it
+never writes on its own.
 """
 
 from __future__ import annotations
@@ -19,19 +20,16 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Any, Protocol
+from typing import Annotated, Any, Protocol, TypeVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from interpretation.languages import is_known
 from rooms.actor import Actor
+from rooms.languages import is_known
 from rooms.recipients import EVERYONE, Recipients
 from rooms.roles import Role
 
-if TYPE_CHECKING:
-    from interpretation.booths import Booths
-    from rooms.floor import Floor
-    from rooms.questions import Board
+S = TypeVar("S")
 
 
 def _printable(text: str) -> str:
@@ -97,9 +95,12 @@ class Context(Protocol):
     actor: Actor
     now: datetime
 
-    async def floor(self) -> Floor:
-        """The session's floor: the speech and the list of speakers. Changes
-        to it are written when the command commits."""
+    async def state(self, kind: type[S], *parts: int) -> S:
+        """The session's state of one domain (``Floor``, ``Board``,
+        ``Booths``...), read once per command or kept from the last one.
+        ``parts`` asks for more of it (the votes of these questions). What the
+        handler changes in it is written when the command commits; a refused
+        command leaves nothing of it behind."""
         ...
 
     async def delegation(self, delegation_id: int) -> DelegationInfo | None:
@@ -113,15 +114,6 @@ class Context(Protocol):
 
     async def execute(self, command: Command) -> None:
         """Run another command in this same transaction, as the same actor."""
-        ...
-
-    async def booths(self) -> Booths:
-        """The session's interpretation booths and captioners, loaded once per command."""
-        ...
-
-    async def questions(self, *votes_of: int) -> Board:
-        """The session's questions, loaded once per command, with the votes
-        of these questions (and of those merged into them)."""
         ...
 
     async def participant(self, participant_id: int) -> ParticipantInfo | None:

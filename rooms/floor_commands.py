@@ -39,7 +39,7 @@ async def request_floor(ctx: Context, command: RequestFloor) -> None:
     actor = ctx.actor
     if actor.delegation_id is None or actor.tier is None:
         raise Refused("no_delegation", "Only a member of a delegation can ask for the floor.")
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     for_self = command.on_behalf == "self"
     request = Request(
         delegation_id=actor.delegation_id,
@@ -78,7 +78,7 @@ async def add_speaker(ctx: Context, command: AddSpeaker) -> None:
         speaker = await ctx.participant(command.speaker_id)
         if speaker is None or speaker.delegation_id != delegation.id:
             raise Refused("not_found", f"No participant {command.speaker_id} in this delegation.")
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     request = Request(
         delegation_id=delegation.id,
         delegation_name=delegation.name,
@@ -101,7 +101,7 @@ class Withdraw(Command):
 
 @commands.command(Withdraw, roles=SPEAKERS)
 async def withdraw(ctx: Context, command: Withdraw) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.withdraw(command.request_id, ctx.actor.participant_id, ctx.actor.delegation_id))
 
 
@@ -113,7 +113,7 @@ class DeclareLanguage(Command):
 
 @commands.command(DeclareLanguage, roles=SPEAKERS)
 async def declare_language(ctx: Context, command: DeclareLanguage) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     actor = ctx.actor
     change = floor.declare_language(
         command.language,
@@ -132,7 +132,7 @@ class GiveFloor(Command):
 
 @commands.command(GiveFloor, roles=FLOOR_RUNNERS)
 async def give_floor(ctx: Context, command: GiveFloor) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.give_floor(ctx.now, command.request_id))
 
 
@@ -142,7 +142,7 @@ class EndSpeech(Command):
 
 @commands.command(EndSpeech, roles=FLOOR_RUNNERS)
 async def end_speech(ctx: Context, command: EndSpeech) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.end_speech(ctx.now))
 
 
@@ -152,7 +152,7 @@ class PauseSpeech(Command):
 
 @commands.command(PauseSpeech, roles=FLOOR_RUNNERS)
 async def pause_speech(ctx: Context, command: PauseSpeech) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.pause(ctx.now))
 
 
@@ -162,7 +162,7 @@ class ResumeSpeech(Command):
 
 @commands.command(ResumeSpeech, roles=FLOOR_RUNNERS)
 async def resume_speech(ctx: Context, command: ResumeSpeech) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.resume(ctx.now))
 
 
@@ -174,7 +174,7 @@ class MoveRequest(Command):
 
 @commands.command(MoveRequest, roles=FLOOR_RUNNERS)
 async def move_request(ctx: Context, command: MoveRequest) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.move(command.request_id, command.position))
 
 
@@ -185,7 +185,7 @@ class Reorder(Command):
 
 @commands.command(Reorder, roles=FLOOR_RUNNERS)
 async def reorder(ctx: Context, command: Reorder) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.reorder(list(command.request_ids)))
 
 
@@ -197,7 +197,7 @@ class RemoveRequest(Command):
 
 @commands.command(RemoveRequest, roles=FLOOR_RUNNERS)
 async def remove_request(ctx: Context, command: RemoveRequest) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.remove(command.request_id, command.reason))
 
 
@@ -207,7 +207,7 @@ class CloseList(Command):
 
 @commands.command(CloseList, roles=FLOOR_RUNNERS)
 async def close_list(ctx: Context, command: CloseList) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.close())
 
 
@@ -217,5 +217,5 @@ class ReopenList(Command):
 
 @commands.command(ReopenList, roles=FLOOR_RUNNERS)
 async def reopen_list(ctx: Context, command: ReopenList) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.reopen())

@@ -9,7 +9,7 @@ from pydantic import Field, StringConstraints
 
 from rooms.commands import PRINTABLE, Command, CommandSet, Context, EntityId, LanguageCode
 from rooms.errors import Refused
-from rooms.floor import Kind
+from rooms.floor import Floor, Kind
 from rooms.floor_commands import AddSpeaker
 from rooms.question_views import View, change_events, votes_event
 from rooms.questions import MAX_QUEUE, MAX_TEXT, MIN_TEXT, Board, Change, Question
@@ -35,7 +35,7 @@ Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, m
 async def _record(ctx: Context, board: Board, change: Change) -> None:
     # Views count votes: make sure those of every question shown are loaded.
     ids = [q.id for q in (change.question, *change.also) if q.id is not None]
-    await ctx.questions(*ids)
+    await ctx.state(Board, *ids)
     plan = change_events(board, change)
     built: list[list[tuple[str, View, Recipients]]] = []
 
@@ -67,7 +67,7 @@ class SubmitQuestion(Command):
 async def submit_question(ctx: Context, command: SubmitQuestion) -> None:
     ctx.limit(*SUBMISSIONS)
     actor = ctx.actor
-    board = await ctx.questions()
+    board = await ctx.state(Board)
     question = Question(
         author_id=actor.participant_id,
         author_name=actor.name,
@@ -94,7 +94,7 @@ class EditQuestion(Command):
 
 @commands.command(EditQuestion, roles=AUDIENCE)
 async def edit_question(ctx: Context, command: EditQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     change = board.edit(
         command.question_id,
         ctx.actor.participant_id,
@@ -114,7 +114,7 @@ class WithdrawQuestion(Command):
 
 @commands.command(WithdrawQuestion, roles=AUDIENCE)
 async def withdraw_question(ctx: Context, command: WithdrawQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.withdraw(command.question_id, ctx.actor.participant_id, ctx.now))
 
 
@@ -126,7 +126,7 @@ class VoteQuestion(Command):
 @commands.command(VoteQuestion, roles=AUDIENCE)
 async def vote_question(ctx: Context, command: VoteQuestion) -> None:
     ctx.limit(*VOTES)
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     change = board.vote(command.question_id, ctx.actor.participant_id)
     type_, data, recipients = votes_event(board, change.question)
     await ctx.emit(type_, lambda: data, recipients)
@@ -140,7 +140,7 @@ class UnvoteQuestion(Command):
 @commands.command(UnvoteQuestion, roles=AUDIENCE)
 async def unvote_question(ctx: Context, command: UnvoteQuestion) -> None:
     ctx.limit(*VOTES)
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     change = board.unvote(command.question_id, ctx.actor.participant_id)
     type_, data, recipients = votes_event(board, change.question)
     await ctx.emit(type_, lambda: data, recipients)
@@ -156,7 +156,7 @@ class ApproveQuestion(Command):
 
 @commands.command(ApproveQuestion, roles=FLOOR_RUNNERS)
 async def approve_question(ctx: Context, command: ApproveQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.approve(command.question_id, ctx.now))
 
 
@@ -169,7 +169,7 @@ class RejectQuestion(Command):
 
 @commands.command(RejectQuestion, roles=FLOOR_RUNNERS)
 async def reject_question(ctx: Context, command: RejectQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.reject(command.question_id, command.reason, ctx.now))
 
 
@@ -180,7 +180,7 @@ class RestoreQuestion(Command):
 
 @commands.command(RestoreQuestion, roles=FLOOR_RUNNERS)
 async def restore_question(ctx: Context, command: RestoreQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.restore(command.question_id, ctx.now))
 
 
@@ -191,7 +191,7 @@ class ArchiveQuestion(Command):
 
 @commands.command(ArchiveQuestion, roles=FLOOR_RUNNERS)
 async def archive_question(ctx: Context, command: ArchiveQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.archive(command.question_id, ctx.now))
 
 
@@ -204,7 +204,7 @@ class QueueQuestion(Command):
 
 @commands.command(QueueQuestion, roles=FLOOR_RUNNERS)
 async def queue_question(ctx: Context, command: QueueQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.enqueue(command.question_id, command.position, ctx.now))
 
 
@@ -215,7 +215,7 @@ class UnqueueQuestion(Command):
 
 @commands.command(UnqueueQuestion, roles=FLOOR_RUNNERS)
 async def unqueue_question(ctx: Context, command: UnqueueQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.unqueue(command.question_id, ctx.now))
 
 
@@ -226,7 +226,7 @@ class ReorderQuestions(Command):
 
 @commands.command(ReorderQuestions, roles=FLOOR_RUNNERS)
 async def reorder_questions(ctx: Context, command: ReorderQuestions) -> None:
-    board = await ctx.questions()
+    board = await ctx.state(Board)
     queue = board.reorder_queue(list(command.question_ids))
     await ctx.emit("question_queue", lambda: {"queue": list(queue)})
 
@@ -238,7 +238,7 @@ class PutQuestionOnAir(Command):
 
 @commands.command(PutQuestionOnAir, roles=FLOOR_RUNNERS)
 async def put_question_on_air(ctx: Context, command: PutQuestionOnAir) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.put_on_air(command.question_id, ctx.now))
 
 
@@ -249,7 +249,7 @@ class AnswerQuestion(Command):
 
 @commands.command(AnswerQuestion, roles=FLOOR_RUNNERS)
 async def answer_question(ctx: Context, command: AnswerQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.answer(command.question_id, ctx.now))
 
 
@@ -262,7 +262,7 @@ class MergeQuestions(Command):
 
 @commands.command(MergeQuestions, roles=FLOOR_RUNNERS)
 async def merge_questions(ctx: Context, command: MergeQuestions) -> None:
-    board = await ctx.questions(command.question_id, command.into_id)
+    board = await ctx.state(Board, command.question_id, command.into_id)
     await _record(ctx, board, board.merge(command.question_id, command.into_id, ctx.now))
 
 
@@ -273,7 +273,7 @@ class UnmergeQuestion(Command):
 
 @commands.command(UnmergeQuestion, roles=FLOOR_RUNNERS)
 async def unmerge_question(ctx: Context, command: UnmergeQuestion) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     await _record(ctx, board, board.unmerge(command.question_id, ctx.now))
 
 
@@ -285,7 +285,7 @@ class SetQuestionModeration(Command):
 
 @commands.command(SetQuestionModeration, roles=FLOOR_RUNNERS)
 async def set_question_moderation(ctx: Context, command: SetQuestionModeration) -> None:
-    board = await ctx.questions()
+    board = await ctx.state(Board)
     if board.is_moderated == command.is_moderated:
         raise Refused("unchanged", "The session is already moderated that way.")
     board.is_moderated = command.is_moderated
@@ -303,7 +303,7 @@ class QuestionToFloor(Command):
 
 @commands.command(QuestionToFloor, roles=FLOOR_RUNNERS)
 async def question_to_floor(ctx: Context, command: QuestionToFloor) -> None:
-    board = await ctx.questions(command.question_id)
+    board = await ctx.state(Board, command.question_id)
     question = board.to_floor_check(command.question_id)
     assert question.delegation_id is not None  # checked above
     note = question.text if len(question.text) <= 280 else question.text[:279] + "…"
@@ -321,7 +321,7 @@ async def question_to_floor(ctx: Context, command: QuestionToFloor) -> None:
             note=note,
         )
     )
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     request = next(r for r in floor.waiting if r.kind is Kind.QUESTION and r.delegation_id == question.delegation_id)
     assert request.id is not None  # written by the floor event's emit
     await _record(ctx, board, board.link_request(question, request.id, ctx.now))

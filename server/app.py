@@ -27,19 +27,23 @@ from rooms.floor_views import iso
 from rooms.roles import Role
 from server import booth_pages, collector, event_log, models, pages, screen
 from server.auth import Standing, actor_in, participants_by_id
+from server.booth_store import BoothsStore
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
 from server.flood import FloodGuard, SharedBuckets, shared_buckets
+from server.floor_store import FloorStore
 from server.hub import Hub
 from server.kernel import Kernel
 from server.media_relay import MediaRelay
 from server.media_store import MediaState, load_media_state
 from server.presence import Presence
 from server.protocol import Parser
+from server.question_store import BoardStore
 from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
 from server.snapshot import Shared
 from server.snapshot_cache import SharedCache
+from server.state import Stores
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +55,11 @@ def command_registry() -> Registry:
     return Registry(
         floor_commands.commands, question_commands.commands, booth_commands.commands, caption_commands.commands
     )
+
+
+def state_stores() -> Stores:
+    """Where each domain's state of a session is kept, beside its commands above."""
+    return Stores([FloorStore, BoardStore, BoothsStore])
 
 
 @dataclass
@@ -75,9 +84,14 @@ class Tribune:
     shared_floods: SharedBuckets | None = None
 
 
-def create_app(settings: Settings | None = None, bus: Bus | None = None, registry: Registry | None = None) -> Starlette:
+def create_app(
+    settings: Settings | None = None,
+    bus: Bus | None = None,
+    registry: Registry | None = None,
+    stores: Stores | None = None,
+) -> Starlette:
     """The ASGI app. ``bus`` may be injected, else it comes from the settings;
-    ``registry`` may add commands (a domain under test)."""
+    ``registry`` and ``stores`` may add commands and their state (a domain under test)."""
     settings = settings or load_settings()
 
     @contextlib.asynccontextmanager
@@ -88,7 +102,7 @@ def create_app(settings: Settings | None = None, bus: Bus | None = None, registr
         reader = sessionmaker(engine, read_only=True)
         the_bus = bus or create_bus(settings.bus_url)
         commands = registry or command_registry()
-        kernel = Kernel(maker, the_bus, commands)
+        kernel = Kernel(maker, the_bus, commands, stores or state_stores())
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
             async with reader() as db:

@@ -23,6 +23,7 @@ from interpretation.channels import FLOOR
 from rooms.actor import Actor
 from server import models
 from server.presence import present_ids
+from server.state import Access, Store
 
 _B = models.Booth
 _A = models.LanguageAssignment
@@ -101,6 +102,12 @@ class BoothStore:
         store = cls(session.id, booths)
         store._loaded = {code: _stored(booth) for code, booth in booths.booths.items()}
         return store
+
+    def has_changes(self) -> bool:
+        booths = self.booths
+        return bool(booths.new_captions or booths.new_messages) or any(
+            booth.id is not None and _stored(booth) != self._loaded.get(code) for code, booth in booths.booths.items()
+        )
 
     async def save(self, db: AsyncSession) -> None:
         booths = self.booths
@@ -208,3 +215,25 @@ async def _recent_messages(db: AsyncSession, booth: Booth) -> list[BoothMessage]
         select(M).where(M.booth_id == booth.id).order_by(M.created_at.desc(), M.id.desc()).limit(SNAPSHOT_MESSAGES)
     )
     return [BoothMessage(booth.language, r.text, r.author_id or 0, r.author_name, r.created_at, r.id) for r in rows]
+
+
+class BoothsStore(Store[Booths]):
+    """The booths, read afresh by every command that uses them: who is
+    present changes without a command."""
+
+    kind = Booths
+    is_held = False
+
+    def __init__(self, rows: BoothStore) -> None:
+        super().__init__(rows.booths)
+        self.rows = rows
+
+    @classmethod
+    async def load(cls, tx: Access, parts: tuple[int, ...]) -> BoothsStore:
+        return cls(await BoothStore.load(tx.db, tx.session, tx.now, create=True))
+
+    async def save(self, tx: Access) -> None:
+        await self.rows.save(tx.db)
+
+    def has_changes(self, tx: Access) -> bool:
+        return self.rows.has_changes()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from rooms.delegations import Tier
 from rooms.floor import Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
+from server.state import Access, Store
 
 _R = models.SpeakingRequest
 _S = models.Speech
@@ -163,3 +164,26 @@ def _request_values(request: Request) -> dict[str, Any]:
         "is_in_room": request.is_in_room,
         "removed_reason": request.removed_reason,
     }
+
+
+class FloorStore(Store[Floor]):
+    """The floor, kept between commands: the list of speakers and the speech."""
+
+    kind = Floor
+    session_columns = ("waiting_order", "is_list_closed")
+
+    @classmethod
+    async def load(cls, tx: Access, parts: tuple[int, ...]) -> FloorStore:
+        return cls(await load_floor(tx.connection, tx.session))
+
+    async def save(self, tx: Access) -> None:
+        await save_floor(tx.connection, tx.session, self.state)
+
+    def has_changes(self, tx: Access) -> bool:
+        floor, session = self.state, tx.session
+        return bool(
+            floor.touched_requests
+            or floor.touched_speeches
+            or floor.is_closed != session.is_list_closed
+            or floor.order() != list(session.waiting_order)
+        )

@@ -10,28 +10,26 @@ what it holds is the truth. Otherwise (another process ran a command, the
 organizer loaded the event again) it loads afresh. A command that fails
 half-way may have changed what is held: the kernel then drops it.
 
-The floor and the questions (with the votes loaded so far) are held; the
-booths are not, since interpreters' presence changes without a command.
-Roles are read at every command, since they decide what the sender may do
-as they stand now.
+Each domain's state is held as its store says (``server.state``): the floor
+and the questions (with the votes loaded so far) are, the booths are not,
+since interpreters' presence changes without a command. What a refused
+command opened is dropped. Roles are read at every command, since they
+decide what the sender may do as they stand now.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rooms.actor import Actor
-from rooms.floor import Floor
-from rooms.questions import Board
 from server import models
 from server.auth import Person, person_by_id, standing
-from server.floor_store import load_floor
-from server.question_store import load_board
+from server.state import Store
 
 _S = models.Session
 _E = models.Event
@@ -71,22 +69,17 @@ async def lock_head(connection: AsyncConnection, session_id: int, participant_id
     return Head(rows[0].last_seq, rows[0].revision, roles, rows[0].token_hash)
 
 
-class Stored(NamedTuple):
-    """The session's columns that commands change, as the database has them."""
+def _frozen(value: object) -> object:
+    # A list is compared as a tuple, so the copy taken at commit is a snapshot.
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, dict):
+        return tuple(sorted(value.items()))
+    return value
 
-    waiting_order: tuple[int, ...]
-    is_list_closed: bool
-    questions_moderated: bool
-    last_seq: int
 
-    @classmethod
-    def of(cls, session: models.Session) -> Stored:
-        return cls(
-            tuple(session.waiting_order),
-            session.is_list_closed,
-            session.questions_moderated,
-            session.last_seq,
-        )
+def columns_of(session: models.Session, names: tuple[str, ...]) -> dict[str, object]:
+    return {name: _frozen(getattr(session, name)) for name in names}
 
 
 @dataclass
@@ -94,22 +87,31 @@ class Held:
     # Detached from any transaction: read freely, written back by ``store``.
     session: models.Session
     revision: int
-    stored: Stored
-    floor: Floor | None = None
-    # With the votes of the questions commands touched so far.
-    board: Board | None = None
+    # The session's columns commands change (``Store.session_columns``), as the database has them.
+    columns: tuple[str, ...]
+    stored: dict[str, object]
+    # The domains' state kept since the last commit, by kind (server.state).
+    kept: dict[type[Any], Store[Any]] = field(default_factory=dict)
     people: dict[int, Person | None] = field(default_factory=dict)
     delegations: dict[int, models.Delegation | None] = field(default_factory=dict)
+    _written: dict[str, object] = field(default_factory=dict)
 
     @classmethod
-    async def load(cls, db: AsyncSession, session_id: int, revision: int) -> Held:
+    async def load(cls, db: AsyncSession, session_id: int, revision: int, columns: tuple[str, ...]) -> Held:
         session = await db.get(models.Session, session_id, populate_existing=True)
         assert session is not None  # locked by lock_head, which found it
         db.expunge(session)
-        return cls(session, revision, Stored.of(session))
+        columns = ("last_seq", *columns)
+        return cls(session, revision, columns, columns_of(session, columns))
+
+    @property
+    def last_seq(self) -> int:
+        last_seq = self.stored["last_seq"]
+        assert isinstance(last_seq, int)
+        return last_seq
 
     def is_current(self, head: Head) -> bool:
-        return head.last_seq == self.stored.last_seq and head.revision == self.revision
+        return head.last_seq == self.last_seq and head.revision == self.revision
 
     async def actor(self, connection: AsyncConnection, participant_id: int, head: Head) -> Actor | None:
         """The sender's standing with the roles just read."""
@@ -117,16 +119,6 @@ class Held:
             self.people[participant_id] = await person_by_id(connection, participant_id)
         person = self.people[participant_id]
         return None if person is None else standing(person, head.roles, self.session)
-
-    async def the_floor(self, connection: AsyncConnection) -> Floor:
-        if self.floor is None:
-            self.floor = await load_floor(connection, self.session)
-        return self.floor
-
-    async def the_board(self, db: AsyncSession) -> Board:
-        if self.board is None:
-            self.board = await load_board(db, self.session)
-        return self.board
 
     async def delegation(self, orm: Callable[[], AsyncSession], delegation_id: int) -> models.Delegation | None:
         if delegation_id not in self.delegations:
@@ -137,34 +129,21 @@ class Held:
             self.delegations[delegation_id] = found
         return self.delegations[delegation_id]
 
-    def has_changes(self) -> bool:
-        """Whether the floor or the questions changed since the last write."""
-        floor, board = self.floor, self.board
-        if floor is not None and (
-            floor.touched_requests
-            or floor.touched_speeches
-            or floor.is_closed != self.stored.is_list_closed
-            or tuple(floor.order()) != self.stored.waiting_order
-        ):
-            return True
-        return board is not None and bool(
-            board.touched or board.votes_added or board.votes_removed or board.queue_changed or board.moderation_changed
-        )
+    def forget(self, kinds: Iterable[type[Any]]) -> None:
+        """Drop what a refused command opened: it may have changed it."""
+        for kind in kinds:
+            self.kept.pop(kind, None)
+
+    def session_changed(self) -> bool:
+        return columns_of(self.session, self.columns) != self.stored
 
     async def store(self, connection: AsyncConnection) -> None:
         """Write the session's columns that changed since the last commit."""
-        session = self.session
-        now = Stored.of(session)
-        if now == self.stored:
-            return
-        changes: dict[str, object] = {"last_seq": session.last_seq}
-        if now.waiting_order != self.stored.waiting_order:
-            changes["waiting_order"] = list(now.waiting_order)
-        if now.is_list_closed != self.stored.is_list_closed:
-            changes["is_list_closed"] = now.is_list_closed
-        if now.questions_moderated != self.stored.questions_moderated:
-            changes["questions_moderated"] = now.questions_moderated
-        await connection.execute(_STORE, {"_id": session.id, **changes})
+        now = columns_of(self.session, self.columns)
+        changes = {name: getattr(self.session, name) for name, value in now.items() if value != self.stored[name]}
+        if changes:
+            await connection.execute(_STORE, {"_id": self.session.id, **changes})
+        self._written = now
 
     def committed(self) -> None:
-        self.stored = Stored.of(self.session)
+        self.stored = self._written

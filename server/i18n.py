@@ -23,7 +23,7 @@ from markupsafe import Markup
 from starlette.requests import Request
 from starlette.templating import Jinja2Templates
 
-from interpretation.languages import LANGUAGE_NAMES, RTL_LANGUAGES
+from rooms.languages import LANGUAGE_NAMES, RTL_LANGUAGES
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -76,7 +76,7 @@ def N_(text: str) -> str:
 
 
 # A sign language has no written name of its own: it is named in the page's
-# language. Other languages are named in themselves (interpretation.languages).
+# language. Other languages are named in themselves (rooms.languages).
 SIGN_LANGUAGE_NAMES = {"ils": N_("International Sign")}
 
 

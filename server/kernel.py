@@ -18,31 +18,28 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
-from interpretation.booths import Booths
 from rooms.actor import Actor
 from rooms.commands import MAX_REACTION_EVENTS, Command, DelegationInfo, Emitted, Registry
 from rooms.errors import Refused
-from rooms.floor import Floor
 from rooms.floor_views import iso
-from rooms.questions import Board
 from rooms.recipients import EVERYONE, Recipients
 from server import models
-from server.booth_store import BoothStore
 from server.bus import Bus, BusUnavailable
 from server.event_log import LoggedEvent, dump, session_topic
 from server.flood import FloodGuard
-from server.floor_store import save_floor
 from server.held import Held, lock_head
 from server.models import utcnow
-from server.question_store import load_votes, save_board
+from server.state import Store, Stores
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
 
 # Sessions whose state one process keeps between commands (server.held).
 MAX_HELD_SESSIONS = 1000
@@ -102,6 +99,7 @@ class Kernel:
         sessionmaker: async_sessionmaker[AsyncSession],
         bus: Bus,
         registry: Registry,
+        stores: Stores,
         clock: Callable[[], datetime] = utcnow,
     ):
         self.sessionmaker = sessionmaker
@@ -109,6 +107,7 @@ class Kernel:
         self._engine: AsyncEngine = sessionmaker.kw["bind"]
         self.bus = bus
         self.registry = registry
+        self.stores = stores
         self.clock = clock
         # Per-action rate limits (``Context.limit``), one bucket per participant, in this process.
         self.limits: dict[str, FloodGuard] = {}
@@ -189,7 +188,7 @@ class Kernel:
                     if token_key is not None and head.token_hash != token_key:
                         raise LinkRevoked()
                     if held is None or not held.is_current(head):
-                        held = await Held.load(orm(), session_id, head.revision)
+                        held = await Held.load(orm(), session_id, head.revision, self.stores.session_columns)
                     if actor.participant_id == SERVER_ID:
                         now_actor: Actor | None = actor
                     else:
@@ -198,14 +197,19 @@ class Kernel:
                         raise AccessLost()
                     if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
                         raise RolesChanged(command.type)
-                    tx = Transaction(orm, connection, held, now_actor, self.clock(), self.registry, limits=self.limits)
+                    tx = Transaction(
+                        orm, connection, held, now_actor, self.clock(), self.registry, self.stores, limits=self.limits
+                    )
                     await tx.execute(command)
                     await tx.react()
                     await tx.finish()
                 finally:
                     await orm.close()
         except Refused:
-            if held is not None and (tx is None or not tx.events) and not held.has_changes():
+            # What the command did not open is as the database has it; what it
+            # opened may have been changed before the refusal, and is read again.
+            if held is not None and not held.session_changed():
+                held.forget(tx.opened if tx is not None else ())
                 self._keep(session_id, held)
             raise
         held.committed()
@@ -266,8 +270,10 @@ class Transaction:
     actor: Actor
     now: datetime
     registry: Registry
+    stores: Stores
     events: list[LoggedEvent] = field(default_factory=list)
-    _booths: BoothStore | None = None
+    # The domains' state this command opened (server.state), by kind.
+    opened: dict[type[Any], Store[Any]] = field(default_factory=dict)
     # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
     emitted: list[Emitted] = field(default_factory=list)
     limits: dict[str, FloodGuard] = field(default_factory=dict)
@@ -286,8 +292,21 @@ class Transaction:
             raise _forbidden(command.type)
         await self.registry[command.type].handler(self, command)
 
-    async def floor(self) -> Floor:
-        return await self.held.the_floor(self.connection)
+    async def state(self, kind: type[S], *parts: int) -> S:
+        store = self.opened.get(kind)
+        if store is None:
+            store = self.held.kept.get(kind)
+            if store is None:
+                store = await self.stores[kind].load(self, parts)
+                if store.is_held:
+                    self.held.kept[kind] = store
+            elif parts:
+                await store.extend(self, parts)
+            self.opened[kind] = store
+        elif parts:
+            await store.extend(self, parts)
+        state: S = store.state
+        return state
 
     async def delegation(self, delegation_id: int) -> DelegationInfo | None:
         delegation = await self.held.delegation(self.orm, delegation_id)
@@ -296,28 +315,21 @@ class Transaction:
         return delegation
 
     async def flush(self) -> None:
-        if self.held.floor is not None:
-            await save_floor(self.connection, self.session, self.held.floor)
-        if self._booths is not None:
-            await self._booths.save(self.db)
-        if self.held.board is not None:
-            await save_board(self.connection, self.session, self.held.board, self.now)
+        for store in self.opened.values():
+            await store.save(self)
         await self.orm.flush()
 
     async def finish(self) -> None:
         """Write what is left: changed rows, the events, the session's head."""
-        if not self._rows and self.held.has_changes():
+        if not self._rows and (
+            any(store.has_changes(self) for store in self.opened.values()) or self.held.session_changed()
+        ):
             # Other processes know their copy is stale by last_seq alone.
             raise RuntimeError("a command changed the session without recording an event")
         await self.flush()
         if self._rows:
             await self.connection.execute(_LOG, self._rows)
         await self.held.store(self.connection)
-
-    async def booths(self) -> Booths:
-        if self._booths is None:
-            self._booths = await BoothStore.load(self.db, self.session, self.now, create=True)
-        return self._booths.booths
 
     async def react(self) -> None:
         """Run the reactions to each event recorded, and to theirs, in order."""
@@ -329,13 +341,6 @@ class Transaction:
             done += 1
             for reaction in self.registry.reactions.get(event.type, ()):
                 await reaction(self, event)
-
-    # -- questions (rooms.question_commands) --------------------------------------
-
-    async def questions(self, *votes_of: int) -> Board:
-        board = await self.held.the_board(self.db)
-        await load_votes(self.connection, board, votes_of)
-        return board
 
     async def participant(self, participant_id: int) -> models.Participant | None:
         participant = await self.db.get(models.Participant, participant_id)

@@ -30,9 +30,9 @@ from pydantic import (
 from sqlalchemy import delete, select
 
 from interpretation.channels import is_sign_language
-from interpretation.languages import DEFAULT_LANGUAGES, LANGUAGE_NAMES, is_known
 from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONSORED, Tier
 from rooms.floor import DEFAULT_TIME_LIMITS
+from rooms.languages import DEFAULT_LANGUAGES, LANGUAGE_NAMES, is_known
 from rooms.roles import Role
 from server import models, tokens
 from server.links import WrongSecret

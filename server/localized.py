@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BeforeValidator, Field
 
-from interpretation.languages import LANGUAGE_NAMES, is_known
+from rooms.languages import LANGUAGE_NAMES, is_known
 
 ANY = ""
 FALLBACK_LANGUAGE = "en"

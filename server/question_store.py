@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rooms.questions import Board, Question, State
 from server import models
+from server.state import Access, Store
 
 _Q = models.Question
 _V = models.QuestionVote
@@ -215,3 +216,29 @@ async def topics(db: AsyncSession, session_id: int) -> list[dict[str, Any]]:
         .order_by(models.QuestionTopic.position, models.QuestionTopic.id)
     )
     return [{"id": row.id, "key": row.key, "texts": row.texts} for row in rows]
+
+
+class BoardStore(Store[Board]):
+    """The questions, kept between commands with the votes loaded so far:
+    ``ctx.state(Board, *question_ids)`` loads the votes of those questions."""
+
+    kind = Board
+    session_columns = ("questions_moderated",)
+
+    @classmethod
+    async def load(cls, tx: Access, parts: tuple[int, ...]) -> BoardStore:
+        store = cls(await load_board(tx.db, tx.session))
+        await store.extend(tx, parts)
+        return store
+
+    async def extend(self, tx: Access, parts: tuple[int, ...]) -> None:
+        await load_votes(tx.connection, self.state, parts)
+
+    async def save(self, tx: Access) -> None:
+        await save_board(tx.connection, tx.session, self.state, tx.now)
+
+    def has_changes(self, tx: Access) -> bool:
+        board = self.state
+        return bool(
+            board.touched or board.votes_added or board.votes_removed or board.queue_changed or board.moderation_changed
+        )

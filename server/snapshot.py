@@ -24,11 +24,11 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
-from interpretation.languages import LANGUAGE_NAMES
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor import Floor
 from rooms.floor_views import floor_view, iso, speech_view
+from rooms.languages import LANGUAGE_NAMES
 from rooms.question_views import author_view, moderator_view, public_view
 from rooms.questions import Board, Question
 from server import models

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from interpretation.booth_views import booth_view, caption_view, channels_view
-from interpretation.languages import LANGUAGE_NAMES
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import floor_view, iso
+from rooms.languages import LANGUAGE_NAMES
 from rooms.question_views import board_view
 from server import models
 from server.booth_store import BoothStore, _recent_captions, _recent_messages

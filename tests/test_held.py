@@ -15,11 +15,14 @@ from sqlalchemy.orm import selectinload
 
 from rooms.commands import Command, CommandSet, Context, Registry
 from rooms.errors import Refused
+from rooms.floor import Floor
 from rooms.floor_commands import commands as floor_commands
 from rooms.floor_views import floor_view
 from rooms.question_commands import commands as question_commands
+from rooms.questions import Board
 from rooms.roles import ALL_ROLES
 from server import models
+from server.app import state_stores
 from server.auth import actor_in
 from server.bus import MemoryBus
 from server.db import create_engine, migrate, sessionmaker
@@ -42,7 +45,7 @@ class CloseThenRefuse(Command):
 
 @second_thoughts.command(CloseThenRefuse, roles=ALL_ROLES)
 async def close_then_refuse(ctx: Context, command: CloseThenRefuse) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     floor.close()
     floor.waiting.clear()
     raise Refused("invalid", "Changed my mind.")
@@ -56,7 +59,7 @@ class PauseThenRefuse(Command):
 
 @second_thoughts.command(PauseThenRefuse, roles=ALL_ROLES)
 async def pause_then_refuse(ctx: Context, command: PauseThenRefuse) -> None:
-    floor = await ctx.floor()
+    floor = await ctx.state(Floor)
     floor.pause(ctx.now)
     await ctx.emit("speech_paused", lambda: {})
     raise Refused("invalid", "Changed my mind.")
@@ -70,7 +73,7 @@ class CloseQuietly(Command):
 
 @second_thoughts.command(CloseQuietly, roles=ALL_ROLES)
 async def close_quietly(ctx: Context, command: CloseQuietly) -> None:
-    (await ctx.floor()).close()
+    (await ctx.state(Floor)).close()
 
 
 REGISTRY = Registry(floor_commands, question_commands, second_thoughts)
@@ -81,7 +84,7 @@ class Sender:
 
     def __init__(self, db, world):
         self.db, self.world = db, world
-        self.kernel = Kernel(db, MemoryBus(), REGISTRY, clock=lambda: NOW)
+        self.kernel = Kernel(db, MemoryBus(), REGISTRY, state_stores(), clock=lambda: NOW)
         self.parser = Parser(REGISTRY)
         self.count = 0
 
@@ -109,8 +112,7 @@ async def floor_in_database(db, world):
 
 async def held_floor(sender, world):
     held = sender.kernel._held[world.session_id]
-    assert held.floor is not None
-    return floor_view(held.floor, NOW)
+    return floor_view(held.kept[Floor].state, NOW)
 
 
 async def test_the_floor_held_after_each_command_is_the_floor_in_the_database(db, world):
@@ -177,15 +179,22 @@ async def test_a_command_refused_after_recording_an_event_leaves_nothing_of_it(d
     assert await held_floor(one, world) == view
 
 
-async def test_a_command_refused_before_it_changed_anything_keeps_what_was_held(db, world):
+async def test_a_refused_command_keeps_what_it_did_not_open_and_reads_the_rest_again(db, world):
     one = Sender(db, world)
     await one.send("france", "request_floor")
     held = one.kernel._held[world.session_id]
-    france_request = held.floor.waiting[0].id
+    floor = held.kept[Floor]
     with pytest.raises(Refused) as refused:
+        await one.send("peru", "vote_question", question_id=999)
+    assert refused.value.code == "not_found"
+    # The floor was not opened: nothing to load again. The questions were,
+    # and a handler may have changed them before refusing: they are read again.
+    assert one.kernel._held[world.session_id] is held and held.kept[Floor] is floor
+    assert Board not in held.kept
+    france_request = floor.state.waiting[0].id
+    with pytest.raises(Refused):
         await one.send("peru", "withdraw", request_id=france_request)  # not Peru's to withdraw
-    assert refused.value.code == "forbidden"
-    assert one.kernel._held[world.session_id] is held  # nothing to load again
+    assert Floor not in held.kept
     await one.send("peru", "request_floor")
     assert await held_floor(one, world) == await floor_in_database(db, world)
 
@@ -264,7 +273,7 @@ async def test_the_questions_held_with_their_votes_are_the_questions_in_the_data
     await one.send("chair", "merge_questions", question_id=ids[1], into_id=ids[0])
     await one.send("icbl", "unvote_question", question_id=ids[0])
     await one.send("chair", "queue_question", question_id=ids[2])
-    held = one.kernel._held[world.session_id].board
+    held = one.kernel._held[world.session_id].kept[Board].state
     stored = await questions_in_database(db, world)
     assert facts(held, ids) == facts(stored, ids)
     assert stored.voters(stored.questions[ids[0]]) == {world.participants[p] for p in ("icrc", "usa")}
