@@ -120,7 +120,7 @@ class Context(Protocol):
         """A participant of this session's event, or None."""
         ...
 
-    def limit(self, name: str, rate: float, burst: int) -> None:
+    async def limit(self, name: str, rate: float, burst: int) -> None:
         """Refuse (``rate_limited``) when the sender does this more often than
         ``burst`` at once and ``rate`` per second after."""
         ...

@@ -65,7 +65,7 @@ class SubmitQuestion(Command):
 
 @commands.command(SubmitQuestion, roles=AUDIENCE)
 async def submit_question(ctx: Context, command: SubmitQuestion) -> None:
-    ctx.limit(*SUBMISSIONS)
+    await ctx.limit(*SUBMISSIONS)
     actor = ctx.actor
     board = await ctx.state(Board)
     question = Question(
@@ -125,7 +125,7 @@ class VoteQuestion(Command):
 
 @commands.command(VoteQuestion, roles=AUDIENCE)
 async def vote_question(ctx: Context, command: VoteQuestion) -> None:
-    ctx.limit(*VOTES)
+    await ctx.limit(*VOTES)
     board = await ctx.state(Board, command.question_id)
     change = board.vote(command.question_id, ctx.actor.participant_id)
     type_, data, recipients = votes_event(board, change.question)
@@ -139,7 +139,7 @@ class UnvoteQuestion(Command):
 
 @commands.command(UnvoteQuestion, roles=AUDIENCE)
 async def unvote_question(ctx: Context, command: UnvoteQuestion) -> None:
-    ctx.limit(*VOTES)
+    await ctx.limit(*VOTES)
     board = await ctx.state(Board, command.question_id)
     change = board.unvote(command.question_id, ctx.actor.participant_id)
     type_, data, recipients = votes_event(board, change.question)

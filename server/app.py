@@ -30,7 +30,7 @@ from server.auth import Standing, actor_in, participants_by_id
 from server.booth_store import BoothsStore
 from server.bus import Bus, create_bus
 from server.db import create_engine, migrate, sessionmaker
-from server.flood import FloodGuard, SharedBuckets, shared_buckets
+from server.flood import Allowances, FloodGuard, SharedBuckets, shared_buckets
 from server.floor_store import FloorStore
 from server.hub import Hub
 from server.kernel import Kernel
@@ -102,7 +102,8 @@ def create_app(
         reader = sessionmaker(engine, read_only=True)
         the_bus = bus or create_bus(settings.bus_url)
         commands = registry or command_registry()
-        kernel = Kernel(maker, the_bus, commands, stores or state_stores())
+        shared = shared_buckets(settings.bus_url)
+        kernel = Kernel(maker, the_bus, commands, stores or state_stores(), allowances=Allowances(shared))
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
             async with reader() as db:
@@ -173,7 +174,7 @@ def create_app(
             FloodGuard(settings.commands_per_second, settings.command_burst),
             presence,
             SharedCache(),
-            shared_buckets(settings.bus_url, settings.commands_per_second, settings.command_burst),
+            shared,
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         watch = asyncio.create_task(hub.watch_access(settings.access_check_seconds), name="access")

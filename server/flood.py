@@ -88,18 +88,17 @@ class SharedBuckets:
 
     PREFIX = "tribune:flood:"
 
-    def __init__(self, url: str, rate: float, burst: int) -> None:
+    def __init__(self, url: str) -> None:
         import redis.asyncio as redis
 
-        self.rate = rate
-        self.burst = burst
         self._client = redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         self._take = self._client.register_script(_TAKE)
         self._is_down = False
 
-    async def take(self, participant_id: int) -> bool:
+    async def take(self, key: str, rate: float, burst: int) -> bool:
+        """One from the bucket ``key`` (refilled at ``rate`` a second, at most ``burst``)."""
         try:
-            taken = await self._take(keys=[f"{self.PREFIX}{participant_id}"], args=[self.rate, self.burst])
+            taken = await self._take(keys=[f"{self.PREFIX}{key}"], args=[rate, burst])
         except Exception as error:
             if not self._is_down:
                 log.warning("shared flood limit unavailable (%s): each process limits on its own", error)
@@ -112,8 +111,27 @@ class SharedBuckets:
         await self._client.aclose()
 
 
-def shared_buckets(bus_url: str, rate: float, burst: int) -> SharedBuckets | None:
+def shared_buckets(bus_url: str) -> SharedBuckets | None:
     """Redis's buckets when processes share a Redis bus; None for one process (its own buckets suffice)."""
     if bus_url.startswith(("redis://", "rediss://", "unix://")):
-        return SharedBuckets(bus_url, rate, burst)
+        return SharedBuckets(bus_url)
     return None
+
+
+class Allowances:
+    """How often each participant may do an action (``Context.limit``): a
+    bucket per action and participant in this process, and, when processes
+    share Redis, one across them too, so a second process is no second
+    allowance."""
+
+    def __init__(self, shared: SharedBuckets | None = None) -> None:
+        self.shared = shared
+        self.local: dict[str, FloodGuard] = {}
+
+    async def take(self, action: str, participant_id: int, rate: float, burst: int) -> bool:
+        guard = self.local.get(action)
+        if guard is None:
+            guard = self.local[action] = FloodGuard(rate, burst)
+        if not guard.bucket(participant_id).take():
+            return False
+        return self.shared is None or await self.shared.take(f"{action}:{participant_id}", rate, burst)

@@ -32,7 +32,7 @@ from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.bus import Bus, BusUnavailable
 from server.event_log import LoggedEvent, dump, session_topic
-from server.flood import FloodGuard
+from server.flood import Allowances
 from server.held import Held, lock_head
 from server.models import utcnow
 from server.state import Store, Stores
@@ -101,6 +101,7 @@ class Kernel:
         registry: Registry,
         stores: Stores,
         clock: Callable[[], datetime] = utcnow,
+        allowances: Allowances | None = None,
     ):
         self.sessionmaker = sessionmaker
         # Commands run on a bare connection: the ORM only where a store needs it.
@@ -109,8 +110,8 @@ class Kernel:
         self.registry = registry
         self.stores = stores
         self.clock = clock
-        # Per-action rate limits (``Context.limit``), one bucket per participant, in this process.
-        self.limits: dict[str, FloodGuard] = {}
+        # Per-action rate limits (``Context.limit``), per participant.
+        self.allowances = allowances or Allowances()
         self._turns: dict[int, asyncio.Lock] = {}
         # What each session's last command left, valid while nobody else wrote.
         self._held: dict[int, Held] = {}
@@ -198,7 +199,14 @@ class Kernel:
                     if now_actor != actor and not self.registry.may(now_actor.roles, command.type):
                         raise RolesChanged(command.type)
                     tx = Transaction(
-                        orm, connection, held, now_actor, self.clock(), self.registry, self.stores, limits=self.limits
+                        orm,
+                        connection,
+                        held,
+                        now_actor,
+                        self.clock(),
+                        self.registry,
+                        self.stores,
+                        allowances=self.allowances,
                     )
                     await tx.execute(command)
                     await tx.react()
@@ -276,7 +284,7 @@ class Transaction:
     opened: dict[type[Any], Store[Any]] = field(default_factory=dict)
     # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
     emitted: list[Emitted] = field(default_factory=list)
-    limits: dict[str, FloodGuard] = field(default_factory=dict)
+    allowances: Allowances = field(default_factory=Allowances)
     _rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -348,11 +356,8 @@ class Transaction:
             return None
         return participant
 
-    def limit(self, name: str, rate: float, burst: int) -> None:
-        guard = self.limits.get(name)
-        if guard is None:
-            guard = self.limits[name] = FloodGuard(rate, burst)
-        if not guard.bucket(self.actor.participant_id).take():
+    async def limit(self, name: str, rate: float, burst: int) -> None:
+        if not await self.allowances.take(name, self.actor.participant_id, rate, burst):
             raise Refused("rate_limited", "You are doing this too often; wait a moment and try again.")
 
     async def emit(self, type_: str, data: Callable[[], dict[str, Any]], recipients: Recipients = EVERYONE) -> None:

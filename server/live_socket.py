@@ -294,7 +294,10 @@ class LiveSocket(ServedSocket):
     async def _execute(self, actor: Actor, command: protocol.Command) -> str | None:
         tribune = self.tribune
         shared = tribune.shared_floods
-        if shared is not None and not await shared.take(actor.participant_id):
+        settings = tribune.settings
+        if shared is not None and not await shared.take(
+            f"frames:{actor.participant_id}", settings.commands_per_second, settings.command_burst
+        ):
             # The same person's sockets on other processes used the allowance.
             return error_message("rate_limited", "Too many messages; slow down.", command.id)
         try:

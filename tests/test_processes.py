@@ -283,3 +283,41 @@ async def test_one_person_on_two_processes_is_held_to_one_flood_limit(world):
     # The default allowance: a burst of 30, then 10 a second. Each process
     # alone would let 30 through, 60 together.
     assert sum(run) <= 30 + 10 * elapsed + 1, (run, elapsed)
+
+
+async def _submitted(server: ServerProcess, world, who: str, count: int) -> list[str]:
+    url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
+    async with websockets.connect(url) as socket:
+        assert json.loads(await socket.recv())["type"] == "snapshot"
+        outcomes = []
+        for n in range(count):
+            await socket.send(
+                json.dumps(
+                    {
+                        "type": "submit_question",
+                        "id": n,
+                        "text": f"Question {n} on port {server.port}?",
+                        "language": "en",
+                    }
+                )
+            )
+            while True:
+                message = json.loads(await asyncio.wait_for(socket.recv(), 10))
+                if message.get("id") == n:
+                    outcomes.append(message.get("code", message["type"]))
+                    break
+        return outcomes
+
+
+async def test_a_per_action_limit_holds_across_processes(world):
+    """Five questions at once, then one every ten seconds: a second process is no second allowance."""
+    async with private_redis() as redis:
+        first, second = ServerProcess(redis.url), ServerProcess(redis.url)
+        await asyncio.gather(first.start(), second.start())
+        try:
+            on_first = await _submitted(first, world, "france", 5)
+            on_second = await _submitted(second, world, "france", 5)
+        finally:
+            await asyncio.gather(first.stop(), second.stop())
+    assert on_first == ["ack"] * 5
+    assert on_second.count("ack") <= 1 and on_second.count("rate_limited") >= 4, on_second
