@@ -5,10 +5,12 @@ PostgreSQL database given, which is WIPED), connects L participants (each
 with its own socket, opened with the handshake a browser sends: per-message
 deflate offered as Chromium does; see bench/floor_fanout.py), and has them
 upvote the session's approved questions at R votes per second, each vote
-from another participant. Every participant's socket receives every count
-(`question_votes`); the latency is from the moment a vote is due to be sent
-(a fixed schedule, so a late sender counts against us) to the moment each
-client receives the count it produced, on the machine's monotonic clock.
+from another participant. Every participant's socket receives the counts
+(`question_votes`, which the server sends at most every
+TRIBUNE_COUNTS_EVERY_SECONDS per session, with every count that changed);
+the latency of a vote is from the moment it is due to be sent (a fixed
+schedule, so a late sender counts against us) to the moment each client
+receives a count that includes it, on the machine's monotonic clock.
 
 The clients run in W worker processes (default 2), since one Python
 process cannot read L x R messages a second; each reports its CPU share of
@@ -131,6 +133,8 @@ async def worker(args: dict, ready, start) -> dict:
 
     async def read(participant: int) -> None:
         seen = 0
+        # Per question (by index): how many of its votes this client has seen counted.
+        covered = [0] * len(question_ids)
         while seen < total:
             try:
                 message = await asyncio.wait_for(sockets[participant].recv(), max(0.001, deadline - time.monotonic()))
@@ -145,21 +149,30 @@ async def worker(args: dict, ready, start) -> dict:
             received = time.monotonic()
             if message.startswith('{"type":"snapshot"'):
                 snapshot = json.loads(message)
-                counted = sum(item["votes"] for item in snapshot["questions"]["items"])
                 outcome["snapshots"] += 1
-                outcome["lost"] += max(0, counted - seen)
-                seen, last_seqs[participant] = max(seen, counted), snapshot["seq"]
+                for item in snapshot["questions"]["items"]:
+                    n = index_of_question[item["id"]]
+                    if item["votes"] > covered[n]:
+                        outcome["lost"] += item["votes"] - covered[n]
+                        seen += item["votes"] - covered[n]
+                        covered[n] = item["votes"]
+                last_seqs[participant] = snapshot["seq"]
                 continue
             if not message.startswith(EVENT_TYPE):
                 if message.startswith('{"type":"heartbeat"') or message.startswith('{"type":"resumed"'):
                     last_seqs[participant] = max(last_seqs[participant], json.loads(message)["seq"])
                 continue
-            seen += 1
             event = json.loads(message)
             last_seqs[participant] = event["seq"]
-            voter = int(event["actor"]["name"].rsplit(" ", 1)[1])
-            k = vote_index(voter, index_of_question[event["data"]["id"]], listeners)
-            latencies.append(received - (t0 + k / rate))
+            for count in event["data"]["counts"]:
+                n = index_of_question[count["id"]]
+                # The votes on a question are the schedule's, in order: a count
+                # of c covers its first c votes.
+                for already in range(covered[n], count["votes"]):
+                    k = vote_index(already, n, listeners)
+                    latencies.append(received - (t0 + k / rate))
+                    seen += 1
+                covered[n] = max(covered[n], count["votes"])
             if len(sizes) < 1000:
                 sizes.append(len(message.encode()))
 

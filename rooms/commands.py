@@ -147,6 +147,18 @@ MAX_REACTION_EVENTS = 1000
 
 
 @dataclass(frozen=True)
+class Coalesced:
+    """Events of ``event_type`` come fast and only their latest value matters
+    to most people (vote counts): instead of telling everyone at each one,
+    the server runs ``command``, at most every so often per session, with
+    the ``key`` of each event since its last run (as ``ids``)."""
+
+    event_type: str
+    command: str
+    key: str
+
+
+@dataclass(frozen=True)
 class CommandSpec:
     name: str
     schema: type[Command]
@@ -160,6 +172,7 @@ class CommandSet:
     def __init__(self) -> None:
         self.specs: list[CommandSpec] = []
         self.reactions: list[tuple[str, Reaction]] = []
+        self.coalesced: list[Coalesced] = []
 
     def command(self, schema: type[Command], *, roles: Iterable[Role]) -> Callable[[Handler], Handler]:
         name = command_name(schema)
@@ -169,6 +182,11 @@ class CommandSet:
             return handler
 
         return register
+
+    def coalesce(self, event_type: str, command: type[Command], *, key: str = "id") -> None:
+        """Follow ``event_type`` events with ``command``, coalesced (see ``Coalesced``);
+        ``command`` has an ``ids`` field and is given to no role."""
+        self.coalesced.append(Coalesced(event_type, command_name(command), key))
 
     def reaction(self, *event_types: str) -> Callable[[Reaction], Reaction]:
         """Run the decorated function after each of these events, in the same transaction."""
@@ -195,7 +213,9 @@ class Registry:
     def __init__(self, *sets: CommandSet) -> None:
         self.specs: dict[str, CommandSpec] = {}
         self.reactions: dict[str, list[Reaction]] = {}
+        self.coalesced: dict[str, Coalesced] = {}
         for command_set in sets:
+            self.coalesced.update((rule.event_type, rule) for rule in command_set.coalesced)
             for event_type, reaction in command_set.reactions:
                 self.reactions.setdefault(event_type, []).append(reaction)
             for spec in command_set.specs:

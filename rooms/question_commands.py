@@ -11,9 +11,9 @@ from rooms.commands import PRINTABLE, Command, CommandSet, Context, EntityId, La
 from rooms.errors import Refused
 from rooms.floor import Floor, Kind
 from rooms.floor_commands import AddSpeaker
-from rooms.question_views import View, change_events, votes_event
+from rooms.question_views import View, change_events, counts_events, vote_view
 from rooms.questions import MAX_QUEUE, MAX_TEXT, MIN_TEXT, Board, Change, Question
-from rooms.recipients import Recipients
+from rooms.recipients import Recipients, only
 from rooms.roles import FLOOR_RUNNERS, SPEAKERS
 
 commands = CommandSet()
@@ -128,8 +128,7 @@ async def vote_question(ctx: Context, command: VoteQuestion) -> None:
     await ctx.limit(*VOTES)
     board = await ctx.state(Board, command.question_id)
     change = board.vote(command.question_id, ctx.actor.participant_id)
-    type_, data, recipients = votes_event(board, change.question)
-    await ctx.emit(type_, lambda: data, recipients)
+    await _voted(ctx, board, change.question, voted=True)
 
 
 class UnvoteQuestion(Command):
@@ -142,8 +141,37 @@ async def unvote_question(ctx: Context, command: UnvoteQuestion) -> None:
     await ctx.limit(*VOTES)
     board = await ctx.state(Board, command.question_id)
     change = board.unvote(command.question_id, ctx.actor.participant_id)
-    type_, data, recipients = votes_event(board, change.question)
-    await ctx.emit(type_, lambda: data, recipients)
+    await _voted(ctx, board, change.question, voted=False)
+
+
+async def _voted(ctx: Context, board: Board, question: Question, *, voted: bool) -> None:
+    # The voter sees their vote at once; everyone else sees the new count
+    # with the others of the moment (publish_votes), not one message a vote.
+    data = vote_view(board, question, voted=voted)
+    await ctx.emit("question_voted", lambda: data, only(ctx.actor.participant_id))
+
+
+class PublishVotes(Command):
+    """Sent by the server, never a client: the counts of the questions voted
+    on since the last time, in one event (at most every
+    ``TRIBUNE_COUNTS_EVERY_SECONDS`` per session)."""
+
+    type: Literal["publish_votes"]
+    ids: Annotated[list[EntityId], Field(max_length=10_000)]
+
+
+commands.coalesce("question_voted", PublishVotes)
+
+
+@commands.command(PublishVotes, roles=())
+async def publish_votes(ctx: Context, command: PublishVotes) -> None:
+    board = await ctx.state(Board, *command.ids)
+    for data, recipients in counts_events(board, command.ids):
+        await ctx.emit("question_votes", _given(data), recipients)
+
+
+def _given(data: View) -> Callable[[], View]:
+    return lambda: data
 
 
 # -- moderation ----------------------------------------------------------------

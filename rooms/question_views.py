@@ -12,6 +12,7 @@ from these same functions, so live delivery, replay and snapshot agree.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from rooms.floor_views import iso
@@ -162,7 +163,26 @@ def change_events(board: Board, change: Change) -> list[tuple[str, View, Recipie
     return events
 
 
-def votes_event(board: Board, question: Question) -> tuple[str, View, Recipients]:
-    """A vote changes one number, the same for all who see the question."""
-    recipients = EVERYONE if question.is_public else moderators_and(*board.author_ids(question))
-    return "question_votes", {"id": question.id, "votes": board.votes(question)}, recipients
+def vote_view(board: Board, question: Question, *, voted: bool) -> View:
+    """The voter's own vote, told to them at once (``question_voted``)."""
+    return {"id": question.id, "voted": voted, "votes": board.votes(question)}
+
+
+def counts_events(board: Board, question_ids: Iterable[int]) -> list[tuple[View, Recipients]]:
+    """The counts of these questions as they stand (``question_votes``): one
+    event for the public ones, to everyone; one per question the audience
+    does not see, to those who see it."""
+    public: list[View] = []
+    events: list[tuple[View, Recipients]] = []
+    for question_id in sorted(set(question_ids)):
+        question = board.questions.get(question_id)
+        if question is None:
+            continue
+        count = {"id": question_id, "votes": board.votes(question)}
+        if question.is_public:
+            public.append(count)
+        else:
+            events.append(({"counts": [count]}, moderators_and(*board.author_ids(question))))
+    if public:
+        events.insert(0, ({"counts": public}, EVERYONE))
+    return events

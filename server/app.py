@@ -29,6 +29,7 @@ from server import booth_pages, collector, event_log, models, pages, screen
 from server.auth import Standing, actor_in, participants_by_id
 from server.booth_store import BoothsStore
 from server.bus import Bus, create_bus
+from server.coalescer import Coalescer
 from server.db import create_engine, migrate, sessionmaker
 from server.flood import Allowances, FloodGuard, SharedBuckets, shared_buckets
 from server.floor_store import FloorStore
@@ -104,6 +105,8 @@ def create_app(
         commands = registry or command_registry()
         shared = shared_buckets(settings.bus_url)
         kernel = Kernel(maker, the_bus, commands, stores or state_stores(), allowances=Allowances(shared))
+        coalescer = Coalescer(commands, kernel.execute_for_server, settings.counts_every_seconds)
+        kernel.on_committed = coalescer.committed
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
             async with reader() as db:
@@ -193,6 +196,7 @@ def create_app(
             # is served there (server/live_socket.py), not through ASGI.
             yield {"tribune": app.state.tribune, "media": app.state.media}
         finally:
+            await coalescer.drain()
             await app.state.media.stop()
             for task in (heartbeat, watch, refresh):
                 task.cancel()

@@ -112,6 +112,8 @@ class Kernel:
         self.clock = clock
         # Per-action rate limits (``Context.limit``), per participant.
         self.allowances = allowances or Allowances()
+        # Told of what each committed command recorded (server.coalescer).
+        self.on_committed: Callable[[int, list[Emitted]], None] = lambda session_id, emitted: None
         self._turns: dict[int, asyncio.Lock] = {}
         # What each session's last command left, valid while nobody else wrote.
         self._held: dict[int, Held] = {}
@@ -164,6 +166,8 @@ class Kernel:
                         error.orig,
                     )
                     await asyncio.sleep(0.01 * attempt)
+        if tx.emitted:
+            self.on_committed(session_id, tx.emitted)
         for event in tx.events:
             try:
                 await self.bus.publish(session_topic(event.session_id), event.encode())

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # How soon a revoked link or a removed role ends its open sockets: each
     # process reads its sessions' revision this often.
     access_check_seconds: float = Field(0.5, gt=0)
+    # How often at most the counts everyone sees (question votes) are told, per session.
+    counts_every_seconds: float = Field(0.25, gt=0)
     # Messages held for a socket whose snapshot is being read, before the
     # client is disconnected (it resumes by last_seq).
     send_queue_size: int = Field(256, ge=8)

@@ -22,11 +22,14 @@ export class QuestionBoard {
         this.items.delete(data.id);
         this.queue = data.queue;
         return true;
-      case "question_votes": {
-        const item = this.items.get(data.id);
-        if (item) this.items.set(data.id, { ...item, votes: data.votes });
+      case "question_votes":
+        for (const count of data.counts) this.setVotes(count.id, count.votes);
         return true;
-      }
+      case "question_voted":
+        if (data.voted) this.voted.add(data.id);
+        else this.voted.delete(data.id);
+        this.setVotes(data.id, data.votes);
+        return true;
       case "question_queue":
         this.queue = data.queue;
         return true;
@@ -36,6 +39,11 @@ export class QuestionBoard {
       default:
         return false;
     }
+  }
+
+  setVotes(id, votes) {
+    const item = this.items.get(id);
+    if (item) this.items.set(id, { ...item, votes });
   }
 
   onAir() {

@@ -45,6 +45,7 @@ QUESTION_EVENT_TYPES = {
     "question_updated",
     "question_hidden",
     "question_votes",
+    "question_voted",
     "question_queue",
     "question_moderation",
 }

@@ -96,8 +96,11 @@ async def test_approve_queue_on_air_vote_and_merge(connect, world):
     ] == "Delegate of France"
 
     assert (await usa.command("vote_question", question_id=question_id))["type"] == "ack"
-    votes = await usa.next_event("question_votes")
-    assert votes["data"] == {"id": question_id, "votes": 1}
+    # The voter at once; everyone (the voter too) with the counts of the moment.
+    mine = await usa.next_event("question_voted")
+    assert mine["data"] == {"id": question_id, "voted": True, "votes": 1}
+    votes = await peru.next_event("question_votes")
+    assert votes["data"] == {"counts": [{"id": question_id, "votes": 1}]} and votes["actor"] is None
     again = await usa.command("vote_question", question_id=question_id)
     assert again["code"] == "already_voted"
     # Not approved yet: no vote.
@@ -254,3 +257,33 @@ async def test_open_sessions_show_questions_at_once(connect, world):
     await _submit(france, text="Seen by all at once")
     event = await peru.next_event("question_updated")
     assert event["data"]["question"]["state"] == "approved"
+
+
+async def test_counts_are_told_in_batches_and_the_voter_sees_their_vote_at_once(connect, world):
+    """Slido-like counts that move, not one message to everyone per vote."""
+    chair = await connect("chair")
+    ids = []
+    for who, text in (("france", "What of the stockpiles?"), ("peru", "And the funding of clearance?")):
+        await _submit(await connect(who), text=text)
+        ids.append((await chair.next_event("question_updated"))["data"]["question"]["id"])
+    for question_id in ids:
+        await chair.command("approve_question", question_id=question_id)
+    watcher = await connect("presenter")
+    voters = [await connect(who) for who in ("france", "france2", "peru", "usa", "icrc", "icbl")]
+    for voter in voters:
+        for question_id in ids:
+            await voter.send("vote_question", question_id=question_id)
+    for voter in voters:
+        for _ in ids:
+            assert (await voter.next_event("question_voted"))["data"]["voted"] is True
+    counts: dict[int, int] = {}
+    batches = 0
+    while counts != {ids[0]: 6, ids[1]: 6}:
+        event = await watcher.next_event("question_votes")
+        batches += 1
+        counts.update({count["id"]: count["votes"] for count in event["data"]["counts"]})
+    assert batches < 12, "one event per vote"
+    # A late joiner's snapshot and a replay agree with what was told live.
+    late = await connect("observer")
+    items = {item["id"]: item["votes"] for item in late.first["questions"]["items"]}
+    assert items == counts
