@@ -35,7 +35,7 @@ from server.hub import Connection
 from server.kernel import AccessLost, LinkRevoked, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
-from server.served_socket import SERVER_RESTART, Query, ServedSocket
+from server.served_socket import Query, ServedSocket
 from server.snapshot import read_for_connect, resumed, snapshot
 
 if TYPE_CHECKING:
@@ -70,15 +70,7 @@ class TribuneHttpProtocol(HttpToolsProtocol):
         if tribune is None or match is None:
             super().handle_websocket_upgrade()
             return
-        self.connections.discard(self)
-        socket = LiveSocket(tribune, self.server_state.connections, int(match[1]), self.config.ws_max_size)
-        request = [self.scope["method"].encode(), b" ", self.url, b" HTTP/1.1\r\n"]
-        for name, value in self.scope["headers"]:
-            request += [name, b": ", value, b"\r\n"]
-        request.append(b"\r\n")
-        socket.connection_made(self.transport)
-        socket.data_received(b"".join(request))
-        self.transport.set_protocol(socket)
+        self._hand_over(LiveSocket(tribune, self.server_state.connections, int(match[1]), self.config.ws_max_size))
 
     def _hand_over(self, socket: asyncio.Protocol) -> None:
         """Give the connection, its upgrade request replayed, to ``socket``."""
@@ -88,8 +80,10 @@ class TribuneHttpProtocol(HttpToolsProtocol):
             request += [name, b": ", value, b"\r\n"]
         request.append(b"\r\n")
         socket.connection_made(self.transport)
-        socket.data_received(b"".join(request))
+        # The transport is the socket's before it reads the request, so that
+        # whatever the request does, the socket is the one told of the end.
         self.transport.set_protocol(socket)
+        socket.data_received(b"".join(request))
 
 
 class LiveSocket(ServedSocket):
@@ -119,9 +113,8 @@ class LiveSocket(ServedSocket):
         super().connection_lost(exc)
         self._gone()
 
-    def shutdown(self) -> None:
-        """uvicorn is stopping: the client reconnects (to another process) and resumes."""
-        self.close(SERVER_RESTART, "server restarting: reconnect with last_seq")
+    # uvicorn is stopping (ServedSocket.shutdown): the client resumes elsewhere.
+    restart_reason = "server restarting: reconnect with last_seq"
 
     def write(self, frame: bytes) -> bool:
         """The hub's wire: write at once; False once the client's unread bytes pass the bound."""

@@ -81,9 +81,6 @@ class MediaWire(ServedSocket):
         self.paused = False
         self.pump()
 
-    def shutdown(self) -> None:
-        self.close(1012, "server restarting: reconnect")
-
     def leave(self) -> None:
         socket, self.socket = self.socket, None
         if socket is not None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs
 
 from starlette.requests import cookie_parser
+from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
@@ -73,13 +74,28 @@ class ServedSocket(asyncio.Protocol):
         self.server_connections.add(self)
 
     def data_received(self, data: bytes) -> None:
-        self.ws.receive_data(data)
-        for event in self.ws.events_received():
-            if isinstance(event, Request):
-                self._handshake(event)
-            elif isinstance(event, Frame):
-                self._frame(event)
-        self.flush()
+        try:
+            self.ws.receive_data(data)
+            for event in self.ws.events_received():
+                if isinstance(event, Request):
+                    self._handshake(event)
+                elif isinstance(event, Frame):
+                    self._frame(event)
+            self.flush()
+        except Exception as error:
+            # Whatever a client sent must not leave a connection nobody
+            # owns: it would hold every restart up. No traceback either, as
+            # it could carry the request, join token included.
+            log.warning("dropped a connection after %s", type(error).__name__)
+            self.drop()
+
+    def drop(self) -> None:
+        """End the connection now, without a closing handshake."""
+        self.leave()
+        self.is_closed = True
+        self.server_connections.discard(self)
+        if self.transport is not None:
+            self.transport.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.is_closed = True
@@ -98,6 +114,17 @@ class ServedSocket(asyncio.Protocol):
                 # websockets asks for the end of the TCP connection (after a close).
                 self.transport.close()
                 return
+
+    def shutdown(self) -> None:
+        """uvicorn is stopping: an open socket is told to reconnect (to
+        another process); one still in its handshake, or past its close, is
+        dropped, so the process exits within its grace period."""
+        if self.ws.state is State.OPEN:
+            self.close(SERVER_RESTART, self.restart_reason)
+        elif self.ws.state is not State.CLOSING:
+            self.drop()
+
+    restart_reason = "server restarting: reconnect"
 
     def close(self, code: int, reason: str) -> None:
         """Close with an application code; drop the connection if the client never answers."""
@@ -119,23 +146,35 @@ class ServedSocket(asyncio.Protocol):
 
     def _handshake(self, request: Request) -> None:
         settings = self.tribune.settings
-        origin, host = request.headers.get("Origin"), request.headers.get("Host")
+        try:
+            origin, host = request.headers.get("Origin"), request.headers.get("Host")
+            cookies = request.headers.get("Cookie", "")
+        except MultipleValuesError:
+            return self._reject(400, "A request carries one Host, one Origin and one Cookie header.\n")
         scheme = "wss" if self.transport is not None and self.transport.get_extra_info("sslcontext") else "ws"
         if not origin_allowed(origin, host, scheme, settings.allowed_origins, settings.base_url):
-            response = self.ws.reject(403, "This page's origin may not open the socket.\n")
-        else:
-            response = self.ws.accept(request)
+            return self._reject(403, "This page's origin may not open the socket.\n")
+        response = self.ws.accept(request)
         self.ws.send_response(response)
         if response.status_code != 101:
-            self.flush()
-            if self.transport is not None:
-                self.transport.close()
-            return
+            return self._refused()
         query = parse_qs(request.path.partition("?")[2])
         tokens = query.get("token")
-        token = tokens[0] if tokens else cookie_parser(request.headers.get("Cookie", "")).get(COOKIE)
+        token = tokens[0] if tokens else cookie_parser(cookies).get(COOKIE)
         self._keep_alive()
         self.opened(query, token)
+
+    def _reject(self, status: int, text: str) -> None:
+        self.ws.send_response(self.ws.reject(status, text))
+        self._refused()
+
+    def _refused(self) -> None:
+        """The handshake was answered with an error: that is the end of it."""
+        self.flush()
+        self.is_closed = True
+        self.server_connections.discard(self)
+        if self.transport is not None:
+            self.transport.close()
 
     def _frame(self, frame: Frame) -> None:
         if frame.opcode is Opcode.PONG:

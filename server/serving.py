@@ -40,6 +40,7 @@ def uvicorn_config(app: Any, settings: Settings, **options: Any) -> uvicorn.Conf
         port=settings.port,
         http=TribuneHttpProtocol,
         ws_per_message_deflate=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
         **options,
     )
 

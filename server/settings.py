@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     # How often each process tells its sockets the session's last seq, so a
     # lost last event is noticed and filled from the log.
     heartbeat_seconds: float = Field(5.0, gt=0)
+    # How long a stopping server waits for its connections to close before it exits anyway.
+    shutdown_grace_seconds: int = Field(10, ge=1)
     # How soon a revoked link or a removed role ends its open sockets: each
     # process reads its sessions' revision this often.
     access_check_seconds: float = Field(0.5, gt=0)
