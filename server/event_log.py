@@ -46,6 +46,8 @@ class LoggedEvent:
     seq: int
     recipients: Recipients
     payload: str
+    # Its type, as in the payload: what observers of the hub choose by.
+    type: str = ""
 
     @functools.cached_property
     def frame(self) -> bytes:
@@ -54,24 +56,28 @@ class LoggedEvent:
 
     def encode(self) -> bytes:
         """The bus form: a one-line header, then the payload as sent to clients."""
-        return f"{self.session_id} {self.seq} {self.recipients.encode()}\n".encode() + self.payload.encode()
+        header = f"{self.session_id} {self.seq} {self.type or '-'} {self.recipients.encode()}\n"
+        return header.encode() + self.payload.encode()
 
     @classmethod
     def decode(cls, data: bytes) -> LoggedEvent:
         header, _, payload = data.partition(b"\n")
-        session_id, seq, recipients = header.decode().split(" ", 2)
-        return cls(int(session_id), int(seq), Recipients.decode(recipients), payload.decode())
+        session_id, seq, type_, recipients = header.decode().split(" ", 3)
+        return cls(int(session_id), int(seq), Recipients.decode(recipients), payload.decode(), type_)
 
 
 async def read(db: AsyncSession, session_id: int, after: int, upto: int | None = None) -> list[LoggedEvent]:
     """Logged events with ``after < seq <= upto``, in order."""
-    query = select(models.SessionEvent.seq, models.SessionEvent.recipients, models.SessionEvent.payload).where(
-        models.SessionEvent.session_id == session_id, models.SessionEvent.seq > after
-    )
+    query = select(
+        models.SessionEvent.seq, models.SessionEvent.recipients, models.SessionEvent.payload, models.SessionEvent.type
+    ).where(models.SessionEvent.session_id == session_id, models.SessionEvent.seq > after)
     if upto is not None:
         query = query.where(models.SessionEvent.seq <= upto)
     rows = (await db.execute(query.order_by(models.SessionEvent.seq))).all()
-    return [LoggedEvent(session_id, seq, Recipients.decode(recipients), payload) for seq, recipients, payload in rows]
+    return [
+        LoggedEvent(session_id, seq, Recipients.decode(recipients), payload, type_)
+        for seq, recipients, payload, type_ in rows
+    ]
 
 
 async def replay(

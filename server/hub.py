@@ -45,6 +45,18 @@ MissedEvents = Callable[[int, int], Awaitable[list[str]]]
 Held = tuple[int | None, bytes | None]
 
 
+class Observer(Protocol):
+    """Something of the server that follows a session's events without being
+    anyone's socket (the media relay): it sees every event of the types it
+    asked for, whoever they are for, in seq order, gaps filled."""
+
+    def event(self, event: LoggedEvent) -> None: ...
+
+    def roster_changed(self) -> None:
+        """The people of the event changed (``tribune load``, ``tribune revoke``)."""
+        ...
+
+
 class Wire(Protocol):
     """Where a connection's frames go: a socket's transport."""
 
@@ -174,6 +186,8 @@ class Room:
     def __init__(self, session_id: int, read_log: ReadLog):
         self.session_id = session_id
         self.connections: set[Connection] = set()
+        # What each observer follows, by event type.
+        self.observers: dict[Observer, frozenset[str]] = {}
         self.seq: int | None = None
         # The event's revision when the sockets' roles were last judged.
         self.revision: int | None = None
@@ -201,6 +215,13 @@ class Room:
         self.seq = event.seq
         for connection in tuple(self.connections):
             connection.offer(event)
+        for observer, types in tuple(self.observers.items()):
+            if event.type in types:
+                observer.event(event)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.connections and not self.observers
 
     def catch_up_to(self, seq: int) -> None:
         if self._catch_up is None and self.seq is not None and seq > self.seq:
@@ -256,23 +277,39 @@ class Hub:
 
     async def join(self, connection: Connection) -> Room:
         """Register a socket before its snapshot is read, so nothing falls between."""
-        session_id = connection.actor.session_id
-        room = self.rooms.get(session_id)
-        if room is None:
-            room = self.rooms[session_id] = Room(session_id, self._read_log)
-            await self.bus.subscribe(session_topic(session_id))
+        room = await self._room(connection.actor.session_id)
         room.connections.add(connection)
         return room
 
     async def leave(self, connection: Connection) -> None:
-        session_id = connection.actor.session_id
+        room = self.rooms.get(connection.actor.session_id)
+        if room is not None:
+            room.connections.discard(connection)
+            await self._left(room)
+
+    async def observe(self, session_id: int, types: frozenset[str], observer: Observer) -> Room:
+        """Follow a session's events of these types (and its roster), before reading its state."""
+        room = await self._room(session_id)
+        room.observers[observer] = types
+        return room
+
+    async def unobserve(self, session_id: int, observer: Observer) -> None:
+        room = self.rooms.get(session_id)
+        if room is not None:
+            room.observers.pop(observer, None)
+            await self._left(room)
+
+    async def _room(self, session_id: int) -> Room:
         room = self.rooms.get(session_id)
         if room is None:
-            return
-        room.connections.discard(connection)
-        if not room.connections:
-            del self.rooms[session_id]
-            await self.bus.unsubscribe(session_topic(session_id))
+            room = self.rooms[session_id] = Room(session_id, self._read_log)
+            await self.bus.subscribe(session_topic(session_id))
+        return room
+
+    async def _left(self, room: Room) -> None:
+        if room.is_empty and self.rooms.get(room.session_id) is room:
+            del self.rooms[room.session_id]
+            await self.bus.unsubscribe(session_topic(room.session_id))
 
     def receive(self, topic: str, data: bytes) -> None:
         session_id = session_of_topic(topic)
@@ -342,6 +379,8 @@ class Hub:
         revision moved: roles change by ``tribune load``, and reading every
         participant of a big room (2000: 180-370 ms of the loop's time) at
         each heartbeat held every event behind it."""
+        for observer in tuple(room.observers):
+            observer.roster_changed()
         if self._current_actors is None or not room.connections:
             return
         # Only the sockets asked about: one that joins while the database is

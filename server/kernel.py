@@ -392,4 +392,4 @@ class Transaction:
                 "payload": payload,
             }
         )
-        self.events.append(LoggedEvent(self.session.id, seq, recipients, payload))
+        self.events.append(LoggedEvent(self.session.id, seq, recipients, payload, type_))

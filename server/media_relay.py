@@ -47,7 +47,7 @@ from rooms.roles import Role
 from server.auth import close_code
 from server.bus import Bus
 from server.event_log import LoggedEvent, dump
-from server.hub import Connection, CurrentActors, Hub
+from server.hub import CurrentActors, Hub
 from server.media_store import MediaState
 
 log = logging.getLogger(__name__)
@@ -176,42 +176,6 @@ class StreamState:
     key: bytes | None = None
 
 
-class _NoWire:
-    """The watch writes nowhere: it only listens."""
-
-    def write(self, frame: bytes) -> bool:
-        return True
-
-
-class _Watch(Connection):
-    """The relay's place in the hub: hears a session's events, is no one.
-
-    Its actor is a placeholder (participant 0): the hub's access check would
-    revoke it, which means nothing here."""
-
-    def __init__(self, session: SessionMedia, actor: Actor):
-        super().__init__(actor, _NoWire(), 1)
-        self.session = session
-
-    def offer(self, event: LoggedEvent) -> None:
-        head = event.payload[:60]
-        if any(f'"{kind}"' in head for kind in MOVERS):
-            self.session.refresh_soon()
-
-    def reply(self, text: str) -> None:
-        pass
-
-    def reply_frame(self, frame: bytes) -> None:
-        pass
-
-    def roster_changed(self) -> None:
-        # Read the media sockets' roles again, as the hub did for the command sockets.
-        self.session.check_access_soon()
-
-    def revoke(self, close_code: int) -> None:
-        pass
-
-
 class SessionMedia:
     """One session's channels in this process: listeners, publishers, stream state."""
 
@@ -225,12 +189,21 @@ class SessionMedia:
         self.streams: dict[tuple[str, int], StreamState] = {}
         self.subscribed: set[str] = set()
         self.remote_counts: dict[str, tuple[float, dict[str, int]]] = {}
-        self.watch: _Watch | None = None
         self._refreshing: asyncio.Task[None] | None = None
         self._again = False
         self._counts_sent: dict[str, int] | None = None
         self._counts_due: asyncio.TimerHandle | None = None
         self._checking: asyncio.Task[None] | None = None
+
+    # -- what the hub tells (server.hub.Observer) ------------------------------
+
+    def event(self, event: LoggedEvent) -> None:
+        # One of MOVERS: who may publish, and what each listener hears, may have changed.
+        self.refresh_soon()
+
+    def roster_changed(self) -> None:
+        # Read the media sockets' roles again, as the hub did for the command sockets.
+        self.check_access_soon()
 
     # -- state from the database -------------------------------------------
 
@@ -634,9 +607,7 @@ class MediaRelay:
                     return None
                 session = self.sessions[session_id] = SessionMedia(self, session_id, state)
                 await self.bus.subscribe(control_topic(session_id))
-                placeholder = Actor(0, "media relay", socket.actor.event_id, session_id, frozenset(), None, None, None)
-                session.watch = _Watch(session, placeholder)
-                room = await self.hub.join(session.watch)
+                room = await self.hub.observe(session_id, MOVERS, session)
                 room.started_at(state.last_seq)
                 # An event may have moved things between reading and joining.
                 session.refresh_soon()
@@ -656,8 +627,7 @@ class MediaRelay:
         session.counts_changed()
         if not session.sockets:
             del self.sessions[session.session_id]
-            if session.watch is not None:
-                await self.hub.leave(session.watch)
+            await self.hub.unobserve(session.session_id, session)
             await self.bus.unsubscribe(control_topic(session.session_id))
             await session.send_counts()
 

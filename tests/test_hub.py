@@ -249,3 +249,52 @@ async def test_roles_are_read_again_only_when_the_event_was_loaded_again():
     await hub.beat()
     assert asked == [[5, 6], [5, 6]]
     assert france.revoked == 4403 and peru.revoked is None
+
+
+class Follower:
+    """An observer of the hub, as the media relay is."""
+
+    def __init__(self):
+        self.seen: list[tuple[int, str]] = []
+        self.rosters = 0
+
+    def event(self, event):
+        self.seen.append((event.seq, event.type))
+
+    def roster_changed(self):
+        self.rosters += 1
+
+
+def typed(seq, type_):
+    return LoggedEvent(1, seq, only(99), f"e{seq}", type_)
+
+
+async def test_an_observer_sees_the_types_it_follows_in_order_gaps_filled_whoever_they_are_for():
+    bus, hub, log = await a_hub()
+    follower = Follower()
+    room = await hub.observe(1, frozenset({"floor_given", "mic_changed"}), follower)
+    room.started_at(0)
+    log.add(typed(1, "floor_given"), typed(2, "question_voted"), typed(3, "mic_changed"), typed(4, "floor_given"))
+    await bus.publish(session_topic(1), log.events[1].encode())
+    await bus.publish(session_topic(1), log.events[4].encode())  # 2 and 3 lost on the bus
+    await room.settled()
+    assert follower.seen == [(1, "floor_given"), (3, "mic_changed"), (4, "floor_given")]
+    assert hub.count(1) == 0  # an observer is nobody's socket
+
+
+async def test_an_observer_hears_the_roster_change_and_keeps_the_room_until_it_leaves():
+    bus, hub, log = await a_hub()
+    follower = Follower()
+    (await hub.observe(1, frozenset({"mic_changed"}), follower)).started_at(0)
+    await hub.beat()
+    log.revision += 1
+    await hub.beat()
+    assert follower.rosters == 2  # the room's first judgement, then the load
+    assert session_topic(1) in bus.topics
+    await hub.unobserve(1, follower)
+    assert 1 not in hub.rooms and session_topic(1) not in bus.topics
+
+
+def test_an_event_keeps_its_type_across_the_bus():
+    sent = LoggedEvent(3, 7, moderators_and(4, 5), '{"type":"mic_changed"}', "mic_changed")
+    assert LoggedEvent.decode(sent.encode()) == sent
