@@ -8,6 +8,7 @@ socket) for what the interpreter hears and their microphone.
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from rooms.roles import Role
@@ -17,7 +18,7 @@ from server.pages import _not_found, _session_context
 WORKS_HERE = frozenset({Role.INTERPRETER, Role.CAPTIONER})
 
 
-async def booth_page(request: Request):
+async def booth_page(request: Request) -> Response:
     context = await _session_context(request)
     if context is None:
         return _not_found(request)

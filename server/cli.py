@@ -11,26 +11,35 @@ import csv
 import io
 import json
 import sys
+from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import click
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import db
 from server.settings import SECRET_FILE, Settings, load_settings
+
+Sessions = async_sessionmaker[AsyncSession]
+# A participant's entry of `tribune links`.
+Entry = dict[str, Any]
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 DEMO_FILE = Path(__file__).parent / "demo" / "coop-assist-2020.yaml"
 DEMO_SLUG = "coop-assist-2020"
 
 
-def _settings(**overrides) -> Settings:
+def _settings(**overrides: Any) -> Settings:
     return load_settings(**{name: value for name, value in overrides.items() if value is not None})
 
 
-def _run(settings: Settings, work):
+def _run(settings: Settings, work: Callable[[Sessions], Awaitable[T]]) -> T:
     """Migrate, then run ``work(sessionmaker)`` on one engine, in one event loop."""
 
-    async def main():
+    async def main() -> T:
         engine = db.create_engine(settings.database_url)
         try:
             await db.migrate(engine)
@@ -42,7 +51,7 @@ def _run(settings: Settings, work):
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-def main():
+def main() -> None:
     """Tribune: hybrid multilateral meetings (list of speakers, interpretation).
 
     Settings come from TRIBUNE_* environment variables (TRIBUNE_DATABASE_URL,
@@ -50,11 +59,11 @@ def main():
 
 
 @main.command()
-def migrate():
+def migrate() -> None:
     """Bring the database schema up to date."""
     settings = _settings()
 
-    async def nothing(_sessionmaker):
+    async def nothing(_sessionmaker: Sessions) -> None:
         return None
 
     _run(settings, nothing)
@@ -63,17 +72,17 @@ def migrate():
 
 @main.command()
 @click.argument("event_file", type=click.Path(dir_okay=False, path_type=Path))
-def load(event_file: Path):
+def load(event_file: Path) -> None:
     """Create or update the event described in EVENT_FILE (YAML).
 
     Loading a file again updates the event; nothing is written if the file
     has any problem. See docs/event-format.md."""
     from server.links import WrongSecret
-    from server.loader import EventFileError, load_event_file
+    from server.loader import EventFileError, LoadReport, load_event_file
 
     settings = _settings()
 
-    async def work(sessionmaker):
+    async def work(sessionmaker: Sessions) -> LoadReport:
         return await load_event_file(sessionmaker, event_file, settings.secret)
 
     try:
@@ -96,7 +105,7 @@ def load(event_file: Path):
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
 @click.option("--event", "event_slug", help="Only this event (its slug).")
-def links(fmt: str, event_slug: str | None):
+def links(fmt: str, event_slug: str | None) -> None:
     """Print every participant's personal join link.
 
     Links are derived from the secret the events were loaded with: run this
@@ -174,7 +183,7 @@ def _refuse_revoke(reason: str) -> NoReturn:
     sys.exit(1)
 
 
-def _roles_text(entry: dict) -> str:
+def _roles_text(entry: Entry) -> str:
     parts = [",".join(entry["roles"]) or "-"]
     if entry.get("booth"):
         parts.append(f"booth:{entry['booth']}")
@@ -182,7 +191,7 @@ def _roles_text(entry: dict) -> str:
     return " ".join(parts)
 
 
-def _links_csv(entries: list[dict]) -> str:
+def _links_csv(entries: list[Entry]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["event", "key", "name", "delegation", "tier", "roles", "session_roles", "sessions", "url"])
@@ -203,7 +212,7 @@ def _links_csv(entries: list[dict]) -> str:
     return out.getvalue()
 
 
-def _links_table(entries: list[dict]) -> str:
+def _links_table(entries: list[Entry]) -> str:
     if not entries:
         return "No participants. Load an event first: tribune load EVENT.yaml"
     rows = [("EVENT", "KEY", "NAME", "DELEGATION", "ROLES", "URL")]
@@ -213,11 +222,11 @@ def _links_table(entries: list[dict]) -> str:
 
 
 @main.group()
-def export():
+def export() -> None:
     """Export meeting records."""
 
 
-def _output_option(command):
+def _output_option(command: F) -> F:
     return click.option(
         "--output",
         "-o",
@@ -226,7 +235,7 @@ def _output_option(command):
     )(command)
 
 
-def _export(what: str, write, output: Path | None) -> None:
+def _export(what: str, write: Callable[[Sessions, io.StringIO], Awaitable[int]], output: Path | None) -> None:
     """Run ``write(sessionmaker, out)`` and send the CSV to stdout or ``output``."""
     from server.export import UnknownSession
 
@@ -247,7 +256,7 @@ def _export(what: str, write, output: Path | None) -> None:
 @click.argument("session")
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @_output_option
-def export_speeches_command(session: str, fmt: str, output: Path | None):
+def export_speeches_command(session: str, fmt: str, output: Path | None) -> None:
     """Export the speeches of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
     from server.export import export_speeches
 
@@ -259,7 +268,7 @@ def export_speeches_command(session: str, fmt: str, output: Path | None):
 @click.option("--format", "fmt", type=click.Choice(["csv"]), default="csv", show_default=True)
 @click.option("--with-authors", is_flag=True, help="Name the authors of anonymous questions too.")
 @_output_option
-def export_questions_command(session: str, fmt: str, with_authors: bool, output: Path | None):
+def export_questions_command(session: str, fmt: str, with_authors: bool, output: Path | None) -> None:
     """Export the questions of SESSION (an id, EVENT_SLUG/SESSION_KEY, or a unique session key)."""
     from server.question_export import export_questions
 
@@ -273,7 +282,7 @@ def export_questions_command(session: str, fmt: str, with_authors: bool, output:
 @export.command("captions")
 @click.argument("session")
 @_output_option
-def export_captions_command(session: str, output: Path | None):
+def export_captions_command(session: str, output: Path | None) -> None:
     """Export the live captions of SESSION as CSV, each with its time and speech."""
     from server.export import export_captions
 
@@ -291,13 +300,13 @@ def export_captions_command(session: str, output: Path | None):
     show_default=True,
     help="Server processes sharing the address; more than one needs TRIBUNE_BUS_URL=redis://...",
 )
-def serve(demo: bool, host: str | None, port: int | None, workers: int):
+def serve(demo: bool, host: str | None, port: int | None, workers: int) -> None:
     """Run the web server (migrating the database first)."""
     settings = _settings(host=host, port=port)
     if workers > 1 and settings.bus_url.startswith("memory"):
         raise click.UsageError("--workers needs a bus between the processes: set TRIBUNE_BUS_URL=redis://host:6379/0")
 
-    async def prepare(sessionmaker):
+    async def prepare(sessionmaker: Sessions) -> str | None:
         if demo:
             return await _prepare_demo(sessionmaker, settings)
         return None
@@ -312,7 +321,7 @@ def serve(demo: bool, host: str | None, port: int | None, workers: int):
     serve_app(create_app, settings, workers)
 
 
-async def _prepare_demo(sessionmaker, settings: Settings) -> str:
+async def _prepare_demo(sessionmaker: Sessions, settings: Settings) -> str:
     from sqlalchemy import func, select
 
     from server import models
@@ -331,7 +340,11 @@ async def _prepare_demo(sessionmaker, settings: Settings) -> str:
     return "\n".join(lines + demo_links(entries, settings.base_url))
 
 
-def demo_links(entries: list[dict], base_url: str) -> list[str]:
+def _plain_participant(entry: Entry, tier: str) -> bool:
+    return bool(entry["tier"] == tier and entry["roles"] == ["participant"] and not entry["session_roles"])
+
+
+def demo_links(entries: list[Entry], base_url: str) -> list[str]:
     """The few links worth printing to try the demo, one person per part.
 
     The moderator is one who runs the floor of every session, so that every
@@ -339,20 +352,20 @@ def demo_links(entries: list[dict], base_url: str) -> list[str]:
     from rooms.delegations import DEFAULT_PRECEDENCE, TIER_LABELS
     from rooms.roles import Role, runs_floor
 
-    def first(test):
+    def first(test: Callable[[Entry], bool]) -> Entry | None:
         return next((entry for entry in entries if test(entry)), None)
 
-    def moderates_all(entry: dict) -> bool:
+    def moderates_all(entry: Entry) -> bool:
         return bool(entry["sessions"]) and all(
             runs_floor({Role(role) for role in session["roles"]}) for session in entry["sessions"]
         )
 
-    picks: list[tuple[str, dict | None]] = [("Moderator console (secretariat)", first(moderates_all))]
+    picks: list[tuple[str, Entry | None]] = [("Moderator console (secretariat)", first(moderates_all))]
     for tier in DEFAULT_PRECEDENCE:
         picks.append(
             (
                 f"Participant, {TIER_LABELS[tier]}",
-                first(lambda e, t=tier: e["tier"] == t and e["roles"] == ["participant"] and not e["session_roles"]),
+                first(partial(_plain_participant, tier=tier.value)),
             )
         )
     # Both French interpreters, to try a handover; the link opens the booth.

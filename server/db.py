@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy import Connection, event
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from server.sqlite_driver import one_hop_dbapi
 
@@ -28,7 +29,7 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
     # at the start of the transaction, so two commands on one session never
     # interleave their read and write (the pysqlite default defers BEGIN).
     @event.listens_for(engine.sync_engine, "connect")
-    def _connect(dbapi_connection, _record):
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -37,7 +38,7 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _begin(connection):
+    def _begin(connection: Connection) -> None:
         # Reads (snapshots, replays) need no lock: in WAL mode a deferred
         # transaction reads one consistent state of the database, and a
         # thousand people joining at once do not queue on the writer lock.
@@ -48,7 +49,7 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
 READ_ONLY = "tribune_read_only"
 
 
-def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker:
+def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:
     """Transactions on ``engine``; ``read_only`` ones never write and take no lock.
 
     A read sees one state of the database from its first statement to its
@@ -73,7 +74,7 @@ def alembic_config() -> Config:
 async def migrate(engine: AsyncEngine) -> None:
     """Bring the schema up to date (``tribune serve`` and every CLI command do)."""
 
-    def upgrade(connection):
+    def upgrade(connection: Connection) -> None:
         config = alembic_config()
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import csv
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import models
 
@@ -25,12 +26,15 @@ SPEECH_COLUMNS = [
 ]
 
 
+Sessions = async_sessionmaker[AsyncSession]
+
+
 class UnknownSession(LookupError):
     def __str__(self) -> str:
-        return self.args[0]
+        return str(self.args[0])
 
 
-async def resolve_session(db, ref: str) -> models.Session:
+async def resolve_session(db: AsyncSession, ref: str) -> models.Session:
     """A session by numeric id, by "EVENT_SLUG/SESSION_KEY", or by a key unique across events.
 
     A number is taken as an id first, since ids are what the pages show."""
@@ -47,9 +51,9 @@ async def resolve_session(db, ref: str) -> models.Session:
         if session is None:
             raise UnknownSession(f"no session {key!r} in event {slug!r}")
         return session
-    found = list(
+    found = (
         await db.execute(select(models.Session, models.Event.slug).join(models.Event).where(models.Session.key == ref))
-    )
+    ).all()
     if not found:
         raise UnknownSession(f"no session with id or key {ref!r}")
     if len(found) > 1:
@@ -58,7 +62,7 @@ async def resolve_session(db, ref: str) -> models.Session:
     return found[0][0]
 
 
-async def speech_rows(sessionmaker, ref: str) -> list[dict]:
+async def speech_rows(sessionmaker: Sessions, ref: str) -> list[dict[str, Any]]:
     async with sessionmaker() as db:
         session = await resolve_session(db, ref)
         result = await db.execute(
@@ -92,7 +96,7 @@ async def speech_rows(sessionmaker, ref: str) -> list[dict]:
         return rows
 
 
-async def export_speeches(sessionmaker, ref: str, out: TextIO) -> int:
+async def export_speeches(sessionmaker: Sessions, ref: str, out: TextIO) -> int:
     """Write the session's speeches as CSV; return how many."""
     rows = await speech_rows(sessionmaker, ref)
     writer = csv.DictWriter(out, fieldnames=SPEECH_COLUMNS, lineterminator="\n")
@@ -104,7 +108,7 @@ async def export_speeches(sessionmaker, ref: str, out: TextIO) -> int:
 CAPTION_COLUMNS = ["caption_id", "session", "language", "at", "speech_id", "speaker", "captioner", "text"]
 
 
-async def caption_rows(sessionmaker, ref: str) -> list[dict]:
+async def caption_rows(sessionmaker: Sessions, ref: str) -> list[dict[str, Any]]:
     """The session's live captions in the order typed, each with the speech it was typed during."""
     async with sessionmaker() as db:
         session = await resolve_session(db, ref)
@@ -130,7 +134,7 @@ async def caption_rows(sessionmaker, ref: str) -> list[dict]:
         ]
 
 
-async def export_captions(sessionmaker, ref: str, out: TextIO) -> int:
+async def export_captions(sessionmaker: Sessions, ref: str, out: TextIO) -> int:
     """Write the session's captions as CSV; return how many."""
     rows = await caption_rows(sessionmaker, ref)
     writer = csv.DictWriter(out, fieldnames=CAPTION_COLUMNS, lineterminator="\n")

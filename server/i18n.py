@@ -14,6 +14,7 @@ from __future__ import annotations
 import io
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import jinja2
 from babel.messages.mofile import write_mo
@@ -21,6 +22,7 @@ from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from markupsafe import Markup
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
 from rooms.languages import LANGUAGE_NAMES, RTL_LANGUAGES
@@ -80,7 +82,7 @@ def N_(text: str) -> str:
 SIGN_LANGUAGE_NAMES = {"ils": N_("International Sign")}
 
 
-def language_label(code: str, page_language: str) -> dict:
+def language_label(code: str, page_language: str) -> dict[str, str]:
     """A language as the pages show it: its code, its name, and the language
     that name is written in (for the ``lang`` attribute)."""
     if code in SIGN_LANGUAGE_NAMES:
@@ -140,7 +142,7 @@ def templates(language: str) -> Jinja2Templates:
     return Jinja2Templates(env=env)
 
 
-def render(request: Request, name: str, context: dict | None = None, status_code: int = 200):
+def render(request: Request, name: str, context: dict[str, Any] | None = None, status_code: int = 200) -> Response:
     """Render a page in the request's language; remember an explicit ``?lang=``."""
     language = choose_language(request)
     context = {"lang": language, "dir": text_direction(language), **(context or {})}

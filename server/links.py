@@ -7,8 +7,10 @@ from the secret, the event slug, the participant key and its token version.
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rooms.delegations import TIER_LABELS, Tier
 from rooms.roster import effective_roles, may_enter
@@ -21,7 +23,9 @@ class WrongSecret(Exception):
     links printed with it would all be refused."""
 
 
-async def participant_links(sessionmaker, settings: Settings, event_slug: str | None = None) -> list[dict]:
+async def participant_links(
+    sessionmaker: async_sessionmaker[AsyncSession], settings: Settings, event_slug: str | None = None
+) -> list[dict[str, Any]]:
     """One entry per participant, ordered by event and then as first loaded.
 
     Raises WrongSecret when a participant's token from this secret is not the
@@ -82,7 +86,7 @@ async def participant_links(sessionmaker, settings: Settings, event_slug: str | 
     links = []
     for person in people:
         event = by_event[person.event_id]
-        delegation = delegations.get(person.delegation_id)
+        delegation = delegations.get(person.delegation_id) if person.delegation_id is not None else None
         overrides = session_roles.get(person.id, {})
         keys = {session.id: session.key for session in sessions_of[event.id]}
         entering = []

@@ -25,6 +25,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from websockets.protocol import State
 
 from rooms.actor import Actor
+from rooms.commands import Command
 from rooms.errors import Refused
 from rooms.floor_views import iso
 from server import event_log, protocol
@@ -97,7 +98,7 @@ class LiveSocket(ServedSocket):
         self.actor: Actor | None = None
         # Frames (or replies to them) waiting for the socket to open or for
         # the command before them: replies go out in the order frames came.
-        self.waiting: deque[str | protocol.Command] = deque()
+        self.waiting: deque[str | Command] = deque()
         self.worker: asyncio.Task[None] | None = None
         self.presence_key: str | None = None
         # The hash of the join link it opened with (server.revocation).
@@ -284,7 +285,7 @@ class LiveSocket(ServedSocket):
         if self.connection is not None:  # else the client hung up: the reply has nowhere to go
             self.connection.reply(text)
 
-    async def _execute(self, actor: Actor, command: protocol.Command) -> str | None:
+    async def _execute(self, actor: Actor, command: Command) -> str | None:
         tribune = self.tribune
         shared = tribune.shared_floods
         settings = tribune.settings

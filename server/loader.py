@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from pydantic import (
     ValidationError,
 )
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from interpretation.channels import is_sign_language
 from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONSORED, Tier
@@ -261,8 +263,8 @@ class _EventFileLoader(yaml.SafeLoader):
         # node -> (values in it, levels deep), aliases expanded.
         self.measures: dict[yaml.Node, tuple[int, int]] = {}
 
-    def compose_node(self, parent, index):
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        event: Any = self.peek_event()  # type: ignore[no-untyped-call]  # untyped in types-PyYAML
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             target = super().compose_node(parent, index)
@@ -308,19 +310,19 @@ class _EventFileLoader(yaml.SafeLoader):
     # PyYAML flattens merge keys (<<: *rules) into the nodes themselves; flatten
     # copies instead, so that the tree stays as written for the checks of
     # duplicate keys and for the line numbers of problems.
-    def construct_mapping(self, node, deep=False):
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         copy = _copy_of(node)
         assert isinstance(copy, yaml.MappingNode)
         return super().construct_mapping(copy, deep)
 
-    def flatten_mapping(self, node):
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
         node.value = [
             (key, _copy_of(value)) if key.tag == "tag:yaml.org,2002:merge" else (key, value)
             for key, value in node.value
         ]
         super().flatten_mapping(node)
 
-    def construct_object(self, node, deep=False):
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
         # Some scalars pass YAML's patterns yet fail in Python (2020-12-32,
         # an integer of 5000 digits): report them at their line, not as a crash.
         try:
@@ -348,7 +350,7 @@ def _copy_of(node: yaml.Node) -> yaml.Node:
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.SequenceNode):
-        return node.value
+        return list(node.value)
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return []
@@ -484,7 +486,7 @@ class _Validated:
         )
 
     @classmethod
-    def salvage(cls, data: dict) -> _Validated:
+    def salvage(cls, data: dict[str, Any]) -> _Validated:
         """The parts of a file that validate on their own when the whole does not."""
         items = {name: _valid_items(model, data.get(name, [])) for name, model in _LISTS.items()}
         return cls(
@@ -671,7 +673,7 @@ def _check_delegation_sizes(parts: _Validated) -> list[tuple[Path_, str]]:
     return problems
 
 
-def _duplicates(values, where: Path_, what: str, suffix: str | None = None) -> list[tuple[Path_, str]]:
+def _duplicates(values: Iterable[Any], where: Path_, what: str, suffix: str | None = None) -> list[tuple[Path_, str]]:
     """Values seen before among ``values``, pairs of (place in the list, value)."""
     seen: dict[Any, int] = {}
     problems = []
@@ -709,7 +711,7 @@ def _duplicate_mapping_keys(
     return problems
 
 
-def _node_at(root: yaml.Node, loc) -> yaml.Node:
+def _node_at(root: yaml.Node, loc: Iterable[int | str]) -> yaml.Node:
     """The deepest node of the file along a validation path."""
     node = root
     for part in loc:
@@ -774,7 +776,7 @@ class LoadReport:
         return "\n".join(lines)
 
 
-async def load_event_file(sessionmaker, path: str | Path, secret: str) -> LoadReport:
+async def load_event_file(sessionmaker: async_sessionmaker[AsyncSession], path: str | Path, secret: str) -> LoadReport:
     path = Path(path)
     return await load_event(sessionmaker, parse_event(_read_event_file(path), path.name), secret)
 
@@ -797,15 +799,15 @@ def _read_event_file(path: Path) -> str:
         ) from None
 
 
-async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
+async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: EventSpec, secret: str) -> LoadReport:
     """Create or update the event in one transaction (all or nothing)."""
     if not secret:
         raise ValueError("a secret is needed to derive join tokens")
     async with sessionmaker() as db, db.begin():
-        event = await db.scalar(select(models.Event).where(models.Event.slug == spec.event.slug))
-        created = event is None
+        found = await db.scalar(select(models.Event).where(models.Event.slug == spec.event.slug))
+        created = found is None
+        event = models.Event(slug=spec.event.slug) if found is None else found
         if created:
-            event = models.Event(slug=spec.event.slug)
             db.add(event)
         info = spec.event
         event.titles, event.descriptions = dict(info.title), dict(info.description)
@@ -860,7 +862,9 @@ async def load_event(sessionmaker, spec: EventSpec, secret: str) -> LoadReport:
     return report
 
 
-async def _assign_languages(db, event_id: int, people: list[ParticipantSpec], rows: dict[str, Any]) -> None:
+async def _assign_languages(
+    db: AsyncSession, event_id: int, people: list[ParticipantSpec], rows: dict[str, Any]
+) -> None:
     """Booths and captions languages are replaced wholesale, like roles."""
     await db.execute(
         delete(models.LanguageAssignment).where(
@@ -891,7 +895,14 @@ async def _assign_languages(db, event_id: int, people: list[ParticipantSpec], ro
             )
 
 
-async def _upsert(db, model, event_id: int, items, counts: Counts, fill) -> dict[str, Any]:
+async def _upsert(
+    db: AsyncSession,
+    model: type[Any],
+    event_id: int,
+    items: Iterable[Any],
+    counts: Counts,
+    fill: Callable[[Any, Any], None],
+) -> dict[str, Any]:
     existing = {row.key: row for row in await db.scalars(select(model).where(model.event_id == event_id))}
     rows = {}
     for item in items:
@@ -932,7 +943,12 @@ def _fill_delegation(row: models.Delegation, item: DelegationSpec) -> None:
 
 
 def _fill_participant(
-    row: models.Participant, item: ParticipantSpec, slug: str, secret: str, sessions, delegations
+    row: models.Participant,
+    item: ParticipantSpec,
+    slug: str,
+    secret: str,
+    sessions: dict[str, models.Session],
+    delegations: dict[str, models.Delegation],
 ) -> None:
     row.name, row.title, row.is_sponsored = item.name, item.title, item.sponsored
     row.delegation_id = delegations[item.delegation].id if item.delegation else None

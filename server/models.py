@@ -17,16 +17,17 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timestamps are always aware UTC in Python, whatever the engine keeps."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -34,7 +35,7 @@ class UTCDateTime(TypeDecorator):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -64,7 +65,7 @@ class Event(Base):
     # and description keep one text for what has no viewer language.
     titles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     descriptions: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
-    languages: Mapped[list] = mapped_column(JSON, default=list)
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     max_delegation_members: Mapped[int] = mapped_column(Integer, default=3)
     # Bumped by every load of the event file: what a process holds of the
     # event's sessions and people (server/held.py) is stale once it moves.
@@ -94,8 +95,8 @@ class Session(Base):
     room: Mapped[str | None] = mapped_column(String(200))
     is_hybrid: Mapped[bool] = mapped_column(Boolean, default=True)
     # Floor rules (see rooms.floor.FloorRules).
-    precedence: Mapped[list] = mapped_column(JSON)
-    time_limits: Mapped[dict] = mapped_column(JSON)
+    precedence: Mapped[list[str]] = mapped_column(JSON)
+    time_limits: Mapped[dict[str, int | None]] = mapped_column(JSON)
     point_of_order_limit: Mapped[int | None] = mapped_column(Integer)
     right_of_reply_limit: Mapped[int | None] = mapped_column(Integer)
     is_list_closed: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -137,7 +138,7 @@ class Participant(Base):
     delegation_id: Mapped[int | None] = mapped_column(ForeignKey("delegations.id", ondelete="SET NULL"))
     is_sponsored: Mapped[bool] = mapped_column(Boolean, default=False)
     # The ids of the sessions this participant may enter; NULL means all.
-    session_ids: Mapped[list | None] = mapped_column(JSON)
+    session_ids: Mapped[list[int] | None] = mapped_column(JSON)
     # Only a hash of the join token is kept; the token itself is derived from
     # the secret (server/tokens.py) so links can be printed again.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -314,7 +315,7 @@ class QuestionTopic(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     key: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer, default=0)
-    texts: Mapped[dict] = mapped_column(JSON, default=dict)
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
 
 
 class Question(Base):

@@ -6,13 +6,15 @@ are drawn by the plain JS modules in static/ from the WebSocket's messages.
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.dates import format_date, format_time
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from starlette.requests import Request
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from rooms.actor import Actor
@@ -34,7 +36,7 @@ def _zone(name: str) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def _content(row: models.Event | models.Session, language: str) -> dict:
+def _content(row: models.Event | models.Session, language: str) -> dict[str, Any]:
     """The title and description in the viewer's language, and the language each is in."""
     title = pick(row.titles or {"": row.title}, language)
     description = pick(row.descriptions or ({"": row.description} if row.description else {}), language)
@@ -46,7 +48,7 @@ def _content(row: models.Event | models.Session, language: str) -> dict:
     }
 
 
-def _session_view(session: models.Session, event: models.Event, language: str, actor: Actor | None) -> dict:
+def _session_view(session: models.Session, event: models.Event, language: str, actor: Actor | None) -> dict[str, Any]:
     zone = _zone(event.timezone)
     return {
         "id": session.id,
@@ -64,15 +66,15 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
     }
 
 
-def _languages(codes: list[str] | None, language: str) -> list[dict]:
+def _languages(codes: list[str] | None, language: str) -> list[dict[str, str]]:
     return [language_label(code, language) for code in codes or []]
 
 
-async def _me(db, request: Request) -> models.Participant | None:
+async def _me(db: AsyncSession, request: Request) -> models.Participant | None:
     return await participant_by_token(db, request.cookies.get(COOKIE))
 
 
-def _me_view(participant: models.Participant | None) -> dict | None:
+def _me_view(participant: models.Participant | None) -> dict[str, Any] | None:
     if participant is None:
         return None
     return {
@@ -81,7 +83,7 @@ def _me_view(participant: models.Participant | None) -> dict | None:
     }
 
 
-async def home(request: Request):
+async def home(request: Request) -> Response:
     language = choose_language(request)
     async with request.app.state.tribune.reader() as db:
         participant = await _me(db, request)
@@ -110,7 +112,7 @@ async def home(request: Request):
     return render(request, "home.html", {"events": programme, "me": _me_view(participant)})
 
 
-async def join(request: Request):
+async def join(request: Request) -> Response:
     """A personal join link: remember the token in a cookie and take the person
     into the session the meeting is in (server/landing.py); those who run its
     floor land on the console."""
@@ -148,7 +150,7 @@ def _console(actor: Actor) -> str:
     return ""
 
 
-async def _session_context(request: Request):
+async def _session_context(request: Request) -> dict[str, Any] | None:
     """The session, its event and the cookie's standing there; None if no such session."""
     language = choose_language(request)
     async with request.app.state.tribune.reader() as db:
@@ -171,18 +173,18 @@ async def _session_context(request: Request):
         }
 
 
-def _not_found(request: Request):
+def _not_found(request: Request) -> Response:
     return render(request, "404.html", status_code=404)
 
 
-async def participant_page(request: Request):
+async def participant_page(request: Request) -> Response:
     context = await _session_context(request)
     if context is None:
         return _not_found(request)
     return render(request, "session.html", context)
 
 
-async def moderator_page(request: Request):
+async def moderator_page(request: Request) -> Response:
     context = await _session_context(request)
     if context is None:
         return _not_found(request)

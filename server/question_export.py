@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from rooms.floor_views import iso
 from server import models
-from server.export import resolve_session
+from server.export import Sessions, resolve_session
 from server.localized import primary
 from server.question_store import load_board, load_votes
 
@@ -48,7 +48,7 @@ def neutralise(value: object) -> str:
     return "'" + text if text.startswith(_FORMULA_STARTS) else text
 
 
-async def question_rows(sessionmaker, ref: str, *, with_authors: bool = False) -> list[dict[str, str]]:
+async def question_rows(sessionmaker: Sessions, ref: str, *, with_authors: bool = False) -> list[dict[str, str]]:
     async with sessionmaker() as db:
         session = await resolve_session(db, ref)
         board = await load_board(db, session)
@@ -87,7 +87,7 @@ async def question_rows(sessionmaker, ref: str, *, with_authors: bool = False) -
     return rows
 
 
-async def export_questions(sessionmaker, ref: str, out: TextIO, *, with_authors: bool = False) -> int:
+async def export_questions(sessionmaker: Sessions, ref: str, out: TextIO, *, with_authors: bool = False) -> int:
     """Write the session's questions as CSV; return how many."""
     rows = await question_rows(sessionmaker, ref, with_authors=with_authors)
     writer = csv.DictWriter(out, fieldnames=QUESTION_COLUMNS, lineterminator="\n")

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from rooms.questions import State
 from server import models
@@ -21,7 +22,9 @@ if TYPE_CHECKING:
     from server.loader import Counts, EventSpec
 
 
-async def load_questions(db, spec: EventSpec, sessions: dict[str, Any], participants: dict[str, Any], counts: Counts):
+async def load_questions(
+    db: AsyncSession, spec: EventSpec, sessions: dict[str, Any], participants: dict[str, Any], counts: Counts
+) -> None:
     topic_ids: dict[tuple[str, str], int] = {}
     for item in spec.sessions:
         session = sessions[item.key]
@@ -54,12 +57,12 @@ async def load_questions(db, spec: EventSpec, sessions: dict[str, Any], particip
         session = sessions[question.session]
         author = participants[question.author]
         topic_id = topic_ids.get((question.session, question.topic)) if question.topic else None
-        row = existing_questions.get((session.id, question.key))
-        if row is None:
+        stored = existing_questions.get((session.id, question.key))
+        if stored is None:
             submitted = question.submitted
             if submitted is not None and submitted.tzinfo is None:
                 submitted = submitted.replace(tzinfo=zone)
-            row = models.Question(
+            stored = models.Question(
                 session_id=session.id,
                 key=question.key,
                 state=State.PENDING.value,
@@ -67,13 +70,13 @@ async def load_questions(db, spec: EventSpec, sessions: dict[str, Any], particip
                 submitted_at=submitted or now,
                 updated_at=now,
             )
-            db.add(row)
+            db.add(stored)
             counts.created += 1
-        elif row.state != State.PENDING.value or row.original_text is not None:
+        elif stored.state != State.PENDING.value or stored.original_text is not None:
             continue  # moderated since: the meeting's record wins
         else:
             counts.updated += 1
-        row.author_id, row.delegation_id = author.id, author.delegation_id
-        row.text, row.language, row.topic_id = question.text, question.language, topic_id
-        row.is_anonymous, row.wants_to_ask = question.anonymous, question.ask_myself
+        stored.author_id, stored.delegation_id = author.id, author.delegation_id
+        stored.text, stored.language, stored.topic_id = question.text, question.language, topic_id
+        stored.is_anonymous, stored.wants_to_ask = question.anonymous, question.ask_myself
     await db.flush()

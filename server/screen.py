@@ -11,13 +11,14 @@ The page's language (``?lang=``) is the language the topics are shown in.
 from __future__ import annotations
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from server.i18n import render
 from server.pages import _not_found, _session_context
 
 
-async def screen_page(request: Request):
+async def screen_page(request: Request) -> Response:
     context = await _session_context(request)
     if context is None:
         return _not_found(request)
