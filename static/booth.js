@@ -3,13 +3,13 @@
 // Audio goes through static/media.js (TribuneMedia) when it is there.
 
 import {
-  Connection,
   FloorView,
   connectionBadge,
   el,
   formatSeconds,
   languageName,
   pageConfig,
+  pageConnection,
   readJSON,
   run,
   showStatus,
@@ -37,30 +37,29 @@ let media = null;
 let publishing = null; // the channel my microphone is on
 let listeningTo = null;
 
-const connection = new Connection(sessionId, {
-  onState: connectionBadge(),
-  onError: (error) => showStatus(error.message, "error"),
-  onSnapshot: (message) => {
-    snapshot = message;
-    me = message.me;
-    const interpretation = message.interpretation || {};
-    channels.clear();
-    for (const channel of interpretation.channels || []) {
-      if (channel.kind !== "captions") channels.set(channel.language, { ...channel });
-    }
-    booth = interpretation.booth;
-    captioning = interpretation.captioning;
-    advice = null;
-    $("captions").replaceChildren(...(interpretation.captions || []).map(captionLine));
-    $("chat-log").replaceChildren(...(booth?.messages || []).map(chatLine));
-    setUp();
-  },
-  onFloor: (floor, message) => {
-    floorView.render(floor);
-    $("slow-down-field").hidden = !booth || !floor.current;
-    if (message && message.seq !== undefined) apply(message);
-    render();
-  },
+const connection = pageConnection();
+connection.on("state", connectionBadge());
+connection.on("error", (error) => showStatus(error.message, "error"));
+connection.on("snapshot", (message) => {
+  snapshot = message;
+  me = message.me;
+  const interpretation = message.interpretation || {};
+  channels.clear();
+  for (const channel of interpretation.channels || []) {
+    if (channel.kind !== "captions") channels.set(channel.language, { ...channel });
+  }
+  booth = interpretation.booth;
+  captioning = interpretation.captioning;
+  advice = null;
+  $("captions").replaceChildren(...(interpretation.captions || []).map(captionLine));
+  $("chat-log").replaceChildren(...(booth?.messages || []).map(chatLine));
+  setUp();
+});
+connection.on("floor", (floor, message) => {
+  floorView.render(floor);
+  $("slow-down-field").hidden = !booth || !floor.current;
+  if (message && message.seq !== undefined) apply(message);
+  render();
 });
 const floorView = new FloorView(connection);
 

@@ -3,7 +3,7 @@
 // microphone, which goes to the floor while they hold it.
 
 import { TribuneMedia } from "./media.js";
-import { languageName, pageConfig, t } from "./tribune.js";
+import { languageName, pageConfig, pageConnection, t } from "./tribune.js";
 
 const { session_id: sessionId } = pageConfig();
 const picker = document.getElementById("listen-channel");
@@ -185,12 +185,11 @@ function showCaption(data) {
   captions.hidden = false;
 }
 
-document.addEventListener("tribune:message", (event) => {
-  const { message, connection } = event.detail;
-  if (message.type === "snapshot") snapshot = message;
-  if (message.type === "caption") showCaption(message.data);
-  // After the page's connection has applied the message to its floor.
-  queueMicrotask(() => followFloor(connection));
+const connection = pageConnection();
+connection.on("snapshot", (message) => {
+  snapshot = message;
 });
+connection.on("caption", (message) => showCaption(message.data));
+connection.on("floor", () => followFloor(connection));
 
 if (localStorage.getItem(LISTENING)) setListening(true);

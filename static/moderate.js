@@ -29,21 +29,20 @@ const button = (id) => document.getElementById(id);
 let floor = null;
 let may = new Set();
 
-const connection = pageConnection({
-  onState: connectionBadge(),
-  onError: (error) => showStatus(errorText(error), "error"),
-  onSnapshot: (snapshot) => {
-    may = new Set(snapshot.me.may);
-    if (!may.has("give_floor")) {
-      // The roles changed since the page was rendered.
-      document.querySelector(".columns").replaceChildren(el("section", { class: "card notice" }, el("h2", {}, t("not_runner"))));
-      connection.stop();
-      return;
-    }
-    fillDelegations(snapshot.delegations);
-  },
-  onFloor: (state) => render(state),
+const connection = pageConnection();
+connection.on("state", connectionBadge());
+connection.on("error", (error) => showStatus(errorText(error), "error"));
+connection.on("snapshot", (snapshot) => {
+  may = new Set(snapshot.me.may);
+  if (!may.has("give_floor")) {
+    // The roles changed since the page was rendered.
+    document.querySelector(".columns").replaceChildren(el("section", { class: "card notice" }, el("h2", {}, t("not_runner"))));
+    connection.stop();
+    return;
+  }
+  fillDelegations(snapshot.delegations);
 });
+connection.on("floor", (state) => render(state));
 const floorView = new FloorView(connection);
 const floorLanguage = new FloorLanguage(connection);
 

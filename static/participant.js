@@ -29,16 +29,15 @@ const askLanguage = document.getElementById("ask-language");
 let me = null;
 let may = new Set();
 
-const connection = pageConnection({
-  onState: connectionBadge(),
-  onError: (error) => showStatus(errorText(error), "error"),
-  onSnapshot: (snapshot) => {
-    me = snapshot.me;
-    may = new Set(me.may);
-    setUpAsking();
-  },
-  onFloor: (floor) => render(floor),
+const connection = pageConnection();
+connection.on("state", connectionBadge());
+connection.on("error", (error) => showStatus(errorText(error), "error"));
+connection.on("snapshot", (snapshot) => {
+  me = snapshot.me;
+  may = new Set(me.may);
+  setUpAsking();
 });
+connection.on("floor", (floor) => render(floor));
 const floorView = new FloorView(connection);
 const floorLanguage = new FloorLanguage(connection);
 

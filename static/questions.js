@@ -1,8 +1,7 @@
 // Questions on the participant page and the moderator console. It follows
-// the page's own connection (tribune.js dispatches every message) and sends
-// its commands on it. Question text is always set as text, never as HTML.
+// the page's own connection (pageConnection) and sends its commands on it. Question text is always set as text, never as HTML.
 
-import { Connection, el, run, t } from "./tribune.js";
+import { el, pageConnection, run, t } from "./tribune.js";
 import { QuestionBoard, authorLine } from "./question_state.js";
 
 const root = document.getElementById("questions");
@@ -15,8 +14,7 @@ let board = null;
 let me = null;
 let may = new Set();
 
-function receive({ connection: from, message }) {
-  connection = from;
+function receive(message) {
   if (message.type === "snapshot") {
     me = message.me;
     may = new Set(me.may);
@@ -31,10 +29,10 @@ function receive({ connection: from, message }) {
 }
 
 if (root) {
-  window.addEventListener("tribune:message", (event) => receive(event.detail));
-  // The page's socket may have delivered its snapshot before this module ran.
-  const early = Connection.latest;
-  if (early?.snapshot) receive({ connection: early, message: early.snapshot });
+  connection = pageConnection();
+  connection.on("snapshot", receive);
+  // Floor events too: they move a question's place on the list of speakers.
+  connection.on("*", receive);
 }
 
 function send(type, fields, success = null) {

@@ -1,25 +1,23 @@
 // The projector view: who speaks, for how long still, who is next, and the
 // question on air. Nothing to click; it follows the session live.
 
-import { Connection, FloorView, connectionBadge, el, kindLabel, pageConfig } from "./tribune.js";
+import { FloorView, connectionBadge, el, kindLabel, pageConnection } from "./tribune.js";
 import { QuestionBoard, authorLine } from "./question_state.js";
 
-const { session_id: sessionId } = pageConfig();
 const lang = document.documentElement.lang;
 // Enough for the room to see what is coming, short enough to read from afar.
 const NEXT_SHOWN = 4;
 
 let board = null;
 
-const connection = new Connection(sessionId, {
-  onState: connectionBadge(),
-  onSnapshot: (snapshot) => {
-    board = new QuestionBoard(snapshot.questions);
-  },
-  onFloor: (floor, message) => {
-    if (board && message.type !== "snapshot") board.apply(message.type, message.data || {});
-    render(floor);
-  },
+const connection = pageConnection();
+connection.on("state", connectionBadge());
+connection.on("snapshot", (snapshot) => {
+  board = new QuestionBoard(snapshot.questions);
+});
+connection.on("floor", (floor, message) => {
+  if (board && message.type !== "snapshot") board.apply(message.type, message.data || {});
+  render(floor);
 });
 const floorView = new FloorView(connection);
 

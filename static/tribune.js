@@ -92,11 +92,10 @@ export function t(key, values = {}) {
  *
  * It remembers the last event's seq and reconnects with backoff passing
  * `last_seq`, so the server replays what was missed (or sends a snapshot).
- * Every message carrying `floor` goes to `onFloor`; commands return promises
- * settled by the matching ack or error.
+ * Commands return promises settled by the matching ack or error.
  *
- * Other scripts on the page (a questions panel, a listening panel) share the
- * page's one connection and subscribe to what they need:
+ * Every script of a page (the page's own, a questions panel, a listening
+ * panel) shares the page's one connection and follows it one way, `on`:
  *
  *   import { pageConnection } from "./tribune.js";
  *   const connection = pageConnection();
@@ -105,16 +104,15 @@ export function t(key, values = {}) {
  *   connection.on("*", (message) => ...);        // every event
  *   connection.on("floor", (floor, message) => ...); // the floor after each change (FloorState.view())
  *   connection.on("state", (name, detail) => ...);   // connecting, connected, reconnecting, offline
+ *   connection.on("error", (error) => ...);          // an error that answers no command
  *   await connection.send("command_type", {...});    // resolves with the ack, rejects with {code, message}
  *
  * `on` returns a function that unsubscribes. A subscriber that throws is
  * reported on the console and does not stop the others.
  */
 export class Connection {
-  constructor(sessionId, handlers = {}) {
-    Connection.latest = this;
+  constructor(sessionId) {
     this.sessionId = sessionId;
-    this.handlers = handlers;
     this.listeners = new Map(); // type -> Set of functions
     this.lastSeq = null;
     this.snapshot = null; // the last snapshot: event, session, me, delegations
@@ -167,7 +165,6 @@ export class Connection {
   }
 
   state(name, detail) {
-    this.handlers.onState?.(name, detail);
     this.emit("state", name, detail);
   }
 
@@ -223,8 +220,6 @@ export class Connection {
     } catch {
       return;
     }
-    // Other parts of the page (the listening panel) follow the same messages.
-    document.dispatchEvent(new CustomEvent("tribune:message", { detail: { message, connection: this } }));
     switch (message.type) {
       case "snapshot":
         this.snapshot = message;
@@ -232,7 +227,6 @@ export class Connection {
         this.setClock(message.server_time);
         this.lastSeq = message.seq;
         this.connected();
-        this.handlers.onSnapshot?.(message);
         this.emit("snapshot", message);
         break;
       case "resumed":
@@ -257,7 +251,6 @@ export class Connection {
           message.type === "ack" ? waiting.resolve(message) : waiting.reject(message);
         } else if (message.type === "error") {
           // An error that answers no command (e.g. refused on connect).
-          this.handlers.onError?.(message);
           this.emit("error", message);
         }
         return;
@@ -274,12 +267,8 @@ export class Connection {
         this.emit("*", message);
     }
     if (this.floor) {
-      const view = this.floor.view();
-      this.handlers.onFloor?.(view, message);
-      this.emit("floor", view, message);
+      this.emit("floor", this.floor.view(), message);
     }
-    // Other parts of the page (questions.js) follow the same socket.
-    window.dispatchEvent(new CustomEvent("tribune:message", { detail: { connection: this, message } }));
   }
 
   connected() {
@@ -605,9 +594,8 @@ let shared = null;
 
 /** The page's one connection to its session, made on first use; the page's
  * own script starts it, after the other scripts had a chance to subscribe. */
-export function pageConnection(handlers = {}) {
-  if (!shared) shared = new Connection(pageConfig().session_id, handlers);
-  else Object.assign(shared.handlers, handlers);
+export function pageConnection() {
+  if (!shared) shared = new Connection(pageConfig().session_id);
   return shared;
 }
 
