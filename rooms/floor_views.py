@@ -72,13 +72,18 @@ def ended_view(speech: Speech, now: datetime) -> View:
 
 
 def floor_view(floor: Floor, now: datetime) -> View:
-    """The whole floor, for a snapshot."""
+    """The whole floor, for a snapshot: its rules, the current speech (whose
+    clock is the viewer's moment), the list."""
+    return {
+        **floor_head(floor),
+        "current": speech_view(floor.current, now) if floor.current else None,
+        "waiting": waiting_view(floor),
+    }
+
+
+def floor_head(floor: Floor) -> View:
+    """What comes before the current speech in ``floor_view``."""
     rules = floor.rules
-    waiting = []
-    for position, request in enumerate(floor.waiting, start=1):
-        view = request_view(request)
-        view["position"] = position
-        waiting.append(view)
     return {
         "is_closed": floor.is_closed,
         "rules": {
@@ -87,9 +92,17 @@ def floor_view(floor: Floor, now: datetime) -> View:
             "point_of_order_limit": rules.point_of_order_limit,
             "right_of_reply_limit": rules.right_of_reply_limit,
         },
-        "current": speech_view(floor.current, now) if floor.current else None,
-        "waiting": waiting,
     }
+
+
+def waiting_view(floor: Floor) -> list[View]:
+    """The list of speakers in ``floor_view``, each request with its position."""
+    waiting = []
+    for position, request in enumerate(floor.waiting, start=1):
+        view = request_view(request)
+        view["position"] = position
+        waiting.append(view)
+    return waiting
 
 
 # What each floor event carries: the change, and the new order of waiting ids

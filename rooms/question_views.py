@@ -12,7 +12,7 @@ from these same functions, so live delivery, replay and snapshot agree.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from rooms.floor_views import iso
@@ -96,31 +96,35 @@ def moderator_view(board: Board, question: Question) -> View:
     return view
 
 
-def view_for(board: Board, question: Question, participant_id: int, *, moderates: bool) -> View | None:
-    """One viewer's view of a question, or None if they may not see it."""
+# The three views of a question, by name.
+VIEWS: dict[str, Callable[[Board, Question], View]] = {
+    "public": public_view,
+    "author": author_view,
+    "moderator": moderator_view,
+}
+
+
+def view_kind(board: Board, question: Question, participant_id: int | None, *, moderates: bool) -> str | None:
+    """Which view of a question a viewer gets (a name of ``VIEWS``), or None
+    if they may not see it: the one rule for snapshots and events."""
     if moderates:
-        return moderator_view(board, question)
-    if participant_id in board.author_ids(question):
-        return author_view(board, question)
+        return "moderator"
+    if participant_id is not None and participant_id in board.author_ids(question):
+        return "author"
     if question.is_public:
-        return public_view(board, question)
+        return "public"
     return None
 
 
-def board_view(board: Board, participant_id: int, *, moderates: bool, voted: set[int]) -> View:
-    """The questions part of one viewer's snapshot."""
-    items = []
-    for question in sorted(board.questions.values(), key=lambda q: (q.submitted_at, q.id or 0)):
-        view = view_for(board, question, participant_id, moderates=moderates)
-        if view is not None:
-            items.append(view)
-    return {
-        "is_moderated": board.is_moderated,
-        "queue": list(board.queue),
-        "items": items,
-        # The questions this viewer's vote counts for.
-        "voted": sorted(voted),
-    }
+def view_for(board: Board, question: Question, participant_id: int | None, *, moderates: bool) -> View | None:
+    """One viewer's view of a question, or None if they may not see it."""
+    kind = view_kind(board, question, participant_id, moderates=moderates)
+    return None if kind is None else VIEWS[kind](board, question)
+
+
+def in_order(board: Board) -> list[Question]:
+    """The questions as every list shows them: in the order they were sent."""
+    return sorted(board.questions.values(), key=lambda q: (q.submitted_at, q.id or 0))
 
 
 # Recipient groups, in the order their events are sent: the audience's view

@@ -27,9 +27,9 @@ from sqlalchemy.orm import joinedload
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor import Floor
-from rooms.floor_views import floor_view, iso, speech_view
+from rooms.floor_views import floor_head, iso, speech_view, waiting_view
 from rooms.languages import LANGUAGE_NAMES
-from rooms.question_views import author_view, moderator_view, public_view
+from rooms.question_views import VIEWS, in_order, view_kind
 from rooms.questions import Board, Question
 from server import models
 from server.auth import token_key
@@ -81,8 +81,9 @@ class Shared:
     delegations: str
     # The floor without the current speech, whose clock is each snapshot's own.
     floor: Floor
-    floor_before_current: str
-    floor_after_current: str
+    # Encoded: floor_view's keys before "current" (without the closing brace), and "waiting".
+    floor_head: str
+    floor_waiting: str
     interpretation: SharedInterpretation
     interpretation_head: str
     board: Board
@@ -90,41 +91,38 @@ class Shared:
     has_votes: bool
     questions_head: str
     topics: str
-    # Who authors which questions (with those merged into theirs).
-    authored: dict[int, frozenset[int]]
+    # Who authors a question (or one merged into another): they see theirs in any state.
+    authors: frozenset[int]
     _items: dict[str, str] = field(default_factory=dict)
     _views: dict[tuple[str, int], dict[str, Any]] = field(default_factory=dict)
 
-    def _view(self, kind: str, question: Question) -> dict[str, Any]:
-        assert question.id is not None  # stored questions
-        key = (kind, question.id)
-        view = self._views.get(key)
-        if view is None:
-            make = {"public": public_view, "author": author_view, "moderator": moderator_view}[kind]
-            view = self._views[key] = make(self.board, question)
-        return view
+    def _views_for(self, participant_id: int | None, moderates: bool) -> list[dict[str, Any]]:
+        """The questions a viewer sees, by the one rule (``rooms.question_views.view_kind``),
+        each view built once per state whoever sees it."""
+        views = []
+        for question in self.ordered:
+            kind = view_kind(self.board, question, participant_id, moderates=moderates)
+            if kind is None:
+                continue
+            assert question.id is not None  # stored questions
+            view = self._views.get((kind, question.id))
+            if view is None:
+                view = self._views[(kind, question.id)] = VIEWS[kind](self.board, question)
+            views.append(view)
+        return views
 
     def items(self, actor: Actor) -> str:
-        """The encoded ``questions.items`` this viewer sees (``rooms.question_views.view_for``)."""
-        group = "moderators" if actor.runs_floor else "audience"
-        mine = frozenset() if actor.runs_floor else self.authored.get(actor.participant_id, frozenset())
-        if not mine:
-            encoded = self._items.get(group)
-            if encoded is None:
-                if actor.runs_floor:
-                    views = [self._view("moderator", q) for q in self.ordered]
-                else:
-                    views = [self._view("public", q) for q in self.ordered if q.is_public]
-                encoded = self._items[group] = _json(views)
-            return encoded
-        # An author: their own questions, in any state, where they stand in the list.
-        return _json(
-            [
-                self._view("author", q) if q.id in mine else self._view("public", q)
-                for q in self.ordered
-                if q.id in mine or q.is_public
-            ]
-        )
+        """The encoded ``questions.items`` this viewer sees: one encoding per
+        recipient group (the moderators; the audience), and a viewer's own for
+        the authors, whose questions show in any state."""
+        moderates = actor.runs_floor
+        if not moderates and actor.participant_id in self.authors:
+            return _json(self._views_for(actor.participant_id, moderates))
+        group = "moderators" if moderates else "audience"
+        encoded = self._items.get(group)
+        if encoded is None:
+            encoded = self._items[group] = _json(self._views_for(None, moderates))
+        return encoded
 
 
 async def build_shared(db: AsyncSession, session: models.Session, event: models.Event, now: datetime) -> Shared:
@@ -155,29 +153,21 @@ async def build_shared(db: AsyncSession, session: models.Session, event: models.
             "is_hybrid": session.is_hybrid,
         },
     }
-    # floor_view's keys in order, the current speech left for each snapshot.
-    floor_text = _json({**floor_view(floor, now), "current": None})
-    before, marker, after = floor_text.partition('"current":null')
-    assert marker, "the floor's view has a current speech"
-    authored: dict[int, set[int]] = {}
-    for question in board.questions.values():
-        for author_id in board.author_ids(question):
-            if question.id is not None:
-                authored.setdefault(author_id, set()).add(question.id)
     return Shared(
         head=_json(head)[1:-1],
         delegations=_json([{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations]),
         floor=floor,
-        floor_before_current=before + '"current":',
-        floor_after_current=after,
+        # floor_view's parts, the current speech left for each snapshot's clock.
+        floor_head=_json(floor_head(floor))[:-1],
+        floor_waiting=_json(waiting_view(floor)),
         interpretation=interpretation,
         interpretation_head=_json({"channels": interpretation.channels, "captions": interpretation.captions})[:-1],
         board=board,
-        ordered=sorted(board.questions.values(), key=lambda q: (q.submitted_at, q.id or 0)),
+        ordered=in_order(board),
         has_votes=isinstance(board, CountedBoard) and bool(board.counts),
         questions_head=_json({"is_moderated": board.is_moderated, "queue": list(board.queue)})[:-1],
         topics=_json(session_topics),
-        authored={author_id: frozenset(ids) for author_id, ids in authored.items()},
+        authors=frozenset(author for question in board.questions.values() for author in board.author_ids(question)),
     )
 
 
@@ -235,9 +225,12 @@ async def personal(
             ',"delegations":',
             shared.delegations,
             ',"floor":',
-            shared.floor_before_current,
+            shared.floor_head,
+            ',"current":',
             _json(speech_view(current, now) if current else None),
-            shared.floor_after_current,
+            ',"waiting":',
+            shared.floor_waiting,
+            "}",
             ',"interpretation":',
             shared.interpretation_head,
             ',"booth":',

@@ -15,7 +15,7 @@ from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.floor_views import floor_view, iso
 from rooms.languages import LANGUAGE_NAMES
-from rooms.question_views import board_view
+from rooms.question_views import in_order, view_for
 from server import models
 from server.booth_store import BoothStore, _recent_captions, _recent_messages
 from server.event_log import dump
@@ -47,9 +47,14 @@ async def questions_snapshot(db: AsyncSession, session: models.Session, actor: A
         for question_id, question in board.questions.items()
         if question.merged_into is None and actor.participant_id in board.voters(question)
     }
-    view = board_view(board, actor.participant_id, moderates=actor.runs_floor, voted=voted)
-    view["topics"] = await topics(db, session.id)
-    return view
+    views = (view_for(board, q, actor.participant_id, moderates=actor.runs_floor) for q in in_order(board))
+    return {
+        "is_moderated": board.is_moderated,
+        "queue": list(board.queue),
+        "items": [view for view in views if view is not None],
+        "voted": sorted(voted),
+        "topics": await topics(db, session.id),
+    }
 
 
 async def reference_snapshot(
