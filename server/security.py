@@ -66,6 +66,8 @@ _TOKEN_PARAM = re.compile(r"((?:^|[?&;])token=)[^&#\s\"']*", re.IGNORECASE)
 # The cookie holds the same token; websockets logs request headers at debug level.
 _TOKEN_COOKIE = re.compile(rf"(\b{re.escape(COOKIE)}=)[^;,\s\"']*")
 REDACTED = "[redacted]"
+# Formats a traceback as logging's formatters do by default.
+_TRACEBACK = logging.Formatter()
 
 
 def redact(text: str) -> str:
@@ -91,14 +93,23 @@ class RedactTokens(logging.Filter):
             record.args = tuple(_redact_arg(arg) for arg in record.args)
         elif isinstance(record.args, Mapping):
             record.args = {key: _redact_arg(value) for key, value in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # A traceback's messages may quote the request. Formatters print
+            # the text cached here rather than format the exception again.
+            record.exc_text = redact(_TRACEBACK.formatException(record.exc_info))
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
 # uvicorn creates its records on exactly these loggers (the websockets library
-# too, through the "uvicorn.error" logger uvicorn hands it). A logger's filters
+# too, through the "uvicorn.error" logger uvicorn hands it), the sockets served
+# on uvicorn's connection hand websockets theirs (server/served_socket.py: it
+# logs the request line and headers at debug level), and the event loop reports
+# a protocol's failure, traceback included, on "asyncio". A logger's filters
 # run on its own records before any handler, its own or an ancestor's, and
 # survive logging.config.dictConfig, so no handler needs one.
-REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error")
+REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error", "server.served_socket", "asyncio")
 
 
 def install_log_redaction() -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 
 import httpx
 import pytest
@@ -172,6 +173,18 @@ def test_tokens_in_the_message_itself_and_the_cookie_are_redacted():
     )
     RedactTokens().filter(record)
     assert record.getMessage() == f"< Cookie: lang=fr; {COOKIE}=[redacted]"
+
+
+def test_a_traceback_quoting_the_request_is_redacted():
+    try:
+        raise ValueError(f"GET /ws/sessions/1?token={SECRET} HTTP/1.1 with Cookie: {COOKIE}={SECRET}")
+    except ValueError:
+        record = logging.LogRecord("asyncio", logging.ERROR, __file__, 1, "Fatal error", None, sys.exc_info())
+    RedactTokens().filter(record)
+    line = DefaultFormatter("%(levelprefix)s %(message)s", use_colors=False).format(record)
+    assert "ValueError: GET /ws/sessions/1?token=[redacted] HTTP/1.1" in line
+    assert f"{COOKIE}=[redacted]" in line
+    assert SECRET not in line
 
 
 def test_other_records_are_left_alone():
