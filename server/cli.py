@@ -105,14 +105,22 @@ def load(event_file: Path) -> None:
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["text", "csv", "json"]), default="text", show_default=True)
 @click.option("--event", "event_slug", help="Only this event (its slug).")
-def links(fmt: str, event_slug: str | None) -> None:
+@click.option(
+    "--url",
+    "public_url",
+    help="The address people reach the server at (default: TRIBUNE_PUBLIC_URL, "
+    "else the one `tribune serve` announced in this directory).",
+)
+def links(fmt: str, event_slug: str | None, public_url: str | None) -> None:
     """Print every participant's personal join link.
 
     Links are derived from the secret the events were loaded with: run this
-    where `tribune serve` runs (beside its .tribune-secret), or set TRIBUNE_SECRET."""
+    where `tribune serve` runs (beside its .tribune-secret), or set TRIBUNE_SECRET.
+    They carry the address `tribune serve` announced there (its --host and
+    --port), TRIBUNE_PUBLIC_URL, or --url."""
     from server.links import WrongSecret, participant_links
 
-    settings = Settings()
+    settings = (Settings(public_url=public_url) if public_url else Settings()).served_address()
     if not settings.secret:
         if not Path(SECRET_FILE).exists():
             _refuse_links(f"No secret here: there is no TRIBUNE_SECRET and no {SECRET_FILE} in this directory.")
@@ -155,7 +163,7 @@ def revoke(participant: str, event_slug: str | None) -> None:
     from server.revocation import NoSuchParticipant, revoke_link
     from server.tokens import join_url
 
-    settings = Settings()
+    settings = Settings().served_address()
     if not settings.secret:
         if not Path(SECRET_FILE).exists():
             _refuse_revoke(f"No secret here: there is no TRIBUNE_SECRET and no {SECRET_FILE} in this directory.")
@@ -318,6 +326,7 @@ def serve(demo: bool, host: str | None, port: int | None, workers: int) -> None:
     from server.app import create_app
     from server.serving import serve as serve_app
 
+    settings.remember_address()
     serve_app(create_app, settings, workers)
 
 
@@ -374,6 +383,10 @@ def demo_links(entries: list[Entry], base_url: str) -> list[str]:
         picks.append((f"Interpreter {n}, French booth", interpreter))
     picks.append(("Interpreter, International Sign", first(lambda e: e.get("booth") == "ils")))
     picks.append(("Captioner", first(lambda e: "captioner" in e["roles"])))
+    # An observer's link opened with ?to=screen shows the projector view on the room's computer.
+    screen = first(lambda e: e["roles"] == ["observer"])
+    if screen is not None:
+        picks.append(("Projector in the room", {**screen, "url": screen["url"] + "?to=screen"}))
     lines = ["Demo join links (each sets a cookie and takes you in; open each in its own browser or private window):"]
     for label, entry in picks:
         if entry is not None:

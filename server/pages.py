@@ -134,7 +134,9 @@ async def join(request: Request) -> Response:
         meeting = meeting_session(sessions, now, await last_activity(db, [s.id for s in sessions]))
         chosen = landing_for(sessions, meeting, set(actors))
         if chosen is not None:
-            target = f"/sessions/{chosen}" + _console(actors[chosen])
+            # ?to=screen: the room's computer, which shows the projector view.
+            page = "/screen" if request.query_params.get("to") == "screen" else _console(actors[chosen])
+            target = f"/sessions/{chosen}" + page
     response = RedirectResponse(target, status_code=303)
     secure = cookie_is_secure(request.app.state.tribune.settings.base_url)
     response.set_cookie(COOKIE, token, httponly=True, samesite="lax", max_age=COOKIE_MAX_AGE, secure=secure)

@@ -11,6 +11,9 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SECRET_FILE = ".tribune-secret"
+# Where `tribune serve` writes the address its links carry, for `tribune links`
+# and `tribune revoke` run beside it (they cannot know `serve --port`).
+ADDRESS_FILE = ".tribune-address"
 
 
 class Settings(BaseSettings):
@@ -67,6 +70,18 @@ class Settings(BaseSettings):
             return self.public_url.rstrip("/")
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
         return f"http://{host}:{self.port}"
+
+    def served_address(self) -> Settings:
+        """These settings with the address the server here announced, when no
+        TRIBUNE_PUBLIC_URL says otherwise."""
+        path = Path(ADDRESS_FILE)
+        if self.public_url or not path.exists():
+            return self
+        return self.model_copy(update={"public_url": path.read_text().strip()})
+
+    def remember_address(self) -> None:
+        """Keep this server's address beside its secret (see ``served_address``)."""
+        Path(ADDRESS_FILE).write_text(self.base_url + "\n")
 
     def with_secret(self) -> Settings:
         """Return settings whose secret is set, creating a local one if needed.

@@ -326,3 +326,20 @@ def test_loading_again_with_another_secret_refuses_rather_than_void_the_links(en
     monkeypatch.chdir(served)
     assert run("links", "--format", "json").stdout == good  # every link still works
     assert run("load", str(DEMO)).exit_code == 0  # where the server runs, loading again is fine
+
+
+def test_links_carry_the_address_the_server_announced(env, monkeypatch):
+    """`tribune serve --port 8765` writes where it is reached; links run beside it carry that, not port 8000."""
+    monkeypatch.delenv("TRIBUNE_PUBLIC_URL")
+    assert run("load", str(DEMO)).exit_code == 0
+    default = json.loads(run("links", "--format", "json").output)
+    assert default[0]["url"].startswith("http://127.0.0.1:8000/join/")
+    from server.settings import Settings
+
+    Settings(port=8765).remember_address()  # what `tribune serve --port 8765` does before serving
+    announced = json.loads(run("links", "--format", "json").output)
+    assert all(entry["url"].startswith("http://127.0.0.1:8765/join/") for entry in announced)
+    given = json.loads(run("links", "--format", "json", "--url", "https://meet.example.org/").output)
+    assert all(entry["url"].startswith("https://meet.example.org/join/") for entry in given)
+    monkeypatch.setenv("TRIBUNE_PUBLIC_URL", "https://public.example.org")
+    assert json.loads(run("links", "--format", "json").output)[0]["url"].startswith("https://public.example.org/join/")

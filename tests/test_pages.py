@@ -261,9 +261,11 @@ async def test_the_demo_links_land_the_moderator_and_delegates_on_one_session(da
     console, *others = landed
     assert console.endswith("/moderate")
     session = console.removesuffix("/moderate")
-    # Delegates on the session's page, interpreters and the captioner in its booth.
-    assert {location.removesuffix("/booth") for location in others if "/sessions/" in location} == {session}
-    assert f"{session}/booth" in others
+    # Delegates on the session's page, interpreters and the captioner in its
+    # booth, the room's computer on its projector view.
+    pages = {location.removesuffix("/booth").removesuffix("/screen") for location in others if "/sessions/" in location}
+    assert pages == {session}
+    assert f"{session}/booth" in others and f"{session}/screen" in others
 
 
 # ---- without a join link -------------------------------------------------------
