@@ -48,12 +48,18 @@ def _content(row: models.Event | models.Session, language: str) -> dict[str, Any
     }
 
 
+# Kinds of programme item where nobody takes the floor: no list of speakers
+# to follow and nothing to interpret (docs/event-format.md).
+WITHOUT_FLOOR = frozenset({"break", "lunch", "reception", "visit", "site_visit"})
+
+
 def _session_view(session: models.Session, event: models.Event, language: str, actor: Actor | None) -> dict[str, Any]:
     zone = _zone(event.timezone)
     return {
         "id": session.id,
         **_content(session, language),
         "kind": session.kind,
+        "has_floor": session.kind not in WITHOUT_FLOOR,
         "languages": _languages(session.languages if session.languages is not None else event.languages, language),
         "room": session.room,
         "date": format_date(session.starts_at.astimezone(zone), format="full", locale=language),

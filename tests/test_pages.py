@@ -317,3 +317,28 @@ async def test_dates_and_hours_follow_the_page_language(server, world):
     assert "vendredi 4 décembre 2020" in french
     assert "viernes, 4 de diciembre de 2020" in spanish
     assert "الجمعة" in arabic and "ديسمبر" in arabic
+
+
+async def test_a_break_is_listed_without_a_floor_to_follow(server, world, db):
+    async with db() as s, s.begin():
+        panel = await s.get(models.Session, world.session_id)
+        lunch = models.Session(
+            event_id=world.event_id,
+            key="lunch",
+            title="Lunch break",
+            kind="break",
+            starts_at=panel.ends_at,
+            ends_at=panel.ends_at + timedelta(hours=1),
+            precedence=panel.precedence,
+            time_limits=panel.time_limits,
+        )
+        s.add(lunch)
+        await s.flush()
+        lunch_id = lunch.id
+    async with client(server, cookies={COOKIE: world.tokens["chair"]}) as http:
+        page = (await http.get("/")).text
+    item = page[page.index("Lunch break") :]
+    item = item[: item.index("</li>")]
+    assert "Interpreted into" not in item and f"/sessions/{lunch_id}" not in item
+    panel_item = page[page.index(">Panel<") :]
+    assert "Interpreted into" in panel_item[: panel_item.index("</li>")]
