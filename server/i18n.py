@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from babel import Locale
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -77,21 +78,33 @@ def N_(text: str) -> str:
     return text
 
 
-# A sign language has no written name of its own: it is named in the page's
-# language. Other languages are named in themselves (rooms.languages).
+# A sign language is named through the catalog; the others by Babel's locale
+# data. Languages are named in the page's language ("French booth" on an
+# English page), except in the language picker, where each names itself.
 SIGN_LANGUAGE_NAMES = {"ils": N_("International Sign")}
+
+
+@cache
+def language_name(code: str, page_language: str) -> str:
+    """A language's name in the page's language."""
+    if code in SIGN_LANGUAGE_NAMES:
+        return str(translations(page_language).gettext(SIGN_LANGUAGE_NAMES[code]))
+    name = str(Locale.parse(page_language).languages.get(code) or "")
+    if not name:
+        return LANGUAGE_NAMES.get(code, code)
+    # Babel writes them as inside a sentence ("français"); the pages show them as labels.
+    return name[:1].upper() + name[1:]
+
+
+def language_names(page_language: str) -> dict[str, str]:
+    """Every known language's name in the page's language, for the page scripts (``language.<code>``)."""
+    return {f"language.{code}": language_name(code, page_language) for code in LANGUAGE_NAMES}
 
 
 def language_label(code: str, page_language: str) -> dict[str, str]:
     """A language as the pages show it: its code, its name, and the language
     that name is written in (for the ``lang`` attribute)."""
-    if code in SIGN_LANGUAGE_NAMES:
-        return {
-            "code": code,
-            "name": translations(page_language).gettext(SIGN_LANGUAGE_NAMES[code]),
-            "lang": page_language,
-        }
-    return {"code": code, "name": LANGUAGE_NAMES.get(code, code), "lang": code}
+    return {"code": code, "name": language_name(code, page_language), "lang": page_language}
 
 
 def catalog_path(language: str) -> Path:
@@ -138,6 +151,7 @@ def templates(language: str) -> Jinja2Templates:
     # Added by the jinja2.ext.i18n extension at run time, unknown to the stubs.
     env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
     env.globals["lang_attributes"] = lang_attributes
+    env.globals["language_names"] = language_names
     env.globals["page_languages"] = [(code, LANGUAGE_NAMES.get(code, code)) for code in PAGE_LANGUAGES]
     return Jinja2Templates(env=env)
 

@@ -79,7 +79,8 @@ export function readJSON(id) {
   return node ? JSON.parse(node.textContent) : {};
 }
 
-export const strings = readJSON("tribune-strings");
+// The pages' strings, and every language's name in the page's language.
+export const strings = { ...readJSON("tribune-language-names"), ...readJSON("tribune-strings") };
 
 /** A translated string; {name} placeholders are filled from `values`. */
 export function t(key, values = {}) {
@@ -321,7 +322,7 @@ export function tierLabel(tier) {
 
 export function languageName(snapshot, code) {
   if (!code) return "";
-  // A sign language is named in the page's language (see server/i18n.py).
+  // Named in the page's language (server/i18n.py: language_names).
   if (`language.${code}` in strings) return t(`language.${code}`);
   const found = snapshot?.event?.languages?.find((language) => language.code === code);
   return found ? found.name : code;

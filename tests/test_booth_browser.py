@@ -55,7 +55,7 @@ async def test_two_interpreters_hand_over_the_mic_in_their_consoles(server, worl
             assert helene.url.endswith(f"/sessions/{world.session_id}/booth")
             for page in (helene, antoine):
                 await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                await expect(page.locator("#booth-title")).to_have_text("Français booth")
+                await expect(page.locator("#booth-title")).to_have_text("French booth")
 
             await helene.get_by_role("button", name="Go on air").click()
             await expect(helene.locator("#on-air")).to_have_text("You are on air")

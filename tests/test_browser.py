@@ -94,7 +94,7 @@ async def test_request_and_give_the_floor_in_a_browser(server, world):
 
             # The chair can set it too; it is hidden once nobody speaks.
             await floor_language.select_option("es")
-            await expect(delegate.locator("#current")).to_contain_text("Español")
+            await expect(delegate.locator("#current")).to_contain_text("Spanish")
             await expect(speaking_in).to_have_value("es")
             await chair.get_by_role("button", name="End speech").click()
             await expect(floor_language).to_be_hidden()
