@@ -401,8 +401,15 @@ export class MediaLink {
   }
 
   audioContext() {
-    if (!this.context && typeof AudioContext !== "undefined") this.context = new AudioContext({ latencyHint: "interactive" });
-    if (this.context?.state === "suspended") this.context.resume().catch(() => {});
+    if (!this.context && typeof AudioContext !== "undefined") {
+      this.context = new AudioContext({ latencyHint: "interactive" });
+      if (this.context.state === "suspended") {
+        // The browser lets sound start only after a click or a key: resume
+        // then, once, rather than asking (and being refused) at every frame.
+        const resume = () => this.context.resume().catch(() => {});
+        for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, resume, { once: true });
+      }
+    }
     return this.context;
   }
 
