@@ -384,7 +384,8 @@ def demo_links(entries: list[Entry], base_url: str) -> list[str]:
     picks.append(("Interpreter, International Sign", first(lambda e: e.get("booth") == "ils")))
     picks.append(("Captioner", first(lambda e: "captioner" in e["roles"])))
     # An observer's link opened with ?to=screen shows the projector view on the room's computer.
-    screen = first(lambda e: e["roles"] == ["observer"])
+    screen = first(lambda e: e["roles"] == ["observer"] and "screen" in f"{e['key']} {e['name']}".lower())
+    screen = screen or first(lambda e: e["roles"] == ["observer"])
     if screen is not None:
         picks.append(("Projector in the room", {**screen, "url": screen["url"] + "?to=screen"}))
     lines = ["Demo join links (each sets a cookie and takes you in; open each in its own browser or private window):"]
