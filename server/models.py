@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from datetime import date as date_
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -70,6 +73,10 @@ class Event(Base):
     # Bumped by every load of the event file: what a process holds of the
     # event's sessions and people (server/held.py) is stale once it moves.
     revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Registration (rooms.registration): nominations asking for sponsorship
+    # close first, the others later; None: open.
+    nominations_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sponsored_nominations_close_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list[Session]] = relationship(back_populates="event", order_by="Session.starts_at")
 
@@ -124,6 +131,17 @@ class Delegation(Base):
     name: Mapped[str] = mapped_column(String(200))
     # The kind is the tier in the order of precedence (rooms.delegations.Tier).
     kind: Mapped[str] = mapped_column(String(40))
+    # "Unless otherwise indicated": this delegation's own member limit; None: the event's.
+    member_limit: Mapped[int | None] = mapped_column(Integer)
+    # The focal point, who nominates the delegation's members from a private
+    # link (a hash kept, like join links); invitation: invited | accepted | declined.
+    focal_name: Mapped[str | None] = mapped_column(String(200))
+    focal_email: Mapped[str | None] = mapped_column(String(320))
+    focal_language: Mapped[str | None] = mapped_column(String(8))
+    focal_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    focal_token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    invitation: Mapped[str | None] = mapped_column(String(12))
+    invited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class Participant(Base):
@@ -143,6 +161,9 @@ class Participant(Base):
     # the secret (server/tokens.py) so links can be printed again.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Where their messages go, and the language they are written in.
+    email: Mapped[str | None] = mapped_column(String(320))
+    language: Mapped[str | None] = mapped_column(String(8))
 
     delegation: Mapped[Delegation | None] = relationship()
     roles: Mapped[list[ParticipantRole]] = relationship(cascade="all, delete-orphan")
@@ -360,3 +381,97 @@ class QuestionVote(Base):
     question_id: Mapped[int] = mapped_column(ForeignKey("questions.id", ondelete="CASCADE"), primary_key=True)
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+# --- registration (rooms.registration) -----------------------------------------
+
+
+class Registration(Base):
+    """A person's way to the meeting: nominated by their delegation's focal
+    point (or invited by the organizer), registered by themselves, approved
+    or not. Holds the personal data only organizers see."""
+
+    __tablename__ = "registrations"
+
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    # invited | nominated | pending | approved | rejected | withdrawn
+    state: Mapped[str] = mapped_column(String(12))
+    # None | requested | approved | declined | accepted
+    sponsorship: Mapped[str | None] = mapped_column(String(12))
+    reject_reason: Mapped[str | None] = mapped_column(String(500))
+    # The member's own link to their registration form (a hash, like join links).
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=1)
+    # woman | man | other | undisclosed; None: not asked or not answered.
+    gender: Mapped[str | None] = mapped_column(String(12))
+    accessibility: Mapped[list[str]] = mapped_column(JSON, default=list)
+    accessibility_note: Mapped[str] = mapped_column(String(1000), default="")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # What they asked for when registering (seed 001): a question for a
+    # session and/or to take the floor there; filed on that session once approved.
+    question_session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    question_text: Mapped[str | None] = mapped_column(Text)
+    question_language: Mapped[str | None] = mapped_column(String(8))
+    question_id: Mapped[int | None] = mapped_column(ForeignKey("questions.id", ondelete="SET NULL"))
+    speak_session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    speak_language: Mapped[str | None] = mapped_column(String(8))
+    speaking_request_id: Mapped[int | None] = mapped_column(ForeignKey("speaking_requests.id", ondelete="SET NULL"))
+    nominated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    participant: Mapped[Participant] = relationship()
+
+
+class NoteVerbale(Base):
+    """The note by which a State or organisation names its representatives."""
+
+    __tablename__ = "notes_verbales"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delegation_id: Mapped[int] = mapped_column(ForeignKey("delegations.id", ondelete="CASCADE"), index=True)
+    reference: Mapped[str] = mapped_column(String(200))
+    dated: Mapped[date_] = mapped_column(Date)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    file_type: Mapped[str | None] = mapped_column(String(100))
+    file_data: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class OutboxMessage(Base):
+    """An e-mail to send: written in the transaction that decided it, sent
+    later with retries (server/mail.py), so a mail server that is down loses
+    nothing and never holds up a command."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "sent_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    # Sent once only (a reminder per delegation and deadline); None: no such rule.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    recipient: Mapped[str] = mapped_column(String(320))
+    language: Mapped[str] = mapped_column(String(8))
+    subject: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class Attendance(Base):
+    """One stay of a participant in a session: from the socket's opening to
+    its closing (left_at None while it is open)."""
+
+    __tablename__ = "attendance"
+    __table_args__ = (Index("ix_attendance_session_participant", "session_id", "participant_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
