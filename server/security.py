@@ -61,7 +61,8 @@ class SecurityHeaders:
 
 # Tokens are URL-safe base64, but redact up to any delimiter so that a
 # malformed or percent-encoded token is hidden too.
-_JOIN_PATH = re.compile(r"/join/[^/?#\s\"']+")
+# The focal point's and the member's private pages carry theirs the same way.
+_JOIN_PATH = re.compile(r"/(join|nominate|register)/[^/?#\s\"']+")
 _TOKEN_PARAM = re.compile(r"((?:^|[?&;])token=)[^&#\s\"']*", re.IGNORECASE)
 # The cookie holds the same token; websockets logs request headers at debug level.
 _TOKEN_COOKIE = re.compile(rf"(\b{re.escape(COOKIE)}=)[^;,\s\"']*")
@@ -71,7 +72,7 @@ _TRACEBACK = logging.Formatter()
 
 
 def redact(text: str) -> str:
-    text = _JOIN_PATH.sub("/join/" + REDACTED, text)
+    text = _JOIN_PATH.sub(r"/\1/" + REDACTED, text)
     text = _TOKEN_PARAM.sub(r"\1" + REDACTED, text)
     return _TOKEN_COOKIE.sub(r"\1" + REDACTED, text)
 
