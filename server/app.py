@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from interpretation import booth_commands, caption_commands
 from interpretation.booth_commands import ReleaseDeparted
-from rooms import floor_commands, question_commands
+from rooms import floor_commands, question_commands, registration_commands
 from rooms.actor import Actor
 from rooms.commands import Registry
 from rooms.errors import Refused
@@ -31,6 +31,7 @@ from server.booth_store import BoothsStore
 from server.bus import Bus, create_bus
 from server.coalescer import Coalescer
 from server.db import create_engine, migrate, sessionmaker
+from server.desk_store import DeskStore
 from server.flood import Allowances, FloodGuard, SharedBuckets, shared_buckets
 from server.floor_store import FloorStore
 from server.hub import Hub
@@ -54,13 +55,17 @@ STATIC = Path(__file__).resolve().parent.parent / "static"
 def command_registry() -> Registry:
     """Every command, from the modules of their domains."""
     return Registry(
-        floor_commands.commands, question_commands.commands, booth_commands.commands, caption_commands.commands
+        floor_commands.commands,
+        question_commands.commands,
+        booth_commands.commands,
+        caption_commands.commands,
+        registration_commands.commands,
     )
 
 
 def state_stores() -> Stores:
     """Where each domain's state of a session is kept, beside its commands above."""
-    return Stores([FloorStore, BoardStore, BoothsStore])
+    return Stores([FloorStore, BoardStore, BoothsStore, DeskStore])
 
 
 @dataclass
@@ -104,7 +109,9 @@ def create_app(
         the_bus = bus or create_bus(settings.bus_url)
         commands = registry or command_registry()
         shared = shared_buckets(settings.bus_url)
-        kernel = Kernel(maker, the_bus, commands, stores or state_stores(), allowances=Allowances(shared))
+        kernel = Kernel(
+            maker, the_bus, commands, stores or state_stores(), allowances=Allowances(shared), secret=settings.secret
+        )
         coalescer = Coalescer(commands, kernel.execute_for_server, settings.counts_every_seconds)
         kernel.on_committed = coalescer.committed
 

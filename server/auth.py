@@ -15,6 +15,7 @@ from rooms.delegations import Tier
 from rooms.roster import effective_roles, may_enter
 from server import models
 from server.close_codes import FORBIDDEN, ROLES_CHANGED, UNAUTHORIZED
+from server.secretariat import admits
 from server.tokens import token_hash
 
 COOKIE = "tribune_token"
@@ -114,7 +115,7 @@ def standing(participant: Person, roles: Iterable[tuple[str, int | None]], sessi
         else:
             session_roles.setdefault(session_id, []).append(role)
     effective = effective_roles(event_roles, session_roles, session.id)
-    if not may_enter(participant.session_ids, session.id, effective):
+    if not may_enter(participant.session_ids, session.id, effective) or not admits(session.kind, effective):
         return None
     return Actor(
         participant_id=participant.id,

@@ -102,8 +102,11 @@ class Kernel:
         stores: Stores,
         clock: Callable[[], datetime] = utcnow,
         allowances: Allowances | None = None,
+        secret: str = "",
     ):
         self.sessionmaker = sessionmaker
+        # For the stores that make private links (registration).
+        self.secret = secret
         # Commands run on a bare connection: the ORM only where a store needs it.
         self._engine: AsyncEngine = sessionmaker.kw["bind"]
         self.bus = bus
@@ -211,6 +214,7 @@ class Kernel:
                         self.registry,
                         self.stores,
                         allowances=self.allowances,
+                        secret=self.secret,
                     )
                     await tx.execute(command)
                     await tx.react()
@@ -289,6 +293,7 @@ class Transaction:
     # Every event recorded so far, for the reactions (rooms.commands.CommandSet.reaction).
     emitted: list[Emitted] = field(default_factory=list)
     allowances: Allowances = field(default_factory=Allowances)
+    secret: str = ""
     _rows: list[dict[str, Any]] = field(default_factory=list)
 
     @property

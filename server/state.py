@@ -49,6 +49,11 @@ class Access(Protocol):
     @property
     def now(self) -> datetime: ...
 
+    @property
+    def secret(self) -> str:
+        """The server's secret, from which private links are derived (server/tokens.py)."""
+        ...
+
 
 class Store(ABC, Generic[S]):
     """One domain's state of one session, as the kernel holds it."""
