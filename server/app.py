@@ -21,14 +21,15 @@ from interpretation import booth_commands, caption_commands
 from interpretation.booth_commands import ReleaseDeparted
 from rooms import floor_commands, question_commands, registration_commands
 from rooms.actor import Actor
-from rooms.commands import Registry
+from rooms.commands import Emitted, Registry
 from rooms.errors import Refused
 from rooms.floor_views import iso
 from rooms.roles import Role
-from server import booth_pages, collector, event_log, models, pages, screen
+from server import booth_pages, collector, event_log, models, organize, pages, registration_pages, screen
 from server.auth import Standing, actor_in, participants_by_id
 from server.booth_store import BoothsStore
 from server.bus import Bus, create_bus
+from server.carry_over import CarryOver
 from server.coalescer import Coalescer
 from server.db import create_engine, migrate, sessionmaker
 from server.desk_store import DeskStore
@@ -113,7 +114,13 @@ def create_app(
             maker, the_bus, commands, stores or state_stores(), allowances=Allowances(shared), secret=settings.secret
         )
         coalescer = Coalescer(commands, kernel.execute_for_server, settings.counts_every_seconds)
-        kernel.on_committed = coalescer.committed
+        carry_over = CarryOver(maker, reader, kernel)
+
+        def committed(session_id: int, emitted: list[Emitted]) -> None:
+            coalescer.committed(session_id, emitted)
+            carry_over.committed(session_id, emitted)
+
+        kernel.on_committed = committed
 
         async def read_log(session_id: int, after: int, upto: int | None) -> list[event_log.LoggedEvent]:
             async with reader() as db:
@@ -204,6 +211,7 @@ def create_app(
             yield {"tribune": app.state.tribune, "media": app.state.media}
         finally:
             await coalescer.drain()
+            await carry_over.drain()
             await app.state.media.stop()
             for task in (heartbeat, watch, refresh):
                 task.cancel()
@@ -219,6 +227,8 @@ def create_app(
         *pages.routes,
         *booth_pages.routes,
         *screen.routes,
+        *registration_pages.routes,
+        *organize.routes,
     ]
     # Tokens never reach a log line, however the app is served.
     install_log_redaction()

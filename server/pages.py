@@ -24,6 +24,7 @@ from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, language_label, render
 from server.landing import landing_for, last_activity, meeting_session
 from server.localized import pick
+from server.secretariat import KIND, is_desk
 from server.security import cookie_is_secure
 
 COOKIE_MAX_AGE = 60 * 60 * 24 * 30
@@ -102,6 +103,8 @@ async def home(request: Request) -> Response:
         for event in events:
             sessions = []
             for session in event.sessions:
+                if is_desk(session):
+                    continue  # the secretariat's desk is in no programme
                 actor = actor_in(participant, session) if participant is not None else None
                 sessions.append(_session_view(session, event, language, actor))
             programme.append(
@@ -131,7 +134,7 @@ async def join(request: Request) -> Response:
         sessions = (
             await db.scalars(
                 select(models.Session)
-                .where(models.Session.event_id == participant.event_id)
+                .where(models.Session.event_id == participant.event_id, models.Session.kind != KIND)
                 .order_by(models.Session.starts_at, models.Session.id)
             )
         ).all()
@@ -139,7 +142,9 @@ async def join(request: Request) -> Response:
         now = request.app.state.tribune.kernel.clock()
         meeting = meeting_session(sessions, now, await last_activity(db, [s.id for s in sessions]))
         chosen = landing_for(sessions, meeting, set(actors))
-        if chosen is not None:
+        if request.query_params.get("to") == "organize":
+            target = "/organize"
+        elif chosen is not None:
             # ?to=screen: the room's computer, which shows the projector view.
             page = "/screen" if request.query_params.get("to") == "screen" else _console(actors[chosen])
             target = f"/sessions/{chosen}" + page

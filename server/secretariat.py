@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rooms.roles import Role
 from server import models
@@ -30,6 +30,20 @@ def is_desk(session: models.Session) -> bool:
 def admits(session_kind: str, roles: frozenset[Role]) -> bool:
     """Whether these roles enter a session of this kind: the desk is the organizers'."""
     return session_kind != KIND or Role.ORGANIZER in roles
+
+
+async def desk_id(
+    reader: async_sessionmaker[AsyncSession], writer: async_sessionmaker[AsyncSession], event_id: int
+) -> int:
+    """The id of the event's desk: read without a lock, made if it is missing."""
+    async with reader() as db:
+        found = await db.scalar(
+            select(models.Session.id).where(models.Session.event_id == event_id, models.Session.kind == KIND)
+        )
+    if found is not None:
+        return int(found)
+    async with writer() as db, db.begin():
+        return (await desk_of(db, event_id)).id
 
 
 async def desk_of(db: AsyncSession, event_id: int) -> models.Session:

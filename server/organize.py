@@ -1,0 +1,559 @@
+"""The organizer's console (``/organize``): the event, its programme and
+delegations, invitations, registrations, the outbox and the lists.
+
+Who may use it: a participant with the organizer role for the whole event
+(their join link's cookie). Registration decisions are commands through the
+kernel in the event's secretariat session (rooms/registration_commands.py),
+so every organizer's console follows them live; editing the event itself
+writes the same rows ``tribune load`` writes and moves the event's revision,
+as a load does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+
+from rooms.actor import Actor
+from rooms.commands import Command
+from rooms.delegations import DEFAULT_PRECEDENCE, Tier
+from rooms.errors import Refused
+from rooms.floor import DEFAULT_TIME_LIMITS
+from rooms.registration import Figures, Gender, State
+from rooms.registration_commands import (
+    ApproveRegistration,
+    DecideSponsorship,
+    InviteDelegation,
+    NominateMember,
+    RejectRegistration,
+    SendLink,
+    WithdrawRegistration,
+)
+from rooms.roles import Role
+from server import models, tokens
+from server.auth import COOKIE, actor_in, participant_by_token
+from server.forms import FormRefused, checked_form, page, text
+from server.i18n import PAGE_LANGUAGES, choose_language, language_label
+from server.localized import pick
+from server.mail_links import resolve
+from server.notices import _when
+from server.secretariat import desk_id, desk_of
+
+KINDS = [tier.value for tier in DEFAULT_PRECEDENCE]
+SESSION_KINDS = ["opening", "meeting", "panel", "closing", "break", "lunch", "reception", "visit"]
+
+
+class NotOrganizer(Exception):
+    pass
+
+
+async def _organizer(request: Request) -> tuple[models.Participant, models.Session, Actor]:
+    """The signed-in organizer, their event's desk, and them as its actor."""
+    tribune = request.app.state.tribune
+    async with tribune.reader() as db:
+        participant = await participant_by_token(db, request.cookies.get(COOKIE))
+    if participant is None or not any(r.role == Role.ORGANIZER and r.session_id is None for r in participant.roles):
+        raise NotOrganizer()
+    desk_session_id = await desk_id(tribune.reader, tribune.sessionmaker, participant.event_id)
+    async with tribune.reader() as db:
+        desk = await db.get(models.Session, desk_session_id)
+    assert desk is not None
+    actor = actor_in(participant, desk)
+    if actor is None:
+        raise NotOrganizer()
+    return participant, desk, actor
+
+
+def _forbidden(request: Request) -> Response:
+    return page(request, "organize_forbidden.html", {}, status_code=403)
+
+
+async def console(request: Request, refusal: Refused | None = None, status: int = 200) -> Response:
+    try:
+        participant, desk, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    language = choose_language(request)
+    tribune = request.app.state.tribune
+    async with tribune.reader() as db:
+        context = await _console_context(db, participant.event_id, language, tribune.settings)
+    context |= {"refusal": refusal, "desk_session_id": desk.id, "me": {"name": participant.name}}
+    return page(request, "organize.html", context, status_code=status)
+
+
+async def _console_context(db: AsyncSession, event_id: int, language: str, settings: Any) -> dict[str, Any]:
+    event = await db.get(models.Event, event_id)
+    assert event is not None
+    zone = ZoneInfo(event.timezone)
+    delegations = (await db.scalars(select(models.Delegation).where(models.Delegation.event_id == event_id))).all()
+    order = {kind: index for index, kind in enumerate(KINDS)}
+    delegations = sorted(delegations, key=lambda d: (order.get(d.kind, 99), d.name.casefold()))
+    rows = (
+        await db.execute(
+            select(models.Participant, models.Registration)
+            .join(models.Registration, models.Registration.participant_id == models.Participant.id)
+            .where(models.Registration.event_id == event_id)
+            .order_by(models.Participant.delegation_id, models.Participant.id)
+        )
+    ).all()
+    by_delegation: dict[int | None, list[dict[str, Any]]] = {}
+    for person, registration in rows:
+        by_delegation.setdefault(person.delegation_id, []).append(_registration_view(person, registration))
+    notes = (
+        await db.execute(
+            select(
+                models.NoteVerbale.id,
+                models.NoteVerbale.delegation_id,
+                models.NoteVerbale.reference,
+                models.NoteVerbale.dated,
+                models.NoteVerbale.file_name,
+            )
+            .join(models.Delegation, models.Delegation.id == models.NoteVerbale.delegation_id)
+            .where(models.Delegation.event_id == event_id)
+            .order_by(models.NoteVerbale.id)
+        )
+    ).all()
+    notes_of: dict[int, list[dict[str, Any]]] = {}
+    for note_id, delegation_id, reference, dated, file_name in notes:
+        notes_of.setdefault(delegation_id, []).append(
+            {"id": note_id, "reference": reference, "dated": dated.isoformat(), "file_name": file_name}
+        )
+    sessions = (
+        await db.scalars(
+            select(models.Session)
+            .where(models.Session.event_id == event_id, models.Session.kind != "secretariat")
+            .order_by(models.Session.starts_at, models.Session.id)
+        )
+    ).all()
+    outbox = (
+        await db.scalars(
+            select(models.OutboxMessage)
+            .where(models.OutboxMessage.event_id == event_id)
+            .order_by(models.OutboxMessage.id.desc())
+            .limit(50)
+        )
+    ).all()
+    outbox_count = await db.scalar(
+        select(func.count()).select_from(models.OutboxMessage).where(models.OutboxMessage.event_id == event_id)
+    )
+    base_url = settings.base_url
+    messages = [
+        {
+            "id": m.id,
+            "kind": m.kind,
+            "recipient": m.recipient,
+            "language": m.language,
+            "subject": m.subject,
+            "body": await resolve(db, m.body, settings.secret, base_url),
+            "sent": m.sent_at is not None,
+            "attempts": m.attempts,
+            "error": m.last_error,
+        }
+        for m in outbox
+    ]
+    placed = [r for people in by_delegation.values() for r in people if r["holds_place"]]
+    figures = Figures(
+        delegations=len({r["delegation_id"] for r in placed if r["delegation_id"] is not None}),
+        members=len(placed),
+        approved=sum(1 for r in placed if r["state"] == State.APPROVED),
+        pending=sum(1 for r in placed if r["state"] == State.PENDING),
+        women=sum(1 for r in placed if r["gender"] == Gender.WOMAN),
+        with_disabilities=sum(1 for r in placed if r["needs"] or r["needs_note"]),
+        sponsored=sum(1 for r in placed if r["sponsorship"] in ("requested", "approved", "accepted")),
+    )
+    return {
+        "event": {
+            "slug": event.slug,
+            "title": pick(event.titles or {"": event.title}, language).text or event.title,
+            "titles": event.titles or {"en": event.title},
+            "timezone": event.timezone,
+            "venue": event.venue or "",
+            "max_members": event.max_delegation_members,
+            "nominations_close": _local_input(event.nominations_close_at, zone),
+            "sponsored_close": _local_input(event.sponsored_nominations_close_at, zone),
+            "nominations_close_text": _when(event.nominations_close_at, event.timezone, language),
+            "sponsored_close_text": _when(event.sponsored_nominations_close_at, event.timezone, language),
+        },
+        "figures": figures,
+        "delegations": [
+            {
+                "id": d.id,
+                "key": d.key,
+                "name": d.name,
+                "kind": d.kind,
+                "limit": d.member_limit or event.max_delegation_members,
+                "own_limit": d.member_limit,
+                "invitation": d.invitation,
+                "focal": {"name": d.focal_name, "email": d.focal_email, "language": d.focal_language}
+                if d.focal_name
+                else None,
+                "members": by_delegation.get(d.id, []),
+                "notes": notes_of.get(d.id, []),
+            }
+            for d in delegations
+        ],
+        "unattached": by_delegation.get(None, []),
+        "sessions": [
+            {
+                "id": s.id,
+                "key": s.key,
+                "title": pick(s.titles or {"": s.title}, language).text or s.title,
+                "kind": s.kind,
+                "room": s.room or "",
+                "starts": s.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
+                "ends": s.ends_at.astimezone(zone).strftime("%H:%M"),
+            }
+            for s in sessions
+        ],
+        "outbox": messages,
+        "outbox_count": outbox_count or 0,
+        "mail_languages": [language_label(code, language) for code in PAGE_LANGUAGES],
+        "kinds": KINDS,
+        "session_kinds": SESSION_KINDS,
+    }
+
+
+def _registration_view(person: models.Participant, registration: models.Registration) -> dict[str, Any]:
+    return {
+        "id": person.id,
+        "name": person.name,
+        "title": person.title,
+        "email": person.email,
+        "delegation_id": person.delegation_id,
+        "state": registration.state,
+        "holds_place": registration.state not in (State.REJECTED, State.WITHDRAWN),
+        "sponsorship": registration.sponsorship,
+        "reject_reason": registration.reject_reason,
+        "gender": registration.gender,
+        "needs": registration.accessibility,
+        "needs_note": registration.accessibility_note,
+        "languages": registration.languages,
+        "question": registration.question_text,
+        "speaks": registration.speak_session_id is not None,
+    }
+
+
+def _local_input(moment: datetime | None, zone: ZoneInfo) -> str:
+    return "" if moment is None else moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+
+
+# --- registration decisions: commands through the kernel ---------------------------------
+
+
+async def _decide(request: Request, build: Callable[[Any, Any], Command]) -> Response:
+    try:
+        _, _, actor = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    try:
+        form = await checked_form(request)
+        await request.app.state.tribune.kernel.execute(actor, build(request, form))
+    except FormRefused as refused:
+        return await console(request, Refused(refused.code, refused.code), refused.status)
+    except ValidationError as error:
+        return await console(request, Refused("invalid", _first_problem(error)), 400)
+    except Refused as refused:
+        return await console(request, refused, 409)
+    return RedirectResponse(f"/organize#{text(form, 'back') or 'registrations'}", status_code=303)
+
+
+def _participant_id(request: Request) -> int:
+    return int(request.path_params["participant_id"])
+
+
+async def decide(request: Request) -> Response:
+    action = request.path_params["action"]
+    builders: dict[str, Callable[[Any, Any], Command]] = {
+        "approve": lambda r, f: ApproveRegistration(
+            id="a", type="approve_registration", participant_id=_participant_id(r)
+        ),
+        "reject": lambda r, f: RejectRegistration(
+            id="r", type="reject_registration", participant_id=_participant_id(r), reason=text(f, "reason")
+        ),
+        "withdraw": lambda r, f: WithdrawRegistration(
+            id="w", type="withdraw_registration", participant_id=_participant_id(r)
+        ),
+        "sponsor": lambda r, f: DecideSponsorship(
+            id="s", type="decide_sponsorship", participant_id=_participant_id(r), approve=text(f, "approve") == "yes"
+        ),
+        "send-link": lambda r, f: SendLink(id="l", type="send_link", participant_id=_participant_id(r)),
+    }
+    build = builders.get(action)
+    if build is None:
+        return page(request, "404.html", {}, status_code=404)
+    return await _decide(request, build)
+
+
+async def invite(request: Request) -> Response:
+    return await _decide(
+        request,
+        lambda r, f: InviteDelegation.model_validate(
+            {
+                "id": "i",
+                "type": "invite_delegation",
+                "delegation_id": int(text(f, "delegation_id") or 0),
+                "focal_name": text(f, "focal_name"),
+                "focal_email": text(f, "focal_email"),
+                "focal_language": text(f, "focal_language") or "en",
+            }
+        ),
+    )
+
+
+async def nominate(request: Request) -> Response:
+    return await _decide(
+        request,
+        lambda r, f: NominateMember.model_validate(
+            {
+                "id": "n",
+                "type": "nominate_member",
+                "delegation_id": int(text(f, "delegation_id") or 0),
+                "name": text(f, "name"),
+                "title": text(f, "title"),
+                "email": text(f, "email"),
+                "language": text(f, "language") or "en",
+                "sponsorship": f.get("sponsorship") == "yes",
+            }
+        ),
+    )
+
+
+# --- the event, its programme and delegations: the rows the event file writes ----------
+
+
+async def _edit(request: Request, change: Callable[[AsyncSession, models.Event, Any], Awaitable[None]]) -> Response:
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    try:
+        form = await checked_form(request)
+        async with request.app.state.tribune.sessionmaker() as db, db.begin():
+            event = await db.get(models.Event, participant.event_id, with_for_update=True)
+            assert event is not None
+            await change(db, event, form)
+            # As a load does: what processes hold of the event is read again.
+            event.revision += 1
+    except FormRefused as refused:
+        return await console(request, Refused(refused.code, refused.code), refused.status)
+    except (ValueError, ValidationError) as error:
+        return await console(request, Refused("invalid", str(error).splitlines()[0][:300]), 400)
+    except Refused as refused:
+        return await console(request, refused, 409)
+    return RedirectResponse(f"/organize#{text(form, 'back') or 'event'}", status_code=303)
+
+
+def _key(value: str) -> str:
+    if not value or len(value) > 100 or not all(c.isalnum() or c in "-_." for c in value) or not value[0].isalnum():
+        raise ValueError(f"key: {value[:40]!r} is not a valid key (letters, digits, '-', '_' or '.')")
+    return value
+
+
+def _local(value: str, zone: ZoneInfo, field: str) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).replace(tzinfo=zone).astimezone(UTC)
+    except ValueError:
+        raise ValueError(f"{field}: {value[:40]!r} is not a date and time") from None
+
+
+def _bounded_int(value: str, field: str, low: int, high: int) -> int | None:
+    if not value:
+        return None
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise ValueError(f"{field}: a whole number from {low} to {high}")
+    return int(value)
+
+
+def _required(value: str, field: str, most: int = 300) -> str:
+    if not value or len(value) > most:
+        raise ValueError(f"{field}: required, at most {most} characters")
+    return value
+
+
+async def edit_event(request: Request) -> Response:
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        zone = ZoneInfo(event.timezone)
+        title = _required(text(form, "title"), "title")
+        language = choose_language(request)
+        event.titles = {**(event.titles or {}), language: title}
+        event.title = event.titles.get("en") or title
+        event.venue = text(form, "venue")[:300] or None
+        event.max_delegation_members = _bounded_int(text(form, "max_members"), "max_members", 1, 1000) or 3
+        event.nominations_close_at = _local(text(form, "nominations_close"), zone, "nominations_close")
+        event.sponsored_nominations_close_at = _local(text(form, "sponsored_close"), zone, "sponsored_close")
+
+    return await _edit(request, change)
+
+
+async def add_session(request: Request) -> Response:
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        zone = ZoneInfo(event.timezone)
+        key = _key(text(form, "key"))
+        if await db.scalar(
+            select(models.Session.id).where(models.Session.event_id == event.id, models.Session.key == key)
+        ):
+            raise ValueError(f"key: a session {key!r} exists already")
+        day = text(form, "date")
+        starts = _local(f"{day}T{text(form, 'starts')}", zone, "starts")
+        ends = _local(f"{day}T{text(form, 'ends')}", zone, "ends")
+        if starts is None or ends is None or ends <= starts:
+            raise ValueError("ends: a session ends after it starts")
+        kind = text(form, "kind") or "meeting"
+        if kind not in SESSION_KINDS:
+            raise ValueError("kind: unknown kind of session")
+        title = _required(text(form, "title"), "title")
+        db.add(
+            models.Session(
+                event_id=event.id,
+                key=key,
+                title=title,
+                titles={choose_language(request): title},
+                descriptions={},
+                kind=kind,
+                room=text(form, "room")[:200] or None,
+                starts_at=starts,
+                ends_at=ends,
+                is_hybrid=True,
+                precedence=list(KINDS),
+                time_limits={tier.value: limit for tier, limit in DEFAULT_TIME_LIMITS.items()},
+                point_of_order_limit=60,
+                right_of_reply_limit=120,
+                last_seq=0,
+                is_list_closed=False,
+                waiting_order=[],
+            )
+        )
+
+    return await _edit(request, change)
+
+
+async def add_delegation(request: Request) -> Response:
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        key = _key(text(form, "key"))
+        if await db.scalar(
+            select(models.Delegation.id).where(models.Delegation.event_id == event.id, models.Delegation.key == key)
+        ):
+            raise ValueError(f"key: a delegation {key!r} exists already")
+        kind = text(form, "kind")
+        Tier(kind)  # a ValueError for an unknown kind
+        db.add(
+            models.Delegation(
+                event_id=event.id,
+                key=key,
+                name=_required(text(form, "name"), "name", 200),
+                kind=kind,
+                member_limit=_bounded_int(text(form, "member_limit"), "member_limit", 1, 1000),
+            )
+        )
+
+    return await _edit(request, change)
+
+
+async def new_event(request: Request) -> Response:
+    """A new event, with the organizer who made it as its first organizer
+    (their cookie then opens it; the old event's link still opens the old one)."""
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    secret = request.app.state.tribune.settings.secret
+    try:
+        form = await checked_form(request)
+        slug = _key(text(form, "slug"))
+        zone_name = text(form, "timezone") or "UTC"
+        try:
+            ZoneInfo(zone_name)
+        except Exception:
+            raise ValueError(f"timezone: unknown time zone {zone_name[:40]!r}") from None
+        title = _required(text(form, "title"), "title")
+        async with request.app.state.tribune.sessionmaker() as db, db.begin():
+            if await db.scalar(select(models.Event.id).where(models.Event.slug == slug)):
+                raise ValueError(f"slug: an event {slug!r} exists already")
+            event = models.Event(
+                slug=slug,
+                title=title,
+                titles={choose_language(request): title},
+                descriptions={},
+                description="",
+                timezone=zone_name,
+                venue=text(form, "venue")[:300] or None,
+                languages=["ar", "en", "es", "fr"],
+                max_delegation_members=3,
+                revision=1,
+            )
+            db.add(event)
+            await db.flush()
+            token = tokens.join_token(secret, slug, participant.key, 1)
+            db.add(
+                models.Participant(
+                    event_id=event.id,
+                    key=participant.key,
+                    name=participant.name,
+                    email=participant.email,
+                    token_version=1,
+                    token_hash=tokens.token_hash(token),
+                    roles=[models.ParticipantRole(role=Role.ORGANIZER.value)],
+                )
+            )
+            await desk_of(db, event.id)
+    except FormRefused as refused:
+        return await console(request, Refused(refused.code, refused.code), refused.status)
+    except ValueError as error:
+        return await console(request, Refused("invalid", str(error)[:300]), 400)
+    # The organizer continues in the new event, as its organizer.
+    return RedirectResponse(f"/join/{token}?to=organize", status_code=303)
+
+
+async def note_file(request: Request) -> Response:
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    async with request.app.state.tribune.reader() as db:
+        row = (
+            await db.execute(
+                select(models.NoteVerbale.file_name, models.NoteVerbale.file_data)
+                .join(models.Delegation, models.Delegation.id == models.NoteVerbale.delegation_id)
+                .where(
+                    models.NoteVerbale.id == request.path_params["note_id"],
+                    models.Delegation.event_id == participant.event_id,
+                )
+            )
+        ).first()
+    if row is None or row[1] is None:
+        return page(request, "404.html", {}, status_code=404)
+    return Response(
+        row[1],
+        media_type="application/pdf",
+        headers={"Content-Disposition": 'attachment; filename="note-verbale.pdf"', "X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _first_problem(error: ValidationError) -> str:
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem.get("loc", ()))
+    return f"{where}: {problem.get('msg', '')}"
+
+
+routes = [
+    Route("/organize", console),
+    Route("/organize/event", edit_event, methods=["POST"]),
+    Route("/organize/events", new_event, methods=["POST"]),
+    Route("/organize/sessions", add_session, methods=["POST"]),
+    Route("/organize/delegations", add_delegation, methods=["POST"]),
+    Route("/organize/invite", invite, methods=["POST"]),
+    Route("/organize/nominate", nominate, methods=["POST"]),
+    Route("/organize/registrations/{participant_id:int}/{action}", decide, methods=["POST"]),
+    Route("/organize/notes/{note_id:int}", note_file),
+]
