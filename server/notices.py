@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
+from babel.dates import format_skeleton
 
 from rooms.registration import Delegation, Desk, Notice
 from server import models
@@ -72,6 +72,7 @@ async def _send(tx: Access, event: models.Event, desk: Desk, notice: Notice) -> 
 
 
 def _when(moment: datetime | None, zone: str, language: str) -> str:
+    """A deadline as the language writes a date and an hour, and the zone it is in."""
     if moment is None:
         return ""
-    return format_datetime(moment, format="long", tzinfo=ZoneInfo(zone), locale=language)
+    return f"{format_skeleton('yMMMMdHm', moment, tzinfo=ZoneInfo(zone), locale=language)} ({zone})"

@@ -37,9 +37,10 @@ def page_strings() -> dict[str, str]:
         for filename, _lineno, message, _comments, _context in extract_from_dir(
             str(directory), method_map=method_map, options_map=options_map
         ):
-            for msgid in message if isinstance(message, tuple) else (message,):
-                if msgid:
-                    found.setdefault(msgid, filename)
+            # A plural is one message, by its singular.
+            msgid = message[0] if isinstance(message, tuple) else message
+            if msgid:
+                found.setdefault(msgid, filename)
     return found
 
 
@@ -64,10 +65,17 @@ def test_every_page_string_has_a_translation(language):
     problems = []
     for msgid, template in sorted(page_strings().items()):
         message = catalog.get(msgid)
-        if message is None or not message.string:
+        forms = message.string if message is not None and isinstance(message.string, tuple) else None
+        if message is None or not message.string or (forms is not None and not all(forms)):
             problems.append(f"{template}: no {language} translation for {msgid!r}")
         elif message.fuzzy:
             problems.append(f"{template}: the {language} translation of {msgid!r} is marked fuzzy")
+        elif forms is not None:
+            # Arabic names zero, one and two in words: only the general form must show the number.
+            if placeholders(forms[-1]) != placeholders(msgid) or any(
+                not placeholders(form) <= placeholders(msgid) for form in forms
+            ):
+                problems.append(f"{template}: {language} {forms!r} has other placeholders than {msgid!r}")
         elif placeholders(message.string) != placeholders(msgid):
             problems.append(f"{template}: {language} {message.string!r} has other placeholders than {msgid!r}")
     assert problems == []
@@ -79,7 +87,11 @@ def test_the_pages_use_the_catalog_as_written(language):
         catalog = read_po(po, locale=language)
     loaded = translations(language)
     for msgid in page_strings():
-        assert loaded.gettext(msgid) == catalog.get(msgid).string
+        written = catalog.get(msgid).string
+        if isinstance(written, tuple):
+            assert loaded.ngettext(msgid, catalog.get(msgid).id[1], 11) in written
+        else:
+            assert loaded.gettext(msgid) == written
 
 
 def _outside_gettext(source: str) -> str:
