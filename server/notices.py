@@ -75,4 +75,7 @@ def _when(moment: datetime | None, zone: str, language: str) -> str:
     """A deadline as the language writes a date and an hour, and the zone it is in."""
     if moment is None:
         return ""
-    return f"{format_skeleton('yMMMMdHm', moment, tzinfo=ZoneInfo(zone), locale=language)} ({zone})"
+    tz = ZoneInfo(zone)
+    day = format_skeleton("yMMMMd", moment, tzinfo=tz, locale=language)
+    hour = format_skeleton("Hm", moment, tzinfo=tz, locale=language)
+    return f"{day}, {hour} ({zone})"
