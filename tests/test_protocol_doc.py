@@ -107,3 +107,18 @@ def test_every_event_the_questions_can_emit_is_known():
     # Names of fields ("question_id") are not events.
     emitted = set(re.findall(r'"(question_[a-z_]+)"', source)) - COMMAND_TYPES - {"question_id", "question_ids"}
     assert emitted == QUESTION_EVENT_TYPES
+
+
+REGISTRATION_EVENTS = {"registration", "delegation", "note_verbale"}
+
+
+def test_every_registration_event_is_documented_with_its_example():
+    import rooms.registration_commands
+
+    source = Path(rooms.registration_commands.__file__).read_text()
+    emitted = set(re.findall(r'ctx\.emit\(\s*"([a-z_]+)"', source))
+    assert emitted == REGISTRATION_EVENTS
+    documented = sections()
+    for name in REGISTRATION_EVENTS:
+        first = re.search(r"```json\n(.*?)```", documented[name], flags=re.S).group(1)
+        assert json.loads(first)["type"] == name
