@@ -388,6 +388,10 @@ def demo_links(entries: list[Entry], base_url: str) -> list[str]:
     screen = screen or first(lambda e: e["roles"] == ["observer"])
     if screen is not None:
         picks.append(("Projector in the room", {**screen, "url": screen["url"] + "?to=screen"}))
+    # ?to=organize: the organizer's console (registration, invitations, the outbox, the lists).
+    organizer = first(lambda e: "organizer" in e["roles"])
+    if organizer is not None:
+        picks.append(("Organizer console (registration)", {**organizer, "url": organizer["url"] + "?to=organize"}))
     lines = ["Demo join links (each sets a cookie and takes you in; open each in its own browser or private window):"]
     for label, entry in picks:
         if entry is not None:

@@ -87,6 +87,7 @@ def _me_view(participant: models.Participant | None) -> dict[str, Any] | None:
     return {
         "name": participant.name,
         "delegation": participant.delegation.name if participant.delegation else None,
+        "organizes": any(r.role == Role.ORGANIZER and r.session_id is None for r in participant.roles),
     }
 
 

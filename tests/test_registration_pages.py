@@ -1,0 +1,170 @@
+"""The nomination, registration and organizer pages against bad input: each
+gets a clear error in the page's language and changes nothing (issue 15).
+Real server, real database, real HTTP."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import websockets
+from sqlalchemy import func, select, update
+
+from server import models, tokens
+from server.secretariat import desk_of
+from tests.conftest import SECRET
+
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def csrf(html: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', html).group(1)
+
+
+def refusal(html: str) -> str:
+    found = re.search(r'role="alert" id="refusal">\s*<p>(.*?)</p>', html, re.S)
+    assert found, "no refusal shown"
+    return re.sub(r"<[^>]+>", "", found.group(1))
+
+
+async def invite(db, world, key: str) -> str:
+    """Invite a delegation as the organizer would; its focal point's link."""
+    organizer = httpx.AsyncClient(base_url=world.url, follow_redirects=True, timeout=30)
+    page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+    await organizer.post(
+        "/organize/invite",
+        data={
+            "csrf": csrf(page.text),
+            "delegation_id": world.delegations[key],
+            "focal_name": f"Focal {key}",
+            "focal_email": f"focal-{key}@example.org",
+        },
+    )
+    await organizer.aclose()
+    async with db() as s:
+        delegation = await s.get(models.Delegation, world.delegations[key])
+        return tokens.link_token(SECRET, "focal", "test-event", delegation.key, delegation.focal_token_version)
+
+
+@pytest.fixture
+async def focal(server, world, db):
+    world.url = server.url
+    token = await invite(db, world, "pe")
+    client = httpx.AsyncClient(base_url=server.url, follow_redirects=True, timeout=60)
+    opened = await client.get(f"/nominate/{token}")
+    assert str(opened.url).endswith("/nominate"), "the token leaves the address bar"
+    client.page = opened.text
+    yield client
+    await client.aclose()
+
+
+async def count(db, model) -> int:
+    async with db() as s:
+        return await s.scalar(select(func.count()).select_from(model))
+
+
+async def test_a_forged_form_changes_nothing(focal, db):
+    before = await count(db, models.Registration)
+    response = await focal.post("/nominations/members", data={"name": "X", "email": "x@example.org"})
+    assert response.status_code == 403
+    assert "did not come from this page" in refusal(response.text)
+    response = await focal.post(
+        "/nominations/members", data={"csrf": "another-token-entirely-xx", "name": "X", "email": "x@example.org"}
+    )
+    assert response.status_code == 403
+    assert await count(db, models.Registration) == before
+
+
+async def test_uploads_too_large_or_not_a_pdf(focal, db):
+    form = {"csrf": csrf(focal.page), "reference": "NV/1", "dated": "2023-08-02"}
+    big = b"%PDF-" + b"0" * (50 * 1024 * 1024)
+    response = await focal.post("/nominations/note", data=form, files={"file": ("note.pdf", big, "application/pdf")})
+    assert response.status_code == 413
+    assert "5 MB" in refusal(response.text)
+    png = b"\x89PNG\r\n\x1a\n" + b"0" * 100
+    response = await focal.post("/nominations/note", data=form, files={"file": ("note.pdf", png, "application/pdf")})
+    assert response.status_code == 409
+    assert "PDF" in refusal(response.text)
+    assert await count(db, models.NoteVerbale) == 0
+    response = await focal.post("/nominations/note", data=form, files={"file": ("note.pdf", PDF, "application/pdf")})
+    assert response.status_code == 200 and "NV/1" in response.text
+    assert await count(db, models.NoteVerbale) == 1
+
+
+async def test_the_note_is_downloaded_by_organizers_only_as_an_attachment(focal, server, world, db):
+    form = {"csrf": csrf(focal.page), "reference": "NV/2", "dated": "2023-08-02"}
+    await focal.post("/nominations/note", data=form, files={"file": ("n.pdf", PDF, "application/pdf")})
+    async with db() as s:
+        note_id = await s.scalar(select(models.NoteVerbale.id))
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        await organizer.get(f"/join/{world.tokens['secretariat']}")
+        response = await organizer.get(f"/organize/notes/{note_id}")
+        assert response.status_code == 200 and response.content == PDF
+        assert response.headers["content-disposition"].startswith("attachment")
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as delegate:
+        await delegate.get(f"/join/{world.tokens['france']}")
+        assert (await delegate.get(f"/organize/notes/{note_id}")).status_code == 403
+        assert (await delegate.get("/organize")).status_code == 403
+    assert (await focal.get(f"/organize/notes/{note_id}")).status_code == 403
+
+
+async def test_a_focal_point_acts_for_their_own_delegation_only(focal, server, world, db):
+    other = await invite(db, world, "fr")
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as france:
+        page = await france.get(f"/nominate/{other}")
+        await france.post(
+            "/nominations/members",
+            data={"csrf": csrf(page.text), "name": "Jean Delegue-Francais", "email": "fr@example.org"},
+        )
+    async with db() as s:
+        french = await s.scalar(select(models.Participant).where(models.Participant.email == "fr@example.org"))
+    response = await focal.post("/nominations/withdraw", data={"csrf": csrf(focal.page), "participant_id": french.id})
+    assert response.status_code == 409
+    async with db() as s:
+        assert (await s.get(models.Registration, french.id)).state == "nominated"
+    assert "Delegue-Francais" not in (await focal.get("/nominate")).text
+
+
+async def test_a_nomination_after_the_deadline_is_refused_in_the_page_language(focal, db, world):
+    async with db() as s, s.begin():
+        await s.execute(update(models.Event).values(nominations_close_at=datetime.now(UTC) - timedelta(minutes=1)))
+    response = await focal.post(
+        "/nominations/members?lang=fr", data={"csrf": csrf(focal.page), "name": "Tard", "email": "t@example.org"}
+    )
+    assert response.status_code == 409
+    assert refusal(response.text) == "Rien n'a été modifié. Les désignations pour cet événement sont closes."
+    assert await count(db, models.Registration) == 0
+
+
+async def test_links_that_open_nothing(server):
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        for path in ("/nominate/not-a-link", "/register/not-a-link", "/nominate", "/register"):
+            assert (await client.get(path)).status_code == 404
+        response = await client.post("/registration/complete", data={"csrf": "x"})
+        assert response.status_code == 404
+
+
+async def test_the_desk_and_its_personal_data_are_the_organizers_alone(focal, server, world, db):
+    await focal.post(
+        "/nominations/members",
+        data={"csrf": csrf(focal.page), "name": "Ana", "email": "ana@example.org", "sponsorship": "yes"},
+    )
+    async with db() as s, s.begin():
+        desk = await desk_of(s, world.event_id)
+    for who in ("chair", "france", "observer"):
+        socket = await websockets.connect(f"{server.ws_url}/ws/sessions/{desk.id}?token={world.tokens[who]}")
+        received = []
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                received.append(await socket.recv())
+        assert closed.value.rcvd.code == 4403
+        assert all('"forbidden"' in message for message in received)
+    socket = await websockets.connect(f"{server.ws_url}/ws/sessions/{desk.id}?token={world.tokens['secretariat']}")
+    snapshot = await socket.recv()
+    assert '"snapshot"' in snapshot
+    await socket.close()
+    # The programme lists no desk.
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        assert "Secretariat" not in (await client.get("/")).text
