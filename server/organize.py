@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -44,8 +45,11 @@ from server.auth import COOKIE, actor_in, participant_by_token
 from server.forms import FormRefused, checked_form, page, text
 from server.i18n import PAGE_LANGUAGES, choose_language, language_label
 from server.localized import pick
-from server.mail_links import resolve
+from server.mail import enqueue
+from server.mail_links import marker, resolve
+from server.models import utcnow
 from server.notices import _when
+from server.revocation import revoke_in
 from server.secretariat import desk_id, desk_of
 
 KINDS = [tier.value for tier in DEFAULT_PRECEDENCE]
@@ -127,6 +131,15 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
         notes_of.setdefault(delegation_id, []).append(
             {"id": note_id, "reference": reference, "dated": dated.isoformat(), "file_name": file_name}
         )
+    people = (
+        await db.scalars(
+            select(models.Participant)
+            .where(models.Participant.event_id == event_id)
+            .options(selectinload(models.Participant.roles), selectinload(models.Participant.delegation))
+            .order_by(models.Participant.name)
+        )
+    ).all()
+    registered = {person.id: registration.state for person, registration in rows}
     sessions = (
         await db.scalars(
             select(models.Session)
@@ -213,6 +226,18 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
                 "ends": s.ends_at.astimezone(zone).strftime("%H:%M"),
             }
             for s in sessions
+        ],
+        "people": [
+            {
+                "id": p.id,
+                "key": p.key,
+                "name": p.name,
+                "delegation": p.delegation.name if p.delegation else None,
+                "roles": sorted({r.role for r in p.roles}),
+                "email": p.email,
+                "registration": registered.get(p.id),
+            }
+            for p in people
         ],
         "outbox": messages,
         "outbox_count": outbox_count or 0,
@@ -330,7 +355,12 @@ async def nominate(request: Request) -> Response:
 # --- the event, its programme and delegations: the rows the event file writes ----------
 
 
-async def _edit(request: Request, change: Callable[[AsyncSession, models.Event, Any], Awaitable[None]]) -> Response:
+async def _edit(
+    request: Request,
+    change: Callable[[AsyncSession, models.Event, Any], Awaitable[None]],
+    *,
+    moves_revision: bool = True,
+) -> Response:
     try:
         participant, _, _ = await _organizer(request)
     except NotOrganizer:
@@ -341,8 +371,9 @@ async def _edit(request: Request, change: Callable[[AsyncSession, models.Event, 
             event = await db.get(models.Event, participant.event_id, with_for_update=True)
             assert event is not None
             await change(db, event, form)
-            # As a load does: what processes hold of the event is read again.
-            event.revision += 1
+            if moves_revision:
+                # As a load does: what processes hold of the event is read again.
+                event.revision += 1
     except FormRefused as refused:
         return await console(request, Refused(refused.code, refused.code), refused.status)
     except (ValueError, ValidationError) as error:
@@ -540,6 +571,49 @@ async def note_file(request: Request) -> Response:
     )
 
 
+async def send_join_link(request: Request) -> Response:
+    """E-mail a person their join link (a marker in the outbox: server/mail_links.py)."""
+
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        person = await db.get(models.Participant, request.path_params["participant_id"])
+        if person is None or person.event_id != event.id:
+            raise Refused("not_found", "No such participant in this event.")
+        if not person.email:
+            raise Refused("no_email", "This person has no e-mail address.")
+        language = person.language or "en"
+        context = {
+            "event_title": pick(event.titles or {"": event.title}, language).text or event.title,
+            "name": person.name,
+            "join_url": marker("join", person.id),
+        }
+        connection = await db.connection()
+        await enqueue(
+            connection,
+            event_id=event.id,
+            kind="join_link",
+            to=person.email,
+            language=language,
+            context=context,
+            now=utcnow(),
+        )
+
+    return await _edit(request, change, moves_revision=False)
+
+
+async def revoke(request: Request) -> Response:
+    """A new join link for the person: the old one opens nothing, their open
+    sockets close within a second (server.hub.watch_access)."""
+    secret = request.app.state.tribune.settings.secret
+
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        person = await db.get(models.Participant, request.path_params["participant_id"])
+        if person is None or person.event_id != event.id:
+            raise Refused("not_found", "No such participant in this event.")
+        await revoke_in(db, secret, person.key, event.slug)
+
+    return await _edit(request, change, moves_revision=False)
+
+
 def _first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem.get("loc", ()))
@@ -556,4 +630,6 @@ routes = [
     Route("/organize/nominate", nominate, methods=["POST"]),
     Route("/organize/registrations/{participant_id:int}/{action}", decide, methods=["POST"]),
     Route("/organize/notes/{note_id:int}", note_file),
+    Route("/organize/people/{participant_id:int}/send-link", send_join_link, methods=["POST"]),
+    Route("/organize/people/{participant_id:int}/revoke", revoke, methods=["POST"]),
 ]

@@ -168,3 +168,28 @@ async def test_the_desk_and_its_personal_data_are_the_organizers_alone(focal, se
     # The programme lists no desk.
     async with httpx.AsyncClient(base_url=server.url) as client:
         assert "Secretariat" not in (await client.get("/")).text
+
+
+async def test_the_console_revokes_a_link_and_sends_join_links(server, world, db):
+    async with db() as s, s.begin():
+        await s.execute(
+            update(models.Participant)
+            .where(models.Participant.id == world.participants["peru"])
+            .values(email="peru@example.org", language="es")
+        )
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        response = await organizer.post(
+            f"/organize/people/{world.participants['peru']}/send-link", data={"csrf": csrf(page.text)}
+        )
+        assert response.status_code == 200
+        response = await organizer.post(
+            f"/organize/people/{world.participants['france']}/revoke", data={"csrf": csrf(page.text)}
+        )
+        assert response.status_code == 200
+    async with db() as s:
+        mail = await s.scalar(select(models.OutboxMessage))
+        assert (mail.kind, mail.recipient, mail.language) == ("join_link", "peru@example.org", "es")
+        assert "/join/" not in mail.body
+    async with httpx.AsyncClient(base_url=server.url) as old:
+        assert (await old.get(f"/join/{world.tokens['france']}")).status_code == 404
