@@ -42,6 +42,7 @@ from server.media_store import MediaState, load_media_state
 from server.presence import Presence
 from server.protocol import Parser
 from server.question_store import BoardStore
+from server.reminders import run_reminders
 from server.security import SecurityHeaders, install_log_redaction
 from server.settings import Settings, load_settings
 from server.snapshot import Shared
@@ -196,6 +197,7 @@ def create_app(
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         watch = asyncio.create_task(hub.watch_access(settings.access_check_seconds), name="access")
         refresh = asyncio.create_task(presence.run(), name="presence")
+        reminders = asyncio.create_task(run_reminders(maker, kernel.clock), name="reminders")
 
         async def media_state(session_id: int) -> MediaState | None:
             async with reader() as db:
@@ -213,9 +215,9 @@ def create_app(
             await coalescer.drain()
             await carry_over.drain()
             await app.state.media.stop()
-            for task in (heartbeat, watch, refresh):
+            for task in (heartbeat, watch, refresh, reminders):
                 task.cancel()
-            await asyncio.gather(heartbeat, watch, refresh, return_exceptions=True)
+            await asyncio.gather(heartbeat, watch, refresh, reminders, return_exceptions=True)
             await presence.stop()
             if app.state.tribune.shared_floods is not None:
                 await app.state.tribune.shared_floods.close()

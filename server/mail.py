@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from server import models
@@ -22,6 +22,10 @@ async def enqueue(
     now: datetime,
     dedupe_key: str | None = None,
 ) -> bool:
+    if dedupe_key is not None and await connection.scalar(
+        select(models.OutboxMessage.id).where(models.OutboxMessage.dedupe_key == dedupe_key)
+    ):
+        return False
     body = "\n".join(f"{key}: {value}" for key, value in context.items())
     await connection.execute(
         insert(models.OutboxMessage).values(
