@@ -307,8 +307,11 @@ async def decide(request: Request) -> Response:
         "withdraw": lambda r, f: WithdrawRegistration(
             id="w", type="withdraw_registration", participant_id=_participant_id(r)
         ),
-        "sponsor": lambda r, f: DecideSponsorship(
-            id="s", type="decide_sponsorship", participant_id=_participant_id(r), approve=text(f, "approve") == "yes"
+        "sponsor-yes": lambda r, f: DecideSponsorship(
+            id="s", type="decide_sponsorship", participant_id=_participant_id(r), approve=True
+        ),
+        "sponsor-no": lambda r, f: DecideSponsorship(
+            id="s", type="decide_sponsorship", participant_id=_participant_id(r), approve=False
         ),
         "send-link": lambda r, f: SendLink(id="l", type="send_link", participant_id=_participant_id(r)),
     }
