@@ -16,6 +16,7 @@ import unicodedata
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from rooms.errors import Refused
 from rooms.registration import (
     Deadlines,
     Delegation,
@@ -46,6 +47,9 @@ class DeskStore(Store[Desk]):
 
     @classmethod
     async def load(cls, tx: Access, parts: tuple[int, ...]) -> DeskStore:
+        if tx.session.kind != "secretariat":
+            # Its events carry personal data: in a meeting they would reach its chairs.
+            raise Refused("not_here", "Registration is done at the secretariat's desk, not in a session.")
         db = tx.db
         event = await db.get(models.Event, tx.session.event_id)
         assert event is not None  # the session's event

@@ -204,3 +204,23 @@ async def test_invite_nominate_complete_approve(db, world):
         session = await s.get(models.Session, world.session_id)
         assert actor_in(await participant_by_token(s, nominee_token), session) is None
         assert (await s.get(models.Event, world.event_id)).revision == 1  # open sockets are judged again
+
+
+async def test_registration_is_refused_outside_the_desk(db, world):
+    """Its events carry personal data: in a meeting's log they would reach the chairs."""
+    kernel = Kernel(db, MemoryBus(), command_registry(), state_stores(), clock=lambda: NOW, secret=SECRET)
+    async with db() as s:
+        organizer = await participant_by_token(s, world.tokens["secretariat"])
+        panel = await s.get(models.Session, world.session_id)
+    with pytest.raises(Refused) as refused:
+        await kernel.execute(
+            actor_in(organizer, panel),
+            InviteDelegation(
+                id=1,
+                type="invite_delegation",
+                delegation_id=world.delegations["pe"],
+                focal_name="Focal",
+                focal_email="focal@example.org",
+            ),
+        )
+    assert refused.value.code == "not_here"
