@@ -73,17 +73,79 @@ def _pages(world) -> list[tuple[str, str | None, str, bool]]:
         ("booth, delegate", "france", f"{session}/booth", False),
         ("unknown session", None, "/sessions/999999", False),
         ("invalid join link", None, "/join/not-a-valid-token", False),
+        ("organizer console, organizer", "secretariat", "/organize", False),
+        ("organizer console, delegate", "france", "/organize", False),
+        ("nomination page, focal point", "focal", "/nominate", False),
+        ("registration form, member", "member", "/register", False),
     ]
 
 
+# The private links of a focal point and of a nominated member (issue 15).
+PRIVATE = {
+    "focal": ("tribune_focal", "focal-point-link-for-a11y"),
+    "member": ("tribune_member", "member-link-for-a11y"),
+}
+
+
+async def _registration_scene(db, world) -> None:
+    """Peru invited with a note and two nominees, one of whom completed the form."""
+    from datetime import UTC, date, datetime
+
+    from sqlalchemy import update
+
+    from server import models
+    from server.secretariat import desk_of
+    from server.tokens import token_hash
+
+    now = datetime.now(UTC)
+    async with db() as s, s.begin():
+        await desk_of(s, world.event_id)
+        await s.execute(
+            update(models.Delegation)
+            .where(models.Delegation.id == world.delegations["pe"])
+            .values(
+                invitation="accepted",
+                focal_name="Focal",
+                focal_email="focal@example.org",
+                focal_token_hash=token_hash(PRIVATE["focal"][1]),
+                focal_token_version=1,
+            )
+        )
+        s.add(
+            models.NoteVerbale(
+                delegation_id=world.delegations["pe"], reference="NV/7", dated=date(2023, 8, 2), received_at=now
+            )
+        )
+        for key, state, link in (("peru", "pending", PRIVATE["member"][1]), ("presenter", "nominated", "other-link")):
+            s.add(
+                models.Registration(
+                    participant_id=world.participants[key],
+                    event_id=world.event_id,
+                    state=state,
+                    sponsorship="requested" if key == "peru" else None,
+                    token_hash=token_hash(link),
+                    token_version=1,
+                    gender="woman",
+                    accessibility=["captions"],
+                    accessibility_note="",
+                    languages=["es"],
+                    question_session_id=world.session_id,
+                    question_text="¿Cómo se financia la asistencia?",
+                    question_language="es",
+                    nominated_at=now,
+                )
+            )
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_every_page_in_every_language_for_every_role(server, world, connect):
+async def test_every_page_in_every_language_for_every_role(server, world, connect, db):
     if not CHROMIUM.exists():
         require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
     from axe_playwright_python.async_playwright import Axe
     from playwright.async_api import async_playwright, expect
 
     await _set_the_scene(connect, world)
+    await _registration_scene(db, world)
     axe = Axe()
     violations: list[str] = []
     sideways: list[str] = []
@@ -95,7 +157,10 @@ async def test_every_page_in_every_language_for_every_role(server, world, connec
             contexts = {}
             for who in {who for _, who, _, _ in _pages(world)}:
                 context = await browser.new_context(base_url=server.url, viewport=DESKTOP)
-                if who is not None:
+                if who in PRIVATE:
+                    name, value = PRIVATE[who]
+                    await context.add_cookies([{"name": name, "value": value, "url": server.url}])
+                elif who is not None:
                     await context.add_cookies(
                         [{"name": "tribune_token", "value": world.tokens[who], "url": server.url}]
                     )
