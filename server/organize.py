@@ -11,6 +11,8 @@ as a load does.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -147,6 +149,13 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
             .order_by(models.Session.starts_at, models.Session.id)
         )
     ).all()
+    topics_of: dict[int, list[str]] = {}
+    for topic in await db.scalars(
+        select(models.QuestionTopic)
+        .where(models.QuestionTopic.session_id.in_([s.id for s in sessions]))
+        .order_by(models.QuestionTopic.position)
+    ):
+        topics_of.setdefault(topic.session_id, []).append(pick(topic.texts, language).text)
     outbox = (
         await db.scalars(
             select(models.OutboxMessage)
@@ -224,6 +233,11 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
                 "room": s.room or "",
                 "starts": s.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                 "ends": s.ends_at.astimezone(zone).strftime("%H:%M"),
+                "limits": s.time_limits or {},
+                "point_of_order": s.point_of_order_limit,
+                "right_of_reply": s.right_of_reply_limit,
+                "moderated": s.questions_moderated,
+                "topics": topics_of.get(s.id, []),
             }
             for s in sessions
         ],
@@ -243,6 +257,8 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
         "outbox_count": outbox_count or 0,
         "mail_languages": [language_label(code, language) for code in PAGE_LANGUAGES],
         "kinds": KINDS,
+        "roles": ROLES,
+        "event_languages": [language_label(code, language) for code in event.languages or []],
         "session_kinds": SESSION_KINDS,
     }
 
@@ -494,6 +510,110 @@ async def add_delegation(request: Request) -> Response:
     return await _edit(request, change)
 
 
+ROLES = [role.value for role in Role]
+
+
+async def add_person(request: Request) -> Response:
+    """Someone the event file would list: a chair, an interpreter (with their
+    booth and the languages they work from), a delegate, the room's screen."""
+    secret = request.app.state.tribune.settings.secret
+
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        name = _required(text(form, "name"), "name", 200)
+        key = _key(text(form, "key") or _slug(name))
+        if await db.scalar(
+            select(models.Participant.id).where(models.Participant.event_id == event.id, models.Participant.key == key)
+        ):
+            raise ValueError(f"key: a person {key!r} exists already")
+        roles = [role for role in form.getlist("roles") if role in ROLES] or [Role.PARTICIPANT.value]
+        delegation_id = _bounded_int(text(form, "delegation_id"), "delegation_id", 1, 2**31 - 1)
+        if delegation_id is not None:
+            delegation = await db.get(models.Delegation, delegation_id)
+            if delegation is None or delegation.event_id != event.id:
+                raise ValueError("delegation_id: no such delegation")
+        email = text(form, "email")
+        if email and not _EMAIL.match(email):
+            raise ValueError("email: not an e-mail address")
+        language = text(form, "language") or None
+        if language is not None and language not in PAGE_LANGUAGES:
+            raise ValueError("language: one of ar, en, es, fr")
+        booth = text(form, "booth") or None
+        if Role.INTERPRETER.value in roles and booth not in (event.languages or []):
+            raise ValueError("booth: an interpreter works into one of the event's languages")
+        person = models.Participant(
+            event_id=event.id,
+            key=key,
+            name=name,
+            title=text(form, "title")[:200] or None,
+            delegation_id=delegation_id,
+            email=email or None,
+            language=language,
+            token_version=1,
+            token_hash=tokens.token_hash(tokens.join_token(secret, event.slug, key, 1)),
+            roles=[models.ParticipantRole(role=role) for role in roles],
+        )
+        db.add(person)
+        await db.flush()
+        if Role.INTERPRETER.value in roles and booth:
+            works_from = [
+                code for code in form.getlist("works_from") if code in (event.languages or []) and code != booth
+            ]
+            db.add(
+                models.LanguageAssignment(
+                    event_id=event.id,
+                    participant_id=person.id,
+                    role="interpreter",
+                    language=booth,
+                    works_from=works_from,
+                )
+            )
+
+    return await _edit(request, change)
+
+
+async def edit_session(request: Request) -> Response:
+    """A session's floor rules and moderation, and a guiding question added."""
+
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        session = await db.get(models.Session, request.path_params["session_id"])
+        if session is None or session.event_id != event.id or session.kind == "secretariat":
+            raise Refused("not_found", "No such session in this event.")
+        session.time_limits = {
+            kind: _bounded_int(text(form, f"limit_{kind}"), f"limit_{kind}", 10, 3600) for kind in KINDS
+        }
+        session.point_of_order_limit = _bounded_int(text(form, "point_of_order"), "point_of_order", 10, 3600)
+        session.right_of_reply_limit = _bounded_int(text(form, "right_of_reply"), "right_of_reply", 10, 3600)
+        session.questions_moderated = form.get("moderated") == "yes"
+        topic = text(form, "topic")
+        if topic:
+            if len(topic) > 500:
+                raise ValueError("topic: at most 500 characters")
+            count = await db.scalar(
+                select(func.count())
+                .select_from(models.QuestionTopic)
+                .where(models.QuestionTopic.session_id == session.id)
+            )
+            db.add(
+                models.QuestionTopic(
+                    session_id=session.id,
+                    key=f"topic-{(count or 0) + 1}",
+                    position=(count or 0) + 1,
+                    texts={choose_language(request): topic},
+                )
+            )
+
+    return await _edit(request, change)
+
+
+_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
+
+
+def _slug(name: str) -> str:
+    plain = unicodedata.normalize("NFKD", name)
+    plain = "".join(char for char in plain if not unicodedata.combining(char)).lower()
+    return re.sub(r"[^\w]+", "-", plain).strip("-_")[:80]
+
+
 async def new_event(request: Request) -> Response:
     """A new event, with the organizer who made it as its first organizer
     (their cookie then opens it; the old event's link still opens the old one)."""
@@ -633,6 +753,8 @@ routes = [
     Route("/organize/nominate", nominate, methods=["POST"]),
     Route("/organize/registrations/{participant_id:int}/{action}", decide, methods=["POST"]),
     Route("/organize/notes/{note_id:int}", note_file),
+    Route("/organize/people", add_person, methods=["POST"]),
+    Route("/organize/sessions/{session_id:int}", edit_session, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/send-link", send_join_link, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/revoke", revoke, methods=["POST"]),
 ]

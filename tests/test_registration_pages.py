@@ -193,3 +193,53 @@ async def test_the_console_revokes_a_link_and_sends_join_links(server, world, db
         assert "/join/" not in mail.body
     async with httpx.AsyncClient(base_url=server.url) as old:
         assert (await old.get(f"/join/{world.tokens['france']}")).status_code == 404
+
+
+async def test_the_console_adds_an_interpreter_and_sets_a_session_s_rules(server, world, db):
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        token = csrf(page.text)
+        response = await organizer.post(
+            "/organize/people",
+            data={
+                "csrf": token,
+                "name": "Lucía Pérez",
+                "roles": ["interpreter"],
+                "booth": "es",
+                "works_from": ["en", "fr"],
+            },
+        )
+        assert response.status_code == 200 and "Lucía Pérez" in response.text
+        refused = await organizer.post(
+            "/organize/people", data={"csrf": token, "name": "No booth", "roles": ["interpreter"]}
+        )
+        assert refused.status_code == 400 and "booth" in refusal(refused.text)
+        response = await organizer.post(
+            f"/organize/sessions/{world.session_id}",
+            data={
+                "csrf": token,
+                "limit_state_party": "180",
+                "limit_observer_state": "120",
+                "point_of_order": "60",
+                "right_of_reply": "90",
+                "topic": "How can funding last?",
+            },
+        )
+        assert response.status_code == 200
+    async with db() as s:
+        interpreter = await s.scalar(select(models.Participant).where(models.Participant.key == "lucia-perez"))
+        booth = await s.scalar(
+            select(models.LanguageAssignment).where(models.LanguageAssignment.participant_id == interpreter.id)
+        )
+        assert (booth.language, booth.works_from) == ("es", ["en", "fr"])
+        session = await s.get(models.Session, world.session_id)
+        assert session.time_limits["state_party"] == 180 and session.time_limits["civil_society"] is None
+        assert (session.right_of_reply_limit, session.questions_moderated) == (90, False)
+        topic = await s.scalar(select(models.QuestionTopic).where(models.QuestionTopic.session_id == session.id))
+        assert topic.texts == {"en": "How can funding last?"}
+        assert (
+            await s.scalar(
+                select(func.count()).select_from(models.Participant).where(models.Participant.name == "No booth")
+            )
+            == 0
+        )
