@@ -37,6 +37,7 @@ from server.flood import Allowances, FloodGuard, SharedBuckets, shared_buckets
 from server.floor_store import FloorStore
 from server.hub import Hub
 from server.kernel import Kernel
+from server.mail import Mailer
 from server.media_relay import MediaRelay
 from server.media_store import MediaState, load_media_state
 from server.presence import Presence
@@ -52,6 +53,10 @@ from server.state import Stores
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
+
+
+# Events whose commands may have queued an e-mail (rooms/registration_commands.py).
+MAILING_EVENTS = frozenset({"registration", "delegation"})
 
 
 def command_registry() -> Registry:
@@ -90,6 +95,8 @@ class Tribune:
     snapshots: SharedCache[Shared]
     # The flood allowance the processes share (Redis), when there are several.
     shared_floods: SharedBuckets | None = None
+    # Sends the outbox (server/mail.py); wake it after queueing a message.
+    mailer: Mailer | None = None
 
 
 def create_app(
@@ -116,10 +123,21 @@ def create_app(
         )
         coalescer = Coalescer(commands, kernel.execute_for_server, settings.counts_every_seconds)
         carry_over = CarryOver(maker, reader, kernel)
+        mailer = Mailer(
+            maker,
+            smtp_url=settings.smtp_url,
+            mail_from=settings.mail_from,
+            secret=settings.secret,
+            base_url=settings.base_url,
+            clock=kernel.clock,
+            poll_seconds=settings.mail_poll_seconds,
+        )
 
         def committed(session_id: int, emitted: list[Emitted]) -> None:
             coalescer.committed(session_id, emitted)
             carry_over.committed(session_id, emitted)
+            if any(event.type in MAILING_EVENTS for event in emitted):
+                mailer.wake()
 
         kernel.on_committed = committed
 
@@ -193,11 +211,13 @@ def create_app(
             presence,
             SharedCache(),
             shared,
+            mailer,
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         watch = asyncio.create_task(hub.watch_access(settings.access_check_seconds), name="access")
         refresh = asyncio.create_task(presence.run(), name="presence")
         reminders = asyncio.create_task(run_reminders(maker, kernel.clock), name="reminders")
+        sending = asyncio.create_task(mailer.run(), name="mail")
 
         async def media_state(session_id: int) -> MediaState | None:
             async with reader() as db:
@@ -215,9 +235,9 @@ def create_app(
             await coalescer.drain()
             await carry_over.drain()
             await app.state.media.stop()
-            for task in (heartbeat, watch, refresh, reminders):
+            for task in (heartbeat, watch, refresh, reminders, sending):
                 task.cancel()
-            await asyncio.gather(heartbeat, watch, refresh, reminders, return_exceptions=True)
+            await asyncio.gather(heartbeat, watch, refresh, reminders, sending, return_exceptions=True)
             await presence.stop()
             if app.state.tribune.shared_floods is not None:
                 await app.state.tribune.shared_floods.close()

@@ -399,6 +399,8 @@ async def _edit(
         return await console(request, Refused("invalid", str(error).splitlines()[0][:300]), 400)
     except Refused as refused:
         return await console(request, refused, 409)
+    if request.app.state.tribune.mailer is not None:
+        request.app.state.tribune.mailer.wake()
     return RedirectResponse(f"/organize#{text(form, 'back') or 'event'}", status_code=303)
 
 

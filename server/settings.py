@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     # An interpreter on air whose last socket closed keeps the mic this long
     # (a reload, a short cut); their partner may take it over meanwhile.
     mic_release_grace_seconds: float = Field(5.0, ge=0)
+    # E-mail (server/mail.py): smtp://user:password@host:587?starttls=true or
+    # smtps://host:465; empty: messages wait in the organizer console's outbox.
+    smtp_url: str = ""
+    mail_from: str = "Tribune <tribune@localhost>"
+    # How often the outbox is looked at for what is due (a new message wakes it at once).
+    mail_poll_seconds: float = Field(5.0, gt=0)
 
     @cached_property
     def base_url(self) -> str:

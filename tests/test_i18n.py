@@ -31,6 +31,8 @@ def page_strings() -> dict[str, str]:
     found: dict[str, str] = {}
     sources = [
         (TEMPLATES, [("**.html", "jinja2")], {"**.html": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}),
+        # The e-mails (server/mail.py), in the recipient's language.
+        (TEMPLATES / "mail", [("**.txt", "jinja2")], {"**.txt": {"extensions": "jinja2.ext.i18n", "trimmed": "true"}}),
         (ROOT / "server", [("*.py", "python")], {}),
     ]
     for directory, method_map, options_map in sources:
