@@ -397,5 +397,24 @@ def demo_links(entries: list[Entry], base_url: str) -> list[str]:
     return lines
 
 
+@export.command("event")
+@click.argument("slug")
+@_output_option
+def export_event_command(slug: str, output: Path | None) -> None:
+    """Write event SLUG as an event file (YAML) that `tribune load` loads back."""
+    from server.event_export import EventExportError, export_event
+
+    try:
+        text = _run(_settings(), lambda sessionmaker: export_event(sessionmaker, slug))
+    except EventExportError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Event {slug!r} written to {output}", err=True)
+
+
 if __name__ == "__main__":
     main()
