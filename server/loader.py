@@ -692,11 +692,14 @@ def _check_delegation_sizes(parts: _Validated) -> list[tuple[Path_, str]]:
     sponsored: Counter[str] = Counter()
     event_limit = parts.event.max_delegation_members if parts.event is not None else None
     own_limits = {item.key: item.member_limit for _, item in parts.delegations if item.member_limit is not None}
+    valid = {item.key for _, item in parts.delegations}
     known = parts.delegation_keys
     for index, person in parts.participants:
         delegation = person.delegation
         if delegation is None or (known is not None and delegation not in known):
             continue
+        if known is not None and delegation not in valid:
+            continue  # its own limit is unknown until its problem is fixed
         where = ("participants", index)
         members[delegation] += 1
         limit = own_limits.get(delegation, event_limit)

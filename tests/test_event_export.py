@@ -18,7 +18,7 @@ from sqlalchemy import select
 from server import models
 from server.db import create_engine, migrate, sessionmaker
 from server.event_export import EventExportError, export_event
-from server.loader import load_event, load_event_file, parse_event
+from server.loader import EventFileError, load_event, load_event_file, parse_event
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "server" / "demo" / "coop-assist-2020.yaml"
@@ -306,3 +306,50 @@ def test_cli_export_event(tmp_path, monkeypatch):
     assert runner.invoke(main, ["export", "event", "coop-assist-2020"]).output == text
     missing = runner.invoke(main, ["export", "event", "nope"])
     assert missing.exit_code == 1 and "no event 'nope'" in missing.output
+
+
+def test_new_fields_are_checked_with_their_lines():
+    text = textwrap.dedent("""\
+        event:
+          slug: checks
+          title: Checks
+          timezone: Europe/Brussels
+          max_delegation_members: 1
+          nominations_close: "2021-02-30 10:00"
+        delegations:
+          - {key: a, name: A, kind: state_party, member_limit: 0}
+          - key: b
+            name: B
+            kind: state_party
+            member_limit: 2
+            focal_point: {name: F, email: f@example.org, language: ar}
+          - {key: c, name: C, kind: state_party, focal_point: {email: c@x, language: de}}
+          - {key: d, name: D, kind: state_party, focal_point: {name: D, email: d@example.org}}
+        participants:
+          - {key: b1, name: B1, delegation: b, email: b1@example.org, language: fr}
+          - {key: b2, name: B2, delegation: b}
+          - {key: b3, name: B3, delegation: b}
+          - {key: d1, name: D1, delegation: d, language: ru}
+          - {key: c1, name: C1, delegation: c}
+          - {key: c2, name: C2, delegation: c}
+        """)
+    with pytest.raises(EventFileError) as caught:
+        parse_event(text)
+    problems = caught.value.problems
+    reasons = "\n".join(f"{line}: {reason}" for line, reason in problems)
+    assert "6: event.nominations_close" in reasons
+    assert "8: delegations[0].member_limit" in reasons
+    assert "14: delegations[2].focal_point.email: 'c@x' is not an e-mail address" in reasons
+    assert "14: delegations[2].focal_point.language: 'de' is not a language mail is written in" in reasons
+    assert "14: delegations[2].focal_point.name: required" in reasons
+    assert "20: participants[3].language: 'ru' is not a language mail is written in" in reasons
+    # b's own limit (2) replaces the event's (1): only the third member is too many.
+    assert "19: participants[2].delegation: delegation 'b' has more than 2 members (its member_limit)" in reasons
+    # c's limit is unknown while c is wrong: its members are not counted.
+    assert {line for line, _ in problems} == {6, 8, 14, 19, 20}, reasons
+
+
+def test_new_fields_are_stored(tmp_path):
+    spec = parse_event(RICH)
+    assert spec.delegations[0].member_limit == 4
+    assert spec.participants[0].email == "suda@example.org"
