@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rooms.delegations import TIER_LABELS, Tier
 from rooms.roles import Role
 from server import models
-from server.event_export import read_event_spec
+from server.event_export import EventExportError, read_event_spec
 from server.loader import (
     Counts,
     DelegationSpec,
@@ -85,14 +85,19 @@ async def import_csv(
         event = await db.scalar(select(models.Event).where(models.Event.slug == event_slug))
         if event is None:
             raise CsvImportError([(0, f"no event {event_slug!r}")])
-        current = await read_event_spec(db, event)
+        try:
+            current = await read_event_spec(db, event)
+        except EventExportError as error:
+            raise CsvImportError([(0, str(error))]) from None
         report = ImportReport(event.slug, what)
         problems: list[tuple[int, str]] = []
         if what == "delegations":
-            specs = _specs(rows, _delegation_row, DelegationSpec, problems)
+            known = {item.key: item for item in current.delegations}
+            specs = _specs(rows, lambda row: _delegation_row(row, known.get(row["key"])), DelegationSpec, problems)
         else:
-            taken = {person.key for person in current.participants} | {row["key"] for _, row in rows if row["key"]}
+            taken = {person.key for person in current.participants} | {row.get("key") or "" for _, row in rows}
             for line, row in rows:
+                row.setdefault("key", "")
                 if not row["key"] and row["name"]:
                     row["key"] = _free_key(row["name"], taken)
                     report.derived_keys.append((line, row["key"]))
@@ -136,8 +141,8 @@ async def import_csv(
 
 
 def read_csv(data: bytes, what: What) -> list[tuple[int, dict[str, str]]]:
-    """The rows of the file, each with its line and every known column (empty
-    when absent); raise CsvImportError for a file that cannot be read."""
+    """The rows of the file, each with its line and the columns the file has;
+    raise CsvImportError for a file that cannot be read."""
     if len(data) > MAX_CSV_BYTES:
         raise CsvImportError([(0, f"the file is larger than 2 MiB ({MAX_CSV_BYTES:,} bytes)")])
     try:
@@ -189,7 +194,8 @@ def read_csv(data: bytes, what: What) -> list[tuple[int, dict[str, str]]]:
         if len(cells) > len(names) and any(cell.strip() for cell in cells[len(names) :]):
             problems.append((number, f"{len(cells)} cells where the first line names {len(names)} columns"))
             continue
-        row = dict.fromkeys(known, "")
+        # Short rows (a spreadsheet drops trailing empty cells) read as empty.
+        row = dict.fromkeys(names, "")
         row.update({name: cell.strip() for name, cell in zip(names, cells)})
         rows.append((number, row))
     if problems:
@@ -197,33 +203,42 @@ def read_csv(data: bytes, what: What) -> list[tuple[int, dict[str, str]]]:
     return rows
 
 
-def _delegation_row(row: dict[str, str]) -> dict[str, Any]:
+def _delegation_row(row: dict[str, str], existing: DelegationSpec | None) -> dict[str, Any]:
+    """The spec's fields from a row; a column the file leaves out keeps what the event holds."""
+    data: dict[str, Any] = existing.model_dump() if existing is not None else {}
     kind = row["kind"]
-    data: dict[str, Any] = {"key": row["key"], "name": row["name"], "kind": _KINDS.get(kind.lower(), kind)}
-    if row["member_limit"]:
-        data["member_limit"] = int(row["member_limit"]) if row["member_limit"].isdigit() else row["member_limit"]
-    focal = {name: row[f"focal_{name}"] for name in ("name", "email", "language") if row[f"focal_{name}"]}
-    if focal:
-        data["focal_point"] = focal
+    data.update(key=row["key"], name=row["name"], kind=_KINDS.get(kind.lower(), kind))
+    if "member_limit" in row:
+        limit = row["member_limit"]
+        data["member_limit"] = (int(limit) if limit.isdigit() else limit) if limit else None
+    if any(f"focal_{name}" in row for name in ("name", "email", "language")):
+        focal = dict(data.get("focal_point") or {})
+        for name in ("name", "email", "language"):
+            if f"focal_{name}" in row:
+                focal[name] = row[f"focal_{name}"] or None
+        given = {name: value for name, value in focal.items() if value is not None}
+        data["focal_point"] = given or None
     return data
 
 
 def _participant_row(row: dict[str, str], existing: ParticipantSpec | None) -> dict[str, Any]:
-    roles = [role for role in re.split(r"[;,\s]+", row["roles"]) if role]
-    data: dict[str, Any] = {
-        "key": row["key"],
-        "name": row["name"],
-        "title": row["title"] or None,
-        "delegation": row["delegation"] or None,
-        "roles": [role.lower() for role in roles] if roles else [Role.PARTICIPANT.value],
-        "email": row["email"] or None,
-        "language": row["language"].lower() or None,
-        "sponsored": _YES.get(row["sponsored"].lower(), row["sponsored"]),
-    }
-    if existing is not None:
-        # What a spreadsheet does not say is kept as the event file said it.
-        for name in ("sessions", "session_roles", "booth", "works_from", "captions"):
-            data[name] = getattr(existing, name)
+    """The spec's fields from a row; a column the file leaves out keeps what
+    the event holds (and what no column says, such as sessions or a booth)."""
+    data: dict[str, Any] = existing.model_dump() if existing is not None else {}
+    data.update(key=row["key"], name=row["name"])
+    if "title" in row:
+        data["title"] = row["title"] or None
+    if "delegation" in row:
+        data["delegation"] = row["delegation"] or None
+    if "roles" in row:
+        roles = [role.lower() for role in re.split(r"[;,\s]+", row["roles"]) if role]
+        data["roles"] = roles or [Role.PARTICIPANT.value]
+    if "email" in row:
+        data["email"] = row["email"] or None
+    if "language" in row:
+        data["language"] = row["language"].lower() or None
+    if "sponsored" in row:
+        data["sponsored"] = _YES.get(row["sponsored"].lower(), row["sponsored"])
     return data
 
 

@@ -241,3 +241,38 @@ def test_cli_import(tmp_path, monkeypatch):
     bad = runner.invoke(main, ["import", "delegations", SLUG, "bad.csv"])
     assert bad.exit_code == 1
     assert "bad.csv:2: kind: unknown kind 'empire'" in bad.output and "Nothing was imported." in bad.output
+
+
+async def test_columns_left_out_keep_what_the_event_holds(event):
+    await import_csv(
+        event,
+        SLUG,
+        "participants",
+        csv_bytes("""\
+            key,name,title,roles,email,sponsored
+            jo,Jo,Head,organizer moderator,jo@example.org,no
+            """),
+        SECRET,
+    )
+    await import_csv(
+        event,
+        SLUG,
+        "delegations",
+        b"key,name,kind,member_limit,focal_name,focal_email\nnl,NL,state_party,3,Focal,focal@example.org\n",
+        SECRET,
+    )
+    # Only names: roles, title, e-mail, the limit and the focal point stay.
+    await import_csv(event, SLUG, "participants", b"name,key\nJo Jones,jo\n", SECRET)
+    await import_csv(event, SLUG, "delegations", b"kind,name,key\nState Party,Nederland,nl\n", SECRET)
+    after = await snapshot(event, SLUG)
+    jo = next(row for row in after["participants"] if row["key"] == "jo")
+    assert (jo["name"], jo["title"], jo["email"]) == ("Jo Jones", "Head", "jo@example.org")
+    assert {row["role"] for row in after["roles"] if row["participant_id"] == "jo"} == {"organizer", "moderator"}
+    nl = next(row for row in after["delegations"] if row["key"] == "nl")
+    assert (nl["name"], nl["member_limit"], nl["focal_name"]) == ("Nederland", 3, "Focal")
+    # An empty cell of a column the file has clears it.
+    await import_csv(
+        event, SLUG, "delegations", b"key,name,kind,member_limit,focal_name,focal_email\nnl,NL,state_party,,,\n", SECRET
+    )
+    nl = next(row for row in (await snapshot(event, SLUG))["delegations"] if row["key"] == "nl")
+    assert (nl["member_limit"], nl["focal_name"], nl["focal_email"]) == (None, None, None)
