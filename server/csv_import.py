@@ -215,7 +215,7 @@ def _delegation_row(row: dict[str, str], existing: DelegationSpec | None) -> dic
         focal = dict(data.get("focal_point") or {})
         for name in ("name", "email", "language"):
             if f"focal_{name}" in row:
-                focal[name] = row[f"focal_{name}"] or None
+                focal[name] = (row[f"focal_{name}"].lower() if name == "language" else row[f"focal_{name}"]) or None
         given = {name: value for name, value in focal.items() if value is not None}
         data["focal_point"] = given or None
     return data
