@@ -401,5 +401,53 @@ def demo_links(entries: list[Entry], base_url: str) -> list[str]:
     return lines
 
 
+@export.command("event")
+@click.argument("slug")
+@_output_option
+def export_event_command(slug: str, output: Path | None) -> None:
+    """Write event SLUG as an event file (YAML) that `tribune load` loads back."""
+    from server.event_export import EventExportError, export_event
+
+    try:
+        text = _run(_settings(), lambda sessionmaker: export_event(sessionmaker, slug))
+    except EventExportError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"Event {slug!r} written to {output}", err=True)
+
+
+@main.command("import")
+@click.argument("what", type=click.Choice(["delegations", "participants"]))
+@click.argument("event_slug")
+@click.argument("csv_file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def import_command(what: str, event_slug: str, csv_file: Path) -> None:
+    """Create or update WHAT (delegations or participants) of EVENT_SLUG from CSV_FILE.
+
+    Rows are matched by key; nothing is written if any row has a problem.
+    See README.md for the columns."""
+    from server.csv_import import MAX_CSV_BYTES, CsvImportError, import_csv
+    from server.links import WrongSecret
+
+    settings = _settings()
+    with csv_file.open("rb") as file:
+        data = file.read(MAX_CSV_BYTES + 1)
+    try:
+        report = _run(settings, lambda sessionmaker: import_csv(sessionmaker, event_slug, what, data, settings.secret))  # type: ignore[arg-type]
+    except CsvImportError as error:
+        click.echo(
+            "\n".join(f"{csv_file.name}:{line}: {why}" if line else why for line, why in error.problems), err=True
+        )
+        click.echo("Nothing was imported.", err=True)
+        sys.exit(1)
+    except WrongSecret as wrong:
+        click.echo(f"The secret here is not the one event {wrong} was loaded with. Nothing was imported.", err=True)
+        sys.exit(1)
+    click.echo(report.summary())
+
+
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ slug and, within the event, by key.
 from __future__ import annotations
 
 import difflib
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -93,7 +94,27 @@ def _language(value: str) -> str:
     return value
 
 
+# What mail and private pages are written in: the page languages (server/i18n.py).
+CORRESPONDENCE_LANGUAGES = ("ar", "en", "es", "fr")
+# An address's shape only (something@domain.tld, no spaces); delivery tells the rest.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)+")
+
+
+def _email(value: str) -> str:
+    if len(value) > 320 or not _EMAIL.fullmatch(value):
+        raise ValueError(f"{value!r} is not an e-mail address (name@example.org)")
+    return value
+
+
+def _correspondence_language(value: str) -> str:
+    if value not in CORRESPONDENCE_LANGUAGES:
+        raise ValueError(f"{value!r} is not a language mail is written in ({', '.join(CORRESPONDENCE_LANGUAGES)})")
+    return value
+
+
 Key = Annotated[str, AfterValidator(_key)]
+Email = Annotated[str, AfterValidator(_email)]
+MailLanguage = Annotated[str, AfterValidator(_correspondence_language)]
 Seconds = Annotated[StrictInt, Field(ge=0)]
 Text = Annotated[str, Field(min_length=1, max_length=300)]
 
@@ -114,12 +135,26 @@ class EventInfo(_Spec):
     description: LocalizedText = Field(default_factory=dict)
     languages: list[Language] = Field(default_factory=lambda: list(DEFAULT_LANGUAGES))
     max_delegation_members: Annotated[StrictInt, Field(ge=1)] = DEFAULT_MAX_MEMBERS
+    # Local times in the event's time zone, like a session's; left out: open.
+    nominations_close: datetime | None = None
+    sponsored_nominations_close: datetime | None = None
+
+
+class FocalPointSpec(_Spec):
+    """Who nominates the delegation's members."""
+
+    name: Annotated[str, Field(min_length=1, max_length=200)]
+    email: Email
+    language: MailLanguage | None = None
 
 
 class DelegationSpec(_Spec):
     key: Key
     name: Annotated[str, Field(min_length=1, max_length=200)]
     kind: Tier
+    # "Unless otherwise indicated": this delegation's own limit; None: the event's.
+    member_limit: Annotated[StrictInt, Field(ge=1)] | None = None
+    focal_point: FocalPointSpec | None = None
 
 
 class FloorSpec(_Spec):
@@ -174,6 +209,8 @@ class ParticipantSpec(_Spec):
     booth: Annotated[str, AfterValidator(_language)] | None = None
     works_from: list[Annotated[str, AfterValidator(_language)]] = Field(default_factory=list)
     captions: Annotated[str, AfterValidator(_language)] | None = None
+    email: Email | None = None
+    language: MailLanguage | None = None
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles or any(role in roles for roles in self.session_roles.values())
@@ -225,6 +262,7 @@ _MODEL_AT: dict[str, type[_Spec]] = {
     "floor": FloorSpec,
     "questions": QuestionSpec,
     "topics": TopicSpec,
+    "focal_point": FocalPointSpec,
 }
 
 
@@ -521,6 +559,12 @@ def _keys_written(raw: Any) -> set[str] | None:
     return {item["key"] for item in raw if isinstance(item, dict) and isinstance(item.get("key"), str)}
 
 
+def rule_problems(spec: EventSpec) -> list[tuple[Path_, str]]:
+    """What ``parse_event`` checks beyond the fields of a validated spec
+    (references, duplicates, delegation sizes...), as (path, reason)."""
+    return _check_rules(_Validated.of(spec))
+
+
 def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
     """The rules pydantic cannot see: references, duplicates, delegation size."""
     problems: list[tuple[Path_, str]] = []
@@ -646,20 +690,23 @@ def _check_delegation_sizes(parts: _Validated) -> list[tuple[Path_, str]]:
     problems: list[tuple[Path_, str]] = []
     members: Counter[str] = Counter()
     sponsored: Counter[str] = Counter()
-    limit = parts.event.max_delegation_members if parts.event is not None else None
+    event_limit = parts.event.max_delegation_members if parts.event is not None else None
+    own_limits = {item.key: item.member_limit for _, item in parts.delegations if item.member_limit is not None}
+    valid = {item.key for _, item in parts.delegations}
     known = parts.delegation_keys
     for index, person in parts.participants:
         delegation = person.delegation
         if delegation is None or (known is not None and delegation not in known):
             continue
+        if known is not None and delegation not in valid:
+            continue  # its own limit is unknown until its problem is fixed
         where = ("participants", index)
         members[delegation] += 1
+        limit = own_limits.get(delegation, event_limit)
         if limit is not None and members[delegation] == limit + 1:
+            setting = "its member_limit" if delegation in own_limits else "max_delegation_members"
             problems.append(
-                (
-                    where + ("delegation",),
-                    f"delegation {delegation!r} has more than {limit} members (max_delegation_members)",
-                )
+                (where + ("delegation",), f"delegation {delegation!r} has more than {limit} members ({setting})")
             )
         if person.sponsored:
             sponsored[delegation] += 1
@@ -814,6 +861,9 @@ async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: Event
         event.title, event.description = primary(info.title), primary(info.description)
         event.timezone, event.venue, event.online_url = info.timezone, info.venue, info.online_url
         event.languages, event.max_delegation_members = list(info.languages), info.max_delegation_members
+        zone = ZoneInfo(info.timezone)
+        event.nominations_close_at = _maybe_utc(info.nominations_close, zone)
+        event.sponsored_nominations_close_at = _maybe_utc(info.sponsored_nominations_close, zone)
         event.revision = (event.revision or 0) + 1
         await db.flush()
         report = LoadReport(event.slug, event.id, created)
@@ -826,40 +876,67 @@ async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: Event
             report.sessions,
             lambda row, item: _fill_session(row, item, spec),
         )
-        delegations = await _upsert(
-            db, models.Delegation, event.id, spec.delegations, report.delegations, _fill_delegation
+        delegations = await store_delegations(db, event.id, spec.delegations, report.delegations)
+        participants = await store_participants(
+            db, event, spec.participants, report.participants, secret, sessions, delegations
         )
-        participants = await _upsert(
-            db,
-            models.Participant,
-            event.id,
-            spec.participants,
-            report.participants,
-            lambda row, item: _fill_participant(row, item, event.slug, secret, sessions, delegations),
-        )
-
-        # Roles are replaced wholesale; deleting first keeps the unique
-        # (participant, session, role) constraint happy whatever the flush order.
-        await db.execute(
-            delete(models.ParticipantRole).where(
-                models.ParticipantRole.participant_id.in_([row.id for row in participants.values()])
-            )
-        )
-        for person in spec.participants:
-            participant_id = participants[person.key].id
-            db.add_all(
-                models.ParticipantRole(participant_id=participant_id, session_id=None, role=role.value)
-                for role in person.roles
-            )
-            for key, roles in person.session_roles.items():
-                db.add_all(
-                    models.ParticipantRole(participant_id=participant_id, session_id=sessions[key].id, role=role.value)
-                    for role in roles
-                )
-        await _assign_languages(db, event.id, spec.participants, participants)
-        await db.flush()
         await load_questions(db, spec, sessions, participants, report.questions)
     return report
+
+
+def _maybe_utc(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
+    return _to_utc(moment, zone) if moment is not None else None
+
+
+async def store_delegations(
+    db: AsyncSession, event_id: int, items: list[DelegationSpec], counts: Counts
+) -> dict[str, models.Delegation]:
+    """Create or update these delegations of the event, by key (others are kept)."""
+    return await _upsert(db, models.Delegation, event_id, items, counts, _fill_delegation)
+
+
+async def store_participants(
+    db: AsyncSession,
+    event: models.Event,
+    people: list[ParticipantSpec],
+    counts: Counts,
+    secret: str,
+    sessions: dict[str, models.Session],
+    delegations: dict[str, models.Delegation],
+) -> dict[str, models.Participant]:
+    """Create or update these participants, by key, with their roles and
+    languages (replaced by the specs'); the event's others are kept.
+
+    ``sessions`` and ``delegations`` must hold every key the people name."""
+    participants = await _upsert(
+        db,
+        models.Participant,
+        event.id,
+        people,
+        counts,
+        lambda row, item: _fill_participant(row, item, event.slug, secret, sessions, delegations),
+    )
+    # Roles are replaced wholesale; deleting first keeps the unique
+    # (participant, session, role) constraint happy whatever the flush order.
+    await db.execute(
+        delete(models.ParticipantRole).where(
+            models.ParticipantRole.participant_id.in_([row.id for row in participants.values()])
+        )
+    )
+    for person in people:
+        participant_id = participants[person.key].id
+        db.add_all(
+            models.ParticipantRole(participant_id=participant_id, session_id=None, role=role.value)
+            for role in person.roles
+        )
+        for key, roles in person.session_roles.items():
+            db.add_all(
+                models.ParticipantRole(participant_id=participant_id, session_id=sessions[key].id, role=role.value)
+                for role in roles
+            )
+    await _assign_languages(db, event.id, people, participants)
+    await db.flush()
+    return participants
 
 
 async def _assign_languages(
@@ -939,7 +1016,11 @@ def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> No
 
 
 def _fill_delegation(row: models.Delegation, item: DelegationSpec) -> None:
-    row.name, row.kind = item.name, item.kind.value
+    row.name, row.kind, row.member_limit = item.name, item.kind.value, item.member_limit
+    focal = item.focal_point
+    row.focal_name = focal.name if focal is not None else None
+    row.focal_email = focal.email if focal is not None else None
+    row.focal_language = focal.language if focal is not None else None
 
 
 def _fill_participant(
@@ -951,6 +1032,7 @@ def _fill_participant(
     delegations: dict[str, models.Delegation],
 ) -> None:
     row.name, row.title, row.is_sponsored = item.name, item.title, item.sponsored
+    row.email, row.language = item.email, item.language
     row.delegation_id = delegations[item.delegation].id if item.delegation else None
     row.session_ids = [sessions[key].id for key in item.sessions] if item.sessions is not None else None
     if row.token_version is None:
