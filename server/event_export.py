@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.roles import Role
-from server import models
+from server import models, secretariat
 from server.loader import EventInfo, EventSpec, rule_problems
 from server.localized import ANY
 
@@ -59,7 +59,12 @@ async def read_event_spec(db: AsyncSession, event: models.Event) -> EventSpec:
     """The event as the spec of a file that would load it (validated)."""
     zone = ZoneInfo(event.timezone)
     sessions = list(
-        await db.scalars(select(models.Session).where(models.Session.event_id == event.id).order_by(models.Session.id))
+        await db.scalars(
+            # The secretariat's desk is where registration runs, not a session of the programme.
+            select(models.Session)
+            .where(models.Session.event_id == event.id, models.Session.kind != secretariat.KIND)
+            .order_by(models.Session.id)
+        )
     )
     session_keys = {row.id: row.key for row in sessions}
     delegations = list(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -22,6 +23,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -44,6 +46,8 @@ from rooms.registration_commands import (
 from rooms.roles import Role
 from server import models, tokens
 from server.auth import COOKIE, actor_in, participant_by_token
+from server.csv_import import MAX_CSV_BYTES, CsvImportError, import_csv
+from server.event_export import EventExportError, export_event
 from server.forms import FormRefused, checked_form, page, text
 from server.i18n import PAGE_LANGUAGES, choose_language, language_label
 from server.localized import pick
@@ -83,7 +87,9 @@ def _forbidden(request: Request) -> Response:
     return page(request, "organize_forbidden.html", {}, status_code=403)
 
 
-async def console(request: Request, refusal: Refused | None = None, status: int = 200) -> Response:
+async def console(
+    request: Request, refusal: Refused | None = None, status: int = 200, imported: Imported | None = None
+) -> Response:
     try:
         participant, desk, _ = await _organizer(request)
     except NotOrganizer:
@@ -92,7 +98,7 @@ async def console(request: Request, refusal: Refused | None = None, status: int 
     tribune = request.app.state.tribune
     async with tribune.reader() as db:
         context = await _console_context(db, participant.event_id, language, tribune.settings)
-    context |= {"refusal": refusal, "desk_session_id": desk.id, "me": {"name": participant.name}}
+    context |= {"refusal": refusal, "imported": imported, "desk_session_id": desk.id, "me": {"name": participant.name}}
     return page(request, "organize.html", context, status_code=status)
 
 
@@ -739,6 +745,69 @@ async def revoke(request: Request) -> Response:
     return await _edit(request, change, moves_revision=False)
 
 
+async def import_file(request: Request) -> Response:
+    """Delegations or participants from a spreadsheet saved as CSV: every bad
+    line listed, nothing written unless all are good (server/csv_import.py)."""
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    tribune = request.app.state.tribune
+    try:
+        form = await checked_form(request, MAX_CSV_BYTES + 64 * 1024)
+        what = text(form, "what")
+        upload = form.get("file")
+        if what not in ("delegations", "participants") or not isinstance(upload, UploadFile):
+            raise ValueError("file: choose a CSV file of delegations or participants")
+        data = await upload.read(MAX_CSV_BYTES + 1)
+        async with tribune.reader() as db:
+            event = await db.get(models.Event, participant.event_id)
+            assert event is not None
+        report = await import_csv(tribune.sessionmaker, event.slug, what, data, tribune.settings.secret)  # type: ignore[arg-type]
+    except FormRefused as refused:
+        return await console(request, Refused(refused.code, refused.code), refused.status)
+    except CsvImportError as error:
+        return await console(request, CsvRefused(error.problems), 400)
+    except ValueError as error:
+        return await console(request, Refused("invalid", str(error)[:300]), 400)
+    return await console(request, imported=Imported(report.counts.created, report.counts.updated, what))
+
+
+class CsvRefused(Refused):
+    """A CSV file refused, with every bad line."""
+
+    def __init__(self, problems: list[tuple[int, str]]) -> None:
+        super().__init__("csv", "The file was not imported.")
+        self.problems = problems[:200]
+
+
+@dataclass(frozen=True)
+class Imported:
+    created: int
+    updated: int
+    what: str
+
+
+async def event_file(request: Request) -> Response:
+    """The event as an event file (``tribune export event``): it loads again to the same state."""
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    async with request.app.state.tribune.reader() as db:
+        event = await db.get(models.Event, participant.event_id)
+        assert event is not None
+    try:
+        text_ = await export_event(request.app.state.tribune.reader, event.slug)
+    except EventExportError as error:
+        return await console(request, Refused("invalid", str(error)[:300]), 409)
+    return Response(
+        text_,
+        media_type="application/yaml; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{event.slug}.yaml"'},
+    )
+
+
 def _first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem.get("loc", ()))
@@ -755,6 +824,8 @@ routes = [
     Route("/organize/nominate", nominate, methods=["POST"]),
     Route("/organize/registrations/{participant_id:int}/{action}", decide, methods=["POST"]),
     Route("/organize/notes/{note_id:int}", note_file),
+    Route("/organize/import", import_file, methods=["POST"]),
+    Route("/organize/event.yaml", event_file),
     Route("/organize/people", add_person, methods=["POST"]),
     Route("/organize/sessions/{session_id:int}", edit_session, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/send-link", send_join_link, methods=["POST"]),

@@ -243,3 +243,40 @@ async def test_the_console_adds_an_interpreter_and_sets_a_session_s_rules(server
             )
             == 0
         )
+
+
+async def test_the_console_imports_a_spreadsheet_all_or_nothing(server, world, db):
+    broken = (
+        b"key,name,title,delegation,roles,email\n"
+        b"ana,Ana Ruiz,Minister,pe,participant,ana@example.org\n"
+        b"bob,Bob,,nowhere,participant,bob@example.org\n"
+        b"cy,Cy,,fr,participant,not-an-address\n"
+    )
+    good = "key;name;delegation;email\nana;Ana Ruiz;pe;ana@example.org\nbo;Bo Li;fr;bo@example.org\n".encode(
+        "utf-8-sig"
+    )
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        await organizer.get(f"/join/{world.tokens['secretariat']}")
+        page = await organizer.get(
+            "/organize?lang=es"
+        )  # the desk exists from here on: the import must not stumble on it
+        token = csrf(page.text)
+        response = await organizer.post(
+            "/organize/import",
+            data={"csrf": token, "what": "participants"},
+            files={"file": ("p.csv", broken, "text/csv")},
+        )
+        assert response.status_code == 400
+        problems = re.findall(r"<li>Línea (\d+)", response.text)
+        assert problems == ["3", "4"]
+        assert await count(db, models.Participant) == len(world.participants)
+        response = await organizer.post(
+            "/organize/import",
+            data={"csrf": token, "what": "participants"},
+            files={"file": ("p.csv", good, "text/csv")},
+        )
+        assert response.status_code == 200 and 'id="imported"' in response.text
+        assert await count(db, models.Participant) == len(world.participants) + 2
+        exported = await organizer.get("/organize/event.yaml")
+        assert exported.headers["content-disposition"].startswith("attachment")
+        assert "Ana Ruiz" in exported.text and "slug: test-event" in exported.text
