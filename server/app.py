@@ -26,6 +26,7 @@ from rooms.errors import Refused
 from rooms.floor_views import iso
 from rooms.roles import Role
 from server import booth_pages, collector, event_log, models, organize, pages, registration_pages, screen
+from server.attendance import Stays
 from server.auth import Standing, actor_in, participants_by_id
 from server.booth_store import BoothsStore
 from server.bus import Bus, create_bus
@@ -97,6 +98,8 @@ class Tribune:
     shared_floods: SharedBuckets | None = None
     # Sends the outbox (server/mail.py); wake it after queueing a message.
     mailer: Mailer | None = None
+    # Every socket's stay, for the attendance (server/attendance.py).
+    stays: Stays | None = None
 
 
 def create_app(
@@ -176,6 +179,7 @@ def create_app(
             await release_departed(actor, "disconnected")
 
         presence = Presence(maker, kernel.clock, release_disconnected, settings.mic_release_grace_seconds)
+        stays = Stays(maker, kernel.clock)
         removals: set[asyncio.Task[None]] = set()
 
         async def release_removed(actor: Actor) -> None:
@@ -212,12 +216,14 @@ def create_app(
             SharedCache(),
             shared,
             mailer,
+            stays,
         )
         heartbeat = asyncio.create_task(hub.run_heartbeats(settings.heartbeat_seconds), name="heartbeat")
         watch = asyncio.create_task(hub.watch_access(settings.access_check_seconds), name="access")
         refresh = asyncio.create_task(presence.run(), name="presence")
         reminders = asyncio.create_task(run_reminders(maker, kernel.clock), name="reminders")
         sending = asyncio.create_task(mailer.run(), name="mail")
+        attendance = asyncio.create_task(stays.run(), name="attendance")
 
         async def media_state(session_id: int) -> MediaState | None:
             async with reader() as db:
@@ -235,9 +241,13 @@ def create_app(
             await coalescer.drain()
             await carry_over.drain()
             await app.state.media.stop()
-            for task in (heartbeat, watch, refresh, reminders, sending):
+            for task in (heartbeat, watch, refresh, reminders, sending, attendance):
                 task.cancel()
-            await asyncio.gather(heartbeat, watch, refresh, reminders, sending, return_exceptions=True)
+            await asyncio.gather(heartbeat, watch, refresh, reminders, sending, attendance, return_exceptions=True)
+            try:
+                await stays.stop()
+            except Exception:
+                log.exception("the last stays were not written")
             await presence.stop()
             if app.state.tribune.shared_floods is not None:
                 await app.state.tribune.shared_floods.close()

@@ -297,6 +297,83 @@ def export_captions_command(session: str, output: Path | None) -> None:
     _export("captions", lambda sessionmaker, out: export_captions(sessionmaker, session, out), output)
 
 
+def _write_binary_or_text(data: bytes | str, output: Path | None, what: str) -> None:
+    if isinstance(data, bytes):
+        if output is None:
+            if sys.stdout.isatty():
+                click.echo("Error: a spreadsheet is not for a terminal; give --output FILE.xlsx", err=True)
+                sys.exit(2)
+            sys.stdout.buffer.write(data)
+            return
+        output.write_bytes(data)
+    elif output is None:
+        click.echo(data, nl=False)
+    else:
+        output.write_text(data, encoding="utf-8", newline="")
+    if output is not None:
+        click.echo(f"{what} written to {output}", err=True)
+
+
+@export.command("participants")
+@click.argument("event_slug")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--with-contacts", is_flag=True, help="Add each person's e-mail (for the secretariat only).")
+@_output_option
+def export_participants_command(event_slug: str, fmt: str, with_contacts: bool, output: Path | None) -> None:
+    """The list of participants of EVENT_SLUG, by delegation in the order of precedence."""
+    from sqlalchemy import select
+
+    from server import models
+    from server.participant_list import participant_rows, participants_csv, participants_xlsx
+
+    async def work(sessionmaker: Sessions) -> bytes | str | None:
+        async with sessionmaker() as db:
+            event = await db.scalar(select(models.Event).where(models.Event.slug == event_slug))
+            if event is None:
+                return None
+            rows = await participant_rows(db, event.id)
+        if fmt == "xlsx":
+            return participants_xlsx(rows, event.title, with_contacts=with_contacts)
+        out = io.StringIO()
+        participants_csv(rows, out, with_contacts=with_contacts)
+        return out.getvalue()
+
+    data = _run(_settings(), work)
+    if data is None:
+        click.echo(f"Error: no event {event_slug!r}", err=True)
+        sys.exit(1)
+    _write_binary_or_text(data, output, "The list of participants")
+
+
+@export.command("attendance")
+@click.argument("session")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@_output_option
+def export_attendance_command(session: str, fmt: str, output: Path | None) -> None:
+    """Who attended SESSION: first join, last leave (the event's time zone) and minutes."""
+    from server.export import UnknownSession, resolve_session
+    from server.models import utcnow
+    from server.participant_list import attendance_csv, attendance_rows, attendance_xlsx
+
+    async def work(sessionmaker: Sessions) -> bytes | str:
+        async with sessionmaker() as db:
+            found = await resolve_session(db, session)
+            rows = await attendance_rows(db, found.id, utcnow())
+            title = f"{found.title}: attendance"
+        if fmt == "xlsx":
+            return attendance_xlsx(rows, title)
+        out = io.StringIO()
+        attendance_csv(rows, out)
+        return out.getvalue()
+
+    try:
+        data = _run(_settings(), work)
+    except UnknownSession as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    _write_binary_or_text(data, output, "The attendance")
+
+
 @main.command()
 @click.option("--demo", is_flag=True, help="Load the demo event into an empty database and print join links.")
 @click.option("--host", help="Address to listen on (default TRIBUNE_HOST or 127.0.0.1).")

@@ -101,6 +101,8 @@ class LiveSocket(ServedSocket):
         self.waiting: deque[str | Command] = deque()
         self.worker: asyncio.Task[None] | None = None
         self.presence_key: str | None = None
+        # This socket's stay in the attendance (server/attendance.py).
+        self.stay_key: str | None = None
         # The hash of the join link it opened with (server.revocation).
         self.token_key: str | None = None
         # Frames that came before the socket knew whose it is: charged to
@@ -125,6 +127,9 @@ class LiveSocket(ServedSocket):
         return self.transport.get_write_buffer_size() <= self.tribune.settings.send_buffer_bytes
 
     def _gone(self) -> None:
+        stay, self.stay_key = self.stay_key, None
+        if stay is not None and self.tribune.stays is not None:
+            self.tribune.stays.left(stay)
         key, self.presence_key = self.presence_key, None
         if key is not None:
             asyncio.get_running_loop().create_task(self.tribune.presence.leave(key))
@@ -184,10 +189,12 @@ class LiveSocket(ServedSocket):
                 else:
                     initial.append(resumed(seq, now, len(initial)))
             room.started_at(seq, event.revision)
+            if tribune.stays is not None:
+                self.stay_key = tribune.stays.arrived(actor)
             if is_tracked(actor):
                 self.presence_key = await tribune.presence.arrive(actor)
-                if self.is_closed:
-                    self._gone()
+            if self.is_closed:
+                self._gone()
             if self.transport is not None and not self.is_closed:
                 # Written whatever the bound: a big snapshot is not a slow client.
                 self.transport.write(b"".join(text_frame(text) for text in initial))

@@ -475,3 +475,7 @@ class Attendance(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime)
     left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The socket's key (to close the stay), and when its process last saw it
+    # open: a stay whose process died ends there (server/attendance.py).
+    connection: Mapped[str | None] = mapped_column(String(64), unique=True)
+    seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -11,6 +11,7 @@ as a load does.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from collections.abc import Awaitable, Callable
@@ -45,6 +46,7 @@ from rooms.registration_commands import (
 )
 from rooms.roles import Role
 from server import models, tokens
+from server.attendance import connected_now
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.csv_import import MAX_CSV_BYTES, CsvImportError, import_csv
 from server.event_export import EventExportError, export_event
@@ -55,6 +57,14 @@ from server.mail import enqueue
 from server.mail_links import marker, resolve
 from server.models import utcnow
 from server.notices import _when
+from server.participant_list import (
+    attendance_csv,
+    attendance_rows,
+    attendance_xlsx,
+    participant_rows,
+    participants_csv,
+    participants_xlsx,
+)
 from server.revocation import revoke_in
 from server.secretariat import desk_id, desk_of
 
@@ -155,6 +165,8 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
             .order_by(models.Session.starts_at, models.Session.id)
         )
     ).all()
+    online = await connected_now(db, [s.id for s in sessions], utcnow())
+    names = {p.id: p.name for p in people}
     topics_of: dict[int, list[str]] = {}
     for topic in await db.scalars(
         select(models.QuestionTopic)
@@ -244,6 +256,7 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
                 "right_of_reply": s.right_of_reply_limit,
                 "moderated": s.questions_moderated,
                 "topics": topics_of.get(s.id, []),
+                "online": sorted(names.get(pid, "?") for pid in online.get(s.id, ())),
             }
             for s in sessions
         ],
@@ -808,6 +821,50 @@ async def event_file(request: Request) -> Response:
     )
 
 
+async def participants_file(request: Request) -> Response:
+    """The list of participants, with their e-mails (the console is the organizers')."""
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    async with request.app.state.tribune.reader() as db:
+        event = await db.get(models.Event, participant.event_id)
+        assert event is not None
+        rows = await participant_rows(db, event.id)
+    name = f"{event.slug}-participants"
+    if request.path_params["format"] == "xlsx":
+        return _download(participants_xlsx(rows, event.title, with_contacts=True), f"{name}.xlsx", XLSX)
+    out = io.StringIO()
+    participants_csv(rows, out, with_contacts=True)
+    return _download(out.getvalue().encode(), f"{name}.csv", "text/csv; charset=utf-8")
+
+
+async def attendance_file(request: Request) -> Response:
+    try:
+        participant, _, _ = await _organizer(request)
+    except NotOrganizer:
+        return _forbidden(request)
+    tribune = request.app.state.tribune
+    async with tribune.reader() as db:
+        session = await db.get(models.Session, request.path_params["session_id"])
+        if session is None or session.event_id != participant.event_id:
+            return page(request, "404.html", {}, status_code=404)
+        rows = await attendance_rows(db, session.id, tribune.kernel.clock())
+    name = f"attendance-{session.key}"
+    if request.path_params["format"] == "xlsx":
+        return _download(attendance_xlsx(rows, f"{session.title}: attendance"), f"{name}.xlsx", XLSX)
+    out = io.StringIO()
+    attendance_csv(rows, out)
+    return _download(out.getvalue().encode(), f"{name}.csv", "text/csv; charset=utf-8")
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _download(data: bytes, filename: str, media_type: str) -> Response:
+    return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
 def _first_problem(error: ValidationError) -> str:
     problem = error.errors()[0]
     where = ".".join(str(part) for part in problem.get("loc", ()))
@@ -825,6 +882,8 @@ routes = [
     Route("/organize/registrations/{participant_id:int}/{action}", decide, methods=["POST"]),
     Route("/organize/notes/{note_id:int}", note_file),
     Route("/organize/import", import_file, methods=["POST"]),
+    Route("/organize/participants.{format:str}", participants_file),
+    Route("/organize/attendance/{session_id:int}.{format:str}", attendance_file),
     Route("/organize/event.yaml", event_file),
     Route("/organize/people", add_person, methods=["POST"]),
     Route("/organize/sessions/{session_id:int}", edit_session, methods=["POST"]),

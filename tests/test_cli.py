@@ -343,3 +343,22 @@ def test_links_carry_the_address_the_server_announced(env, monkeypatch):
     assert all(entry["url"].startswith("https://meet.example.org/join/") for entry in given)
     monkeypatch.setenv("TRIBUNE_PUBLIC_URL", "https://public.example.org")
     assert json.loads(run("links", "--format", "json").output)[0]["url"].startswith("https://public.example.org/join/")
+
+
+def test_export_the_list_of_participants_and_the_attendance(env, tmp_path):
+    assert run("load", str(DEMO)).exit_code == 0
+    listed = run("export", "participants", "coop-assist-2020")
+    assert listed.exit_code == 0
+    rows = list(csv.reader(io.StringIO(listed.output)))
+    assert rows[0][:3] == ["delegation", "kind", "name"] and len(rows) > 10
+    kinds = [row[1] for row in rows[1:] if row[1]]
+    assert kinds == sorted(
+        kinds, key=["State Party", "Observer State", "International organisation", "Civil society"].index
+    )
+    sheet = tmp_path / "participants.xlsx"
+    assert run("export", "participants", "coop-assist-2020", "--format", "xlsx", "-o", str(sheet)).exit_code == 0
+    assert sheet.read_bytes()[:2] == b"PK"
+    attendance = run("export", "attendance", "coop-assist-2020/opening")
+    assert attendance.exit_code == 0, attendance.output
+    assert attendance.output.splitlines()[0] == "name,delegation,first_join,last_leave,minutes"
+    assert run("export", "participants", "no-such-event").exit_code == 1

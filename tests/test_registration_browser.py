@@ -193,6 +193,16 @@ async def test_from_invitation_to_the_session(server, world, db, lang, tmp_path)
         await expect(moderator.locator("body")).to_contain_text("María López")
         await shot(moderator, f"moderate-registered-{lang}-1280")
         await _watched(moderator)
+
+        # --- finally, the list of participants and the attendance --------------------------
+        await organizer.goto(f"{server.url}/organize?lang={lang}")
+        async with organizer.expect_download() as listed:
+            await organizer.locator("a[href='/organize/participants.csv']").click()
+        text = (await (await listed.value).path()).read_text(encoding="utf-8")
+        assert "María López" in text and "Peru" in text
+        async with organizer.expect_download() as attendance:
+            await organizer.locator(f"a[href='/organize/attendance/{plenary.id}.xlsx']").click()
+        assert (await (await attendance.value).path()).read_bytes()[:2] == b"PK"
         for context in contexts:
             await context.close()
         await browser.close()

@@ -280,3 +280,24 @@ async def test_the_console_imports_a_spreadsheet_all_or_nothing(server, world, d
         exported = await organizer.get("/organize/event.yaml")
         assert exported.headers["content-disposition"].startswith("attachment")
         assert "Ana Ruiz" in exported.text and "slug: test-event" in exported.text
+
+
+async def test_the_lists_download_for_organizers_only(server, world):
+    paths = (
+        "/organize/participants.csv",
+        "/organize/participants.xlsx",
+        f"/organize/attendance/{world.session_id}.csv",
+        f"/organize/attendance/{world.session_id}.xlsx",
+    )
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        await organizer.get(f"/join/{world.tokens['secretariat']}")
+        for path in paths:
+            response = await organizer.get(path)
+            assert response.status_code == 200, path
+            assert response.headers["content-disposition"].startswith("attachment")
+        listed = (await organizer.get("/organize/participants.csv")).text
+        assert listed.splitlines()[0] == "delegation,kind,name,title,roles,sponsored,email"
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as delegate:
+        await delegate.get(f"/join/{world.tokens['france']}")
+        for path in paths:
+            assert (await delegate.get(path)).status_code == 403
