@@ -218,6 +218,7 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
             "timezone": event.timezone,
             "venue": event.venue or "",
             "max_members": event.max_delegation_members,
+            "languages": event.languages or [],
             "nominations_close": _local_input(event.nominations_close_at, zone),
             "sponsored_close": _local_input(event.sponsored_nominations_close_at, zone),
             "nominations_close_text": _when(event.nominations_close_at, event.timezone, language),
@@ -251,6 +252,8 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
                 "room": s.room or "",
                 "starts": s.starts_at.astimezone(zone).strftime("%Y-%m-%d %H:%M"),
                 "ends": s.ends_at.astimezone(zone).strftime("%H:%M"),
+                "date": s.starts_at.astimezone(zone).strftime("%Y-%m-%d"),
+                "start_time": s.starts_at.astimezone(zone).strftime("%H:%M"),
                 "limits": s.time_limits or {},
                 "point_of_order": s.point_of_order_limit,
                 "right_of_reply": s.right_of_reply_limit,
@@ -277,6 +280,7 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
         "mail_languages": [language_label(code, language) for code in PAGE_LANGUAGES],
         "kinds": KINDS,
         "roles": ROLES,
+        "offered_languages": [language_label(code, language) for code in OFFERED],
         "event_languages": [language_label(code, language) for code in event.languages or []],
         "session_kinds": SESSION_KINDS,
     }
@@ -460,6 +464,11 @@ async def edit_event(request: Request) -> Response:
         event.titles = {**(event.titles or {}), language: title}
         event.title = event.titles.get("en") or title
         event.venue = text(form, "venue")[:300] or None
+        languages = [code for code in form.getlist("languages") if code in OFFERED]
+        if form.get("languages_shown") and not languages:
+            raise ValueError("languages: at least one")
+        if languages:
+            event.languages = languages
         event.max_delegation_members = _bounded_int(text(form, "max_members"), "max_members", 1, 1000) or 3
         event.nominations_close_at = _local(text(form, "nominations_close"), zone, "nominations_close")
         event.sponsored_nominations_close_at = _local(text(form, "sponsored_close"), zone, "sponsored_close")
@@ -532,6 +541,8 @@ async def add_delegation(request: Request) -> Response:
 
 
 ROLES = [role.value for role in Role]
+# The languages an event may offer: the pages' four and International Sign.
+OFFERED = [*PAGE_LANGUAGES, "ils"]
 
 
 async def add_person(request: Request) -> Response:
@@ -599,6 +610,21 @@ async def edit_session(request: Request) -> Response:
         session = await db.get(models.Session, request.path_params["session_id"])
         if session is None or session.event_id != event.id or session.kind == "secretariat":
             raise Refused("not_found", "No such session in this event.")
+        zone = ZoneInfo(event.timezone)
+        title = _required(text(form, "title"), "title")
+        session.titles = {**(session.titles or {}), choose_language(request): title}
+        session.title = session.titles.get("en") or title
+        kind = text(form, "kind") or session.kind
+        if kind not in SESSION_KINDS and kind != session.kind:
+            raise ValueError("kind: unknown kind of session")
+        session.kind = kind
+        session.room = text(form, "room")[:200] or None
+        day = text(form, "date")
+        starts = _local(f"{day}T{text(form, 'starts')}", zone, "starts")
+        ends = _local(f"{day}T{text(form, 'ends')}", zone, "ends")
+        if starts is None or ends is None or ends <= starts:
+            raise ValueError("ends: a session ends after it starts")
+        session.starts_at, session.ends_at = starts, ends
         session.time_limits = {
             kind: _bounded_int(text(form, f"limit_{kind}"), f"limit_{kind}", 10, 3600) for kind in KINDS
         }

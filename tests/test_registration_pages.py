@@ -218,6 +218,12 @@ async def test_the_console_adds_an_interpreter_and_sets_a_session_s_rules(server
             f"/organize/sessions/{world.session_id}",
             data={
                 "csrf": token,
+                "title": "Panel on funding",
+                "kind": "panel",
+                "room": "Salle 2",
+                "date": "2020-12-04",
+                "starts": "14:00",
+                "ends": "15:30",
                 "limit_state_party": "180",
                 "limit_observer_state": "120",
                 "point_of_order": "60",
@@ -235,6 +241,8 @@ async def test_the_console_adds_an_interpreter_and_sets_a_session_s_rules(server
         session = await s.get(models.Session, world.session_id)
         assert session.time_limits["state_party"] == 180 and session.time_limits["civil_society"] is None
         assert (session.right_of_reply_limit, session.questions_moderated) == (90, False)
+        assert (session.title, session.kind, session.room) == ("Panel on funding", "panel", "Salle 2")
+        assert session.starts_at == datetime(2020, 12, 4, 13, 0, tzinfo=UTC)  # 14:00 in Brussels
         topic = await s.scalar(select(models.QuestionTopic).where(models.QuestionTopic.session_id == session.id))
         assert topic.texts == {"en": "How can funding last?"}
         assert (
@@ -301,3 +309,31 @@ async def test_the_lists_download_for_organizers_only(server, world):
         await delegate.get(f"/join/{world.tokens['france']}")
         for path in paths:
             assert (await delegate.get(path)).status_code == 403
+
+
+async def test_an_organizer_creates_an_event_and_continues_in_it(server, world, db):
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        response = await organizer.post(
+            "/organize/events",
+            data={
+                "csrf": csrf(page.text),
+                "slug": "phnom-penh-2023",
+                "title": "Conférence de Phnom Penh",
+                "timezone": "Asia/Phnom_Penh",
+            },
+        )
+        assert response.status_code == 200 and str(response.url).endswith("/organize")
+        assert "Conférence de Phnom Penh" in response.text and "Asia/Phnom_Penh" in response.text
+        refused = await organizer.post(
+            "/organize/events", data={"csrf": csrf(response.text), "slug": "x", "title": "X", "timezone": "Mars/Base"}
+        )
+        assert refused.status_code == 400 and "Mars/Base" in refusal(refused.text)
+    async with db() as s:
+        event = await s.scalar(select(models.Event).where(models.Event.slug == "phnom-penh-2023"))
+        organizers = (await s.scalars(select(models.Participant).where(models.Participant.event_id == event.id))).all()
+        assert [p.name for p in organizers] == ["ISU Secretariat"]
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as old:
+        # The first event's link still opens the first event.
+        page = await old.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        assert "Test event" in page.text
