@@ -521,21 +521,18 @@ async def add_session(request: Request) -> Response:
 async def add_delegation(request: Request) -> Response:
     async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
         key = _key(text(form, "key"))
-        if await db.scalar(
-            select(models.Delegation.id).where(models.Delegation.event_id == event.id, models.Delegation.key == key)
-        ):
-            raise ValueError(f"key: a delegation {key!r} exists already")
         kind = text(form, "kind")
         Tier(kind)  # a ValueError for an unknown kind
-        db.add(
-            models.Delegation(
-                event_id=event.id,
-                key=key,
-                name=_required(text(form, "name"), "name", 200),
-                kind=kind,
-                member_limit=_bounded_int(text(form, "member_limit"), "member_limit", 1, 1000),
-            )
+        # A key the event has already changes that delegation, as loading the event file would.
+        row = await db.scalar(
+            select(models.Delegation).where(models.Delegation.event_id == event.id, models.Delegation.key == key)
         )
+        if row is None:
+            row = models.Delegation(event_id=event.id, key=key)
+            db.add(row)
+        row.name = _required(text(form, "name"), "name", 200)
+        row.kind = kind
+        row.member_limit = _bounded_int(text(form, "member_limit"), "member_limit", 1, 1000)
 
     return await _edit(request, change)
 

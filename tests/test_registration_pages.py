@@ -337,3 +337,17 @@ async def test_an_organizer_creates_an_event_and_continues_in_it(server, world, 
         # The first event's link still opens the first event.
         page = await old.get(f"/join/{world.tokens['secretariat']}?to=organize")
         assert "Test event" in page.text
+
+
+async def test_a_delegation_is_added_then_changed_by_its_key(server, world, db):
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        form = {"csrf": csrf(page.text), "key": "kh", "name": "Cambodia", "kind": "state_party"}
+        assert (await organizer.post("/organize/delegations", data=form)).status_code == 200
+        changed = form | {"name": "Kingdom of Cambodia", "member_limit": "5"}
+        assert (await organizer.post("/organize/delegations", data=changed)).status_code == 200
+        wrong = form | {"kind": "planet"}
+        assert (await organizer.post("/organize/delegations", data=wrong)).status_code == 400
+    async with db() as s:
+        rows = (await s.scalars(select(models.Delegation).where(models.Delegation.key == "kh"))).all()
+    assert [(r.name, r.kind, r.member_limit) for r in rows] == [("Kingdom of Cambodia", "state_party", 5)]
