@@ -39,7 +39,8 @@ async def participant_links(
         sessions = list(
             await db.scalars(
                 select(models.Session)
-                .where(models.Session.event_id.in_(event_ids))
+                # The secretariat's desk is reached from the organizer console, not by a link.
+                .where(models.Session.event_id.in_(event_ids), models.Session.kind != "secretariat")
                 .order_by(models.Session.starts_at, models.Session.id)
             )
         )
@@ -85,6 +86,9 @@ async def participant_links(
 
     links = []
     for person in people:
+        if not event_roles[person.id] and not session_roles.get(person.id):
+            # Nominated, not yet approved (rooms/registration.py): the link opens nothing yet.
+            continue
         event = by_event[person.event_id]
         delegation = delegations.get(person.delegation_id) if person.delegation_id is not None else None
         overrides = session_roles.get(person.id, {})

@@ -351,3 +351,39 @@ async def test_a_delegation_is_added_then_changed_by_its_key(server, world, db):
     async with db() as s:
         rows = (await s.scalars(select(models.Delegation).where(models.Delegation.key == "kh"))).all()
     assert [(r.name, r.kind, r.member_limit) for r in rows] == [("Kingdom of Cambodia", "state_party", 5)]
+
+
+async def test_a_sponsored_delegate_accepts_the_conditions_and_appears_in_links_once_approved(focal, server, world, db):
+    from server.links import participant_links
+    from server.settings import Settings
+
+    await focal.post(
+        "/nominations/members",
+        data={"csrf": csrf(focal.page), "name": "Ana Ruiz", "email": "ana@example.org", "sponsorship": "yes"},
+    )
+    async with db() as s:
+        ana = await s.scalar(select(models.Participant).where(models.Participant.email == "ana@example.org"))
+        registration = await s.get(models.Registration, ana.id)
+    settings = Settings(secret=SECRET, public_url="https://t.example")
+    assert "ana-ruiz" not in {entry["key"] for entry in await participant_links(db, settings, "test-event")}
+    member_token = tokens.link_token(SECRET, "register", "test-event", ana.key, registration.token_version)
+    async with (
+        httpx.AsyncClient(base_url=server.url, follow_redirects=True) as member,
+        httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer,
+    ):
+        page = await member.get(f"/register/{member_token}")
+        await member.post("/registration/complete", data={"csrf": csrf(page.text), "gender": "undisclosed"})
+        console = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        for action in ("sponsor-yes", "approve"):
+            response = await organizer.post(
+                f"/organize/registrations/{ana.id}/{action}", data={"csrf": csrf(console.text)}
+            )
+            assert response.status_code == 200, action
+        page = await member.get("/register")
+        assert 'action="/registration/accept"' in page.text
+        page = await member.post("/registration/accept", data={"csrf": csrf(page.text)})
+        assert 'action="/registration/accept"' not in page.text and "conditions accepted" in page.text
+    async with db() as s:
+        assert (await s.get(models.Registration, ana.id)).sponsorship == "accepted"
+        assert (await s.get(models.Participant, ana.id)).is_sponsored
+    assert "ana-ruiz" in {entry["key"] for entry in await participant_links(db, settings, "test-event")}
