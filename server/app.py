@@ -19,7 +19,7 @@ from starlette.staticfiles import StaticFiles
 
 from interpretation import booth_commands, caption_commands
 from interpretation.booth_commands import ReleaseDeparted
-from rooms import floor_commands, question_commands, registration_commands
+from rooms import breakout_commands, floor_commands, question_commands, registration_commands
 from rooms.actor import Actor
 from rooms.commands import Emitted, Registry
 from rooms.errors import Refused
@@ -29,6 +29,8 @@ from server import booth_pages, collector, event_log, models, organize, pages, r
 from server.attendance import Stays
 from server.auth import Standing, actor_in, participants_by_id
 from server.booth_store import BoothsStore
+from server.breakout_clock import BreakoutClock
+from server.breakout_store import BreakoutsStore
 from server.bus import Bus, create_bus
 from server.carry_over import CarryOver
 from server.coalescer import Coalescer
@@ -68,12 +70,13 @@ def command_registry() -> Registry:
         booth_commands.commands,
         caption_commands.commands,
         registration_commands.commands,
+        breakout_commands.commands,
     )
 
 
 def state_stores() -> Stores:
     """Where each domain's state of a session is kept, beside its commands above."""
-    return Stores([FloorStore, BoardStore, BoothsStore, DeskStore])
+    return Stores([FloorStore, BoardStore, BoothsStore, DeskStore, BreakoutsStore])
 
 
 @dataclass
@@ -126,6 +129,7 @@ def create_app(
         )
         coalescer = Coalescer(commands, kernel.execute_for_server, settings.counts_every_seconds)
         carry_over = CarryOver(maker, reader, kernel)
+        groups = BreakoutClock(reader, kernel)
         mailer = Mailer(
             maker,
             smtp_url=settings.smtp_url,
@@ -139,6 +143,7 @@ def create_app(
         def committed(session_id: int, emitted: list[Emitted]) -> None:
             coalescer.committed(session_id, emitted)
             carry_over.committed(session_id, emitted)
+            groups.committed(session_id, emitted)
             if any(event.type in MAILING_EVENTS for event in emitted):
                 mailer.wake()
 
@@ -224,6 +229,7 @@ def create_app(
         reminders = asyncio.create_task(run_reminders(maker, kernel.clock), name="reminders")
         sending = asyncio.create_task(mailer.run(), name="mail")
         attendance = asyncio.create_task(stays.run(), name="attendance")
+        breakouts = asyncio.create_task(groups.run(), name="breakouts")
 
         async def media_state(session_id: int) -> MediaState | None:
             async with reader() as db:
@@ -241,9 +247,12 @@ def create_app(
             await coalescer.drain()
             await carry_over.drain()
             await app.state.media.stop()
-            for task in (heartbeat, watch, refresh, reminders, sending, attendance):
+            for task in (heartbeat, watch, refresh, reminders, sending, attendance, breakouts):
                 task.cancel()
-            await asyncio.gather(heartbeat, watch, refresh, reminders, sending, attendance, return_exceptions=True)
+            await asyncio.gather(
+                heartbeat, watch, refresh, reminders, sending, attendance, breakouts, return_exceptions=True
+            )
+            await groups.drain()
             try:
                 await stays.stop()
             except Exception:

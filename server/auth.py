@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from rooms.actor import Actor
 from rooms.delegations import Tier
+from rooms.roles import runs_floor
 from rooms.roster import effective_roles, may_enter
 from server import models
 from server.close_codes import FORBIDDEN, ROLES_CHANGED, UNAUTHORIZED
@@ -115,7 +116,15 @@ def standing(participant: Person, roles: Iterable[tuple[str, int | None]], sessi
         else:
             session_roles.setdefault(session_id, []).append(role)
     effective = effective_roles(event_roles, session_roles, session.id)
-    if not may_enter(participant.session_ids, session.id, effective) or not admits(session.kind, effective):
+    if session.parent_id is not None and session.id not in session_roles:
+        # A breakout group: its members (a role given for it), and whoever
+        # runs the plenary's floor, visiting with those powers.
+        effective = effective_roles(event_roles, session_roles, session.parent_id)
+        if not runs_floor(effective):
+            return None
+    if not may_enter(participant.session_ids, session.parent_id or session.id, effective) or not admits(
+        session.kind, effective
+    ):
         return None
     return Actor(
         participant_id=participant.id,

@@ -117,6 +117,14 @@ class Session(Base):
     replayable_after_seq: Mapped[int] = mapped_column(Integer, default=0)
     # Questions wait for a moderator before the audience sees them (rooms.questions).
     questions_moderated: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Breakout groups (rooms/breakouts.py): a group is a session of kind
+    # "breakout" whose parent is the plenary; the plenary knows when its
+    # groups end and whether members choose their group.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    rapporteur_id: Mapped[int | None] = mapped_column(ForeignKey("participants.id", ondelete="SET NULL"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breakout_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breakout_choice: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 

@@ -122,3 +122,18 @@ def test_every_registration_event_is_documented_with_its_example():
     for name in REGISTRATION_EVENTS:
         first = re.search(r"```json\n(.*?)```", documented[name], flags=re.S).group(1)
         assert json.loads(first)["type"] == name
+
+
+BREAKOUT_EVENTS = {"breakouts_opened", "breakout_changed", "breakouts_ended", "breakout_closed"}
+
+
+def test_every_breakout_event_is_documented_with_its_example():
+    import rooms.breakout_commands
+
+    source = Path(rooms.breakout_commands.__file__).read_text()
+    emitted = set(re.findall(r'ctx\.emit\(\s*"([a-z_]+)"', source))
+    assert emitted == BREAKOUT_EVENTS
+    documented = sections()
+    for name in BREAKOUT_EVENTS:
+        first = re.search(r"```json\n(.*?)```", documented[name], flags=re.S).group(1)
+        assert json.loads(first)["type"] == name
