@@ -6,6 +6,7 @@ are drawn by the plain JS modules in static/ from the WebSocket's messages.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,7 @@ from server.auth import COOKIE, actor_in, participant_by_token
 from server.i18n import choose_language, language_label, render
 from server.landing import landing_for, last_activity, meeting_session
 from server.localized import pick
+from server.models import utcnow
 from server.secretariat import KIND, is_desk
 from server.security import cookie_is_secure
 
@@ -104,8 +106,8 @@ async def home(request: Request) -> Response:
         for event in events:
             sessions = []
             for session in event.sessions:
-                if is_desk(session):
-                    continue  # the secretariat's desk is in no programme
+                if is_desk(session) or session.parent_id is not None:
+                    continue  # the secretariat's desk and breakout groups are in no programme
                 actor = actor_in(participant, session) if participant is not None else None
                 sessions.append(_session_view(session, event, language, actor))
             programme.append(
@@ -135,7 +137,11 @@ async def join(request: Request) -> Response:
         sessions = (
             await db.scalars(
                 select(models.Session)
-                .where(models.Session.event_id == participant.event_id, models.Session.kind != KIND)
+                .where(
+                    models.Session.event_id == participant.event_id,
+                    models.Session.kind != KIND,
+                    models.Session.parent_id.is_(None),
+                )
                 .order_by(models.Session.starts_at, models.Session.id)
             )
         ).all()
@@ -174,7 +180,14 @@ async def _session_context(request: Request) -> dict[str, Any] | None:
         event = await db.get(models.Event, session.event_id)
         participant = await _me(db, request)
         actor = actor_in(participant, session) if participant is not None else None
+        delegations = (
+            await db.scalars(
+                select(models.Delegation).where(models.Delegation.event_id == event.id).order_by(models.Delegation.name)
+            )
+        ).all()
         return {
+            "breakouts": await breakout_context(db, session, participant),
+            "delegations": [{"id": d.id, "name": d.name} for d in delegations],
             "event": {
                 "id": event.id,
                 **_content(event, language),
@@ -185,6 +198,56 @@ async def _session_context(request: Request) -> dict[str, Any] | None:
             "me": _me_view(participant),
             "actor": actor,
         }
+
+
+async def breakout_context(
+    db: AsyncSession, session: models.Session, participant: models.Participant | None
+) -> dict[str, Any]:
+    """What the pages show of breakout groups (static/breakouts.js keeps it live):
+    in a group, the group and its plenary; in a plenary, the groups meeting."""
+    me = participant.id if participant is not None else None
+    if session.parent_id is not None:
+        plenary = await db.get(models.Session, session.parent_id)
+        assert plenary is not None
+        return {
+            "group": {"id": session.id, "name": session.title, "closed": session.closed_at is not None},
+            "plenary": {"id": plenary.id, "title": plenary.title},
+            "ends_at": plenary.breakout_ends_at.isoformat() if plenary.breakout_ends_at else None,
+            "me": me,
+        }
+    groups = (
+        await db.scalars(
+            select(models.Session)
+            .where(models.Session.parent_id == session.id, models.Session.closed_at.is_(None))
+            .order_by(models.Session.id)
+        )
+    ).all()
+    members: dict[int, list[int]] = {group.id: [] for group in groups}
+    if groups:
+        for participant_id, group_id in await db.execute(
+            select(models.ParticipantRole.participant_id, models.ParticipantRole.session_id).where(
+                models.ParticipantRole.session_id.in_(list(members))
+            )
+        ):
+            members[group_id].append(participant_id)
+    # Groups that ended a moment ago: those coming back are told what happens next.
+    recently = await db.scalar(
+        select(models.Session.id).where(
+            models.Session.parent_id == session.id,
+            models.Session.closed_at > utcnow() - timedelta(minutes=10),
+        )
+    )
+    return {
+        "plenary": {"id": session.id, "title": session.title},
+        "recently_ended": not groups and recently is not None,
+        "ends_at": session.breakout_ends_at.isoformat() if session.breakout_ends_at else None,
+        "open_choice": session.breakout_choice,
+        "groups": [
+            {"id": g.id, "name": g.title, "members": sorted(members[g.id]), "rapporteur_id": g.rapporteur_id}
+            for g in groups
+        ],
+        "me": me,
+    }
 
 
 def _not_found(request: Request) -> Response:
