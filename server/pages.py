@@ -229,7 +229,8 @@ async def breakout_context(
                 models.ParticipantRole.session_id.in_(list(members))
             )
         ):
-            members[group_id].append(participant_id)
+            if group_id is not None:
+                members[group_id].append(participant_id)
     # Groups that ended a moment ago: those coming back are told what happens next.
     recently = await db.scalar(
         select(models.Session.id).where(
