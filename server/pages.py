@@ -185,8 +185,11 @@ async def _session_context(request: Request) -> dict[str, Any] | None:
                 select(models.Delegation).where(models.Delegation.event_id == event.id).order_by(models.Delegation.name)
             )
         ).all()
+        breakouts = await breakout_context(db, session, participant)
         return {
-            "breakouts": await breakout_context(db, session, participant),
+            "breakouts": breakouts,
+            # Typed names go in the page as text, not in its JSON (static/breakouts.js reads them).
+            "breakout_names": breakouts.pop("names", {}),
             "delegations": [{"id": d.id, "name": d.name} for d in delegations],
             "event": {
                 "id": event.id,
@@ -209,9 +212,10 @@ async def breakout_context(
     if session.parent_id is not None:
         plenary = await db.get(models.Session, session.parent_id)
         assert plenary is not None
+        # Its name is in the page as text (the session's title), not in this JSON.
         return {
-            "group": {"id": session.id, "name": session.title, "closed": session.closed_at is not None},
-            "plenary": {"id": plenary.id, "title": plenary.title},
+            "group": {"id": session.id, "closed": session.closed_at is not None},
+            "plenary": {"id": plenary.id},
             "ends_at": plenary.breakout_ends_at.isoformat() if plenary.breakout_ends_at else None,
             "me": me,
         }
@@ -239,12 +243,14 @@ async def breakout_context(
         )
     )
     return {
-        "plenary": {"id": session.id, "title": session.title},
+        "names": {g.id: g.title for g in groups},
+        "plenary": {"id": session.id},
         "recently_ended": not groups and recently is not None,
         "ends_at": session.breakout_ends_at.isoformat() if session.breakout_ends_at else None,
         "open_choice": session.breakout_choice,
         "groups": [
-            {"id": g.id, "name": g.title, "members": sorted(members[g.id]), "rapporteur_id": g.rapporteur_id}
+            # Their names are in the page as text (_breakouts.html), not in this JSON.
+            {"id": g.id, "members": sorted(members[g.id]), "rapporteur_id": g.rapporteur_id}
             for g in groups
         ],
         "me": me,

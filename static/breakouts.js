@@ -6,6 +6,11 @@
 import { el, errorText, pageConnection, readJSON, t } from "./tribune.js";
 
 const state = readJSON("tribune-breakouts") || {};
+if (state.group) state.group.name = document.getElementById("breakouts-group-name")?.textContent ?? "";
+for (const item of document.querySelectorAll("#breakouts-names li")) {
+  const group = (state.groups || []).find((g) => String(g.id) === item.dataset.id);
+  if (group) group.name = item.textContent;
+}
 const connection = pageConnection();
 const moderating = document.body.classList.contains("page-moderate");
 const section = document.getElementById("breakouts");

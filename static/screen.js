@@ -25,11 +25,13 @@ function render(floor) {
   floorView.render(floor);
   document.getElementById("screen-next").replaceChildren(
     ...floor.waiting.slice(0, NEXT_SHOWN).map((request) =>
+      // The item follows the page's direction, so its number stays on screen;
+      // the names inside are isolated (a Latin name on an Arabic page).
       el(
         "li",
-        { dir: "auto" },
-        el("span", { class: "next-name" }, request.speaker_name),
-        el("span", { class: "next-meta" }, ` · ${request.delegation.name} · ${kindLabel(request.kind)}`),
+        {},
+        el("bdi", { class: "next-name" }, request.speaker_name),
+        el("span", { class: "next-meta" }, " · ", el("bdi", {}, request.delegation.name), ` · ${kindLabel(request.kind)}`),
       ),
     ),
   );
