@@ -2,6 +2,7 @@
 
 import {
   FloorLanguage,
+  ask,
   FloorView,
   connectionBadge,
   el,
@@ -64,21 +65,25 @@ function requestById(id) {
 }
 
 /** Giving the floor ends the speech in progress: say so, and let the chair stop. */
-function mayCut(next) {
+async function mayCut(next) {
   const speech = floor?.current;
   if (!speech) return true;
-  return window.confirm(t("confirm_cut", { current: speakerLabel(speech), next: speakerLabel(next) }));
+  const question = t("confirm_cut", { current: speakerLabel(speech), next: speakerLabel(next) });
+  return Boolean(await ask({ title: question, confirm: t("give_floor") }));
 }
 
-function give(request) {
-  if (mayCut(request)) run(connection, "give_floor", { request_id: request.id });
+async function give(request) {
+  if (await mayCut(request)) run(connection, "give_floor", { request_id: request.id });
 }
 
-function remove(request) {
-  const reason = window.prompt(t("remove_reason"));
-  if (reason === null) return;
-  if (!reason.trim()) return showStatus(t("remove_reason"), "error");
-  run(connection, "remove_request", { request_id: request.id, reason: reason.trim() });
+async function remove(request) {
+  const reason = await ask({
+    title: t("remove"),
+    quote: speakerLabel(request),
+    field: { kind: "text", label: t("remove_reason") },
+    confirm: t("remove"),
+  });
+  if (reason) run(connection, "remove_request", { request_id: request.id, reason });
 }
 
 /** A small button of a row. Its name is its label and the row's speaker
@@ -215,9 +220,9 @@ tbody.addEventListener("dragend", () => {
   });
 });
 
-button("give-next").addEventListener("click", () => {
+button("give-next").addEventListener("click", async () => {
   const next = floor?.waiting[0];
-  if (next && mayCut(next)) run(connection, "give_floor");
+  if (next && (await mayCut(next))) run(connection, "give_floor");
 });
 button("end-speech").addEventListener("click", () => run(connection, "end_speech"));
 button("pause-speech").addEventListener("click", (event) => {

@@ -1,7 +1,7 @@
 // Questions on the participant page and the moderator console. It follows
 // the page's own connection (pageConnection) and sends its commands on it. Question text is always set as text, never as HTML.
 
-import { el, pageConnection, run, t } from "./tribune.js";
+import { ask, el, languageName, pageConnection, run, t } from "./tribune.js";
 import { QuestionBoard, authorLine } from "./question_state.js";
 
 const root = document.getElementById("questions");
@@ -65,8 +65,13 @@ function meta(question) {
   const authors = moderating ? "" : authorLine(question);
   if (authors) parts.push(authors);
   if (question.topic_id) parts.push(board.topicText(question.topic_id, lang));
-  parts.push(question.language);
+  parts.push(languageName(connection.snapshot, question.language));
   return el("p", { class: "question-meta muted", dir: "auto" }, parts.join(" · "));
+}
+
+/** A question's number in this session (1 for its first question), as the moderators say it. */
+function numberOf(question) {
+  return [...board.items.keys()].sort((a, b) => a - b).indexOf(question.id) + 1;
 }
 
 function questionItem(question, actions, extra = []) {
@@ -77,8 +82,9 @@ function questionItem(question, actions, extra = []) {
     el(
       "div",
       { class: "question-top" },
-      el("span", { class: "votes", title: t("q.votes", { n: question.votes }) }, String(question.votes)),
+      el("span", { class: "question-number" }, t("q.number", { n: numberOf(question) })),
       el("p", { class: "question-text", dir: "auto" }, question.text),
+      el("span", { class: "votes" }, question.votes === 1 ? t("q.one_vote") : t("q.votes", { n: question.votes })),
     ),
     meta(question),
     el(
@@ -147,8 +153,12 @@ function participantView() {
       const actions = [];
       if (question.state === "pending") {
         actions.push(
-          button(t("q.edit"), () => {
-            const text = window.prompt(t("q.edit_prompt"), question.text);
+          button(t("q.edit"), async () => {
+            const text = await ask({
+              title: t("q.edit"),
+              field: { kind: "textarea", label: t("q.edit_prompt"), value: question.text },
+              confirm: t("save"),
+            });
             if (text) send("edit_question", { question_id: question.id, text, topic_id: question.topic_id }, t("sent"));
           }),
           button(t("q.withdraw"), () => send("withdraw_question", { question_id: question.id }, t("sent"))),
@@ -156,7 +166,7 @@ function participantView() {
       }
       const extra = [];
       if (question.reject_reason) extra.push(el("p", { class: "reason", dir: "auto" }, t("q.reason", { reason: question.reject_reason })));
-      if (question.merged_into) extra.push(el("p", { class: "muted" }, t("q.merged_into", { id: question.merged_into })));
+      if (question.merged_into) extra.push(el("p", { class: "muted" }, t("q.merged_into", { id: mergedNumber(question) })));
       return questionItem(question, actions, extra);
     }),
   );
@@ -196,8 +206,13 @@ function moderatorActions(question) {
   if (state === "pending") actions.push(button(t("q.approve"), () => act("approve_question"), "primary"));
   if (["pending", "approved"].includes(state)) {
     actions.push(
-      button(t("q.reject"), () => {
-        const reason = window.prompt(t("q.reject_prompt"));
+      button(t("q.reject"), async () => {
+        const reason = await ask({
+          title: t("q.reject"),
+          quote: question.text,
+          field: { kind: "text", label: t("q.reject_prompt") },
+          confirm: t("q.reject"),
+        });
         if (reason) act("reject_question", { reason });
       }),
     );
@@ -213,22 +228,49 @@ function moderatorActions(question) {
   if (["rejected", "archived"].includes(state)) actions.push(button(t("q.restore"), () => act("restore_question")));
   if (!["withdrawn", "merged"].includes(state)) {
     actions.push(
-      button(t("q.edit"), () => {
-        const text = window.prompt(t("q.edit_prompt"), question.text);
+      button(t("q.edit"), async () => {
+        const text = await ask({
+          title: t("q.edit"),
+          field: { kind: "textarea", label: t("q.edit_prompt"), value: question.text },
+          confirm: t("save"),
+        });
         if (text) act("edit_question", { text, language: question.language, topic_id: question.topic_id });
       }),
     );
   }
   if (["pending", "approved", "queued"].includes(state)) {
     actions.push(
-      button(t("q.merge"), () => {
-        const into = Number(window.prompt(t("q.merge_prompt")));
-        if (into) act("merge_questions", { into_id: into });
+      button(t("q.merge"), async () => {
+        const others = [...board.items.values()]
+          .filter((other) => other.id !== id && ["pending", "approved", "queued", "on_air"].includes(other.state))
+          .sort((a, b) => a.id - b.id);
+        if (!others.length) return;
+        const into = await ask({
+          title: t("q.merge"),
+          quote: question.text,
+          field: {
+            kind: "select",
+            label: t("q.merge_prompt"),
+            options: others.map((other) => [String(other.id), `${t("q.number", { n: numberOf(other) })} · ${excerpt(other.text)}`]),
+          },
+          confirm: t("q.merge_confirm"),
+        });
+        if (into) act("merge_questions", { into_id: Number(into) });
       }),
     );
   }
   if (state === "merged") actions.push(button(t("q.unmerge"), () => act("unmerge_question")));
   return actions;
+}
+
+/** The number of the question this one was merged into (its id if this page does not see it). */
+function mergedNumber(question) {
+  const into = board.items.get(question.merged_into);
+  return into ? numberOf(into) : question.merged_into;
+}
+
+function excerpt(text) {
+  return text.length > 80 ? `${text.slice(0, 79)}…` : text;
 }
 
 function moderatorDetails(question) {
@@ -239,10 +281,10 @@ function moderatorDetails(question) {
   const tags = [];
   if (question.is_anonymous) tags.push(t("q.anonymous"));
   if (question.wants_to_ask) tags.push(t("q.wants_to_ask"));
-  extra.push(el("p", { class: "question-authors", dir: "auto" }, `#${question.id} · ${authors.join(", ")}`, tags.length ? ` · ${tags.join(" · ")}` : ""));
+  extra.push(el("p", { class: "question-authors", dir: "auto" }, authors.join(", "), tags.length ? ` · ${tags.join(" · ")}` : ""));
   if (question.original_text) extra.push(el("p", { class: "original muted", dir: "auto" }, t("q.original", { text: question.original_text })));
   if (question.reject_reason) extra.push(el("p", { class: "reason", dir: "auto" }, t("q.reason", { reason: question.reject_reason })));
-  if (question.merged_into) extra.push(el("p", { class: "muted" }, t("q.merged_into", { id: question.merged_into })));
+  if (question.merged_into) extra.push(el("p", { class: "muted" }, t("q.merged_into", { id: mergedNumber(question) })));
   return extra;
 }
 

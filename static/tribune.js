@@ -671,3 +671,58 @@ export function keepFocus(scope, redraw, fallback = null) {
   const target = candidates.find(usable);
   target?.focus();
 }
+
+// ---- asking the person something, without stopping the page ---------------
+
+let dialog = null;
+
+/**
+ * Ask for one value in a dialog (a reason, a new text, a question to merge
+ * into) or, without `field`, for a confirmation. Unlike prompt() and
+ * confirm(), the page keeps following the socket meanwhile. Resolves with
+ * the value (true for a confirmation), or null when cancelled.
+ * `field`: { kind: "text" | "textarea" | "select", label, value, options: [[value, label]], required }.
+ */
+export function ask({ title, quote = null, field = null, confirm }) {
+  if (!dialog) {
+    dialog = el("dialog", { class: "ask-dialog", "aria-labelledby": "ask-dialog-title" });
+    document.body.append(dialog);
+  }
+  return new Promise((resolve) => {
+    let input = null;
+    if (field?.kind === "select") {
+      input = el("select", { id: "ask-dialog-input", required: true }, field.options.map(([value, label]) => el("option", { value }, label)));
+    } else if (field?.kind === "textarea") {
+      input = el("textarea", { id: "ask-dialog-input", rows: 4, maxlength: 1000, dir: "auto", required: field.required !== false });
+    } else if (field) {
+      input = el("input", { id: "ask-dialog-input", maxlength: 500, dir: "auto", required: field.required !== false });
+    }
+    if (input && field.value != null) input.value = field.value;
+    const form = el(
+      "form",
+      { method: "dialog", class: "form" },
+      el("h2", { id: "ask-dialog-title" }, title),
+      quote ? el("blockquote", { dir: "auto" }, quote) : null,
+      input ? el("label", { for: "ask-dialog-input" }, field.label) : null,
+      input,
+      el(
+        "p",
+        { class: "actions" },
+        el("button", { type: "submit", class: "primary", value: "ok" }, confirm),
+        el("button", { type: "button", value: "cancel", onclick: () => dialog.close("cancel") }, t("cancel")),
+      ),
+    );
+    dialog.replaceChildren(form);
+    dialog.returnValue = "";
+    dialog.addEventListener(
+      "close",
+      () => {
+        if (dialog.returnValue !== "ok") return resolve(null);
+        resolve(input ? input.value.trim() || null : true);
+      },
+      { once: true },
+    );
+    dialog.showModal();
+    (input || form.querySelector("button.primary")).focus();
+  });
+}

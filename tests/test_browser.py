@@ -28,6 +28,15 @@ ARGS = [
 SHOTS = os.environ.get("TRIBUNE_SCREENSHOTS")
 
 
+async def answer(page, text: str | None = None) -> None:
+    """Answer the page's question (tribune.js ask: a reason, a confirmation) as a person would."""
+    dialog = page.locator("dialog.ask-dialog[open]")
+    await dialog.wait_for()
+    if text is not None:
+        await dialog.locator("#ask-dialog-input").fill(text)
+    await dialog.locator("button.primary").click()
+
+
 async def shot(page, name: str) -> None:
     if SHOTS:
         await page.screenshot(path=f"{SHOTS}/tribune-{name}.png", full_page=True)
@@ -128,7 +137,6 @@ async def test_a_whole_list_of_speakers_in_browsers_that_stay_in_step(server, wo
             for who in ("chair", "france", "peru", "usa", "icrc", "icbl"):
                 page = await (await browser.new_context(base_url=server.url)).new_page()
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("dialog", lambda dialog: dialog.accept("Out of order"))
                 await page.goto(f"/join/{world.tokens[who]}")
                 path = f"/sessions/{world.session_id}" + ("/moderate" if who == "chair" else "")
                 await page.goto(path)
@@ -168,6 +176,7 @@ async def test_a_whole_list_of_speakers_in_browsers_that_stay_in_step(server, wo
             await pages["usa"].get_by_role("button", name="Withdraw").click()
             await expect(chair.locator("#speakers tbody tr")).to_have_count(4)
             await chair.locator("#speakers tbody tr", has_text="ICRC").get_by_role("button", name="Remove").click()
+            await answer(chair, "Out of order")
             await expect(chair.locator("#speakers tbody tr")).to_have_count(3)
             await chair.get_by_role("button", name="Close the list").click()
             await expect(france.locator("#closed-banner")).to_be_visible()
@@ -182,8 +191,10 @@ async def test_a_whole_list_of_speakers_in_browsers_that_stay_in_step(server, wo
                 assert await speakers(page) == shown, who
 
             await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await answer(chair)  # the ICBL still speaks: cut it?
             await expect(france.locator("#mine")).to_have_text("You have the floor")
             await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await answer(chair)
             await expect(pages["peru"].locator("#mine")).to_have_text("You have the floor")
             await chair.get_by_role("button", name="End speech").click()
             await icbl.get_by_role("button", name="Withdraw").click()
@@ -233,7 +244,6 @@ async def test_keyboard_only_the_focus_stays_put_across_redraws(server, world, c
             chair = await (await browser.new_context(base_url=server.url)).new_page()
             for page in (delegate, chair):
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("dialog", lambda dialog: dialog.accept())
             await delegate.goto(f"/join/{world.tokens['france']}")
             await chair.goto(f"/join/{world.tokens['chair']}")
             for page in (delegate, chair):
@@ -300,6 +310,8 @@ async def test_keyboard_only_the_focus_stays_put_across_redraws(server, world, c
             await expect(chair.locator("#next-up")).to_contain_text("Delegate of Peru")
             await tab_to(chair, "give-next")
             await chair.keyboard.press("Enter")
+            await expect(chair.locator("dialog.ask-dialog[open] button.primary")).to_be_focused()
+            await chair.keyboard.press("Enter")  # the confirmation has the focus
             await expect(delegate.locator("#current")).to_contain_text("Delegate of Peru")
 
             # Time, for screen readers: once at 30 seconds left, once when over.
@@ -309,6 +321,7 @@ async def test_keyboard_only_the_focus_stays_put_across_redraws(server, world, c
             assert (await icbl.command("request_floor", kind="right_of_reply"))["type"] == "ack"
             assert (await peru.command("give_floor"))["type"] == "error"  # only the chair gives it
             await rows.filter(has_text="Right of reply").get_by_role("button", name="Give the floor").click()
+            await answer(chair)
             await expect(delegate.locator("#current")).to_contain_text("Delegate of the ICBL")
             await expect(announcer).to_have_text("Speaking time is over.", timeout=10000)
             await expect(delegate.locator("#timer-state")).to_have_text("Over time")

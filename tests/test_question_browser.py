@@ -82,8 +82,8 @@ async def test_a_question_from_submission_to_the_floor(server, world, db):
             listed = peru.locator("#question-list li").filter(has_text="rehabilitation")
             await expect(listed).to_have_count(1)
             await listed.get_by_role("button", name="Vote").click()
-            await expect(listed.locator(".votes")).to_have_text("1")
-            await expect(france.locator("#question-list li .votes")).to_have_text("1")
+            await expect(listed.locator(".votes")).to_have_text("1 vote")
+            await expect(france.locator("#question-list li .votes")).to_have_text("1 vote")
             await expect(listed.get_by_role("button", name="Take back my vote")).to_be_visible()
 
             # Next up, then on air: the projector shows it, large, as text.
