@@ -34,6 +34,13 @@ let floorMicReason = null;
 let yielded = null; // the speech during which the microphone was taken over
 let lastConnection = null;
 const floorMicField = document.getElementById("floor-mic-field");
+const floorTurn = document.getElementById("floor-turn");
+const openMic = document.getElementById("open-mic");
+const muteField = document.getElementById("mute-mic-field");
+const muteButton = document.getElementById("mute-mic");
+// The speech the person opened (or muted) their microphone for: asked once per speech.
+let answeredFor = null;
+let muted = false;
 const floorMicButton = document.getElementById("floor-mic");
 // Roles that may speak into the floor whoever holds it.
 const FLOOR_VOICES = ["chair", "moderator", "organizer", "room_feed"];
@@ -127,6 +134,10 @@ link.onStatus((status) => {
 function showMic(text) {
   micNotice.textContent = text;
   micNotice.hidden = !text;
+  const speaking = floorMicReason === "speech" || muted;
+  muteField.hidden = !speaking;
+  muteButton.textContent = muted ? t("listen.unmute") : t("listen.mute");
+  muteButton.setAttribute("aria-pressed", String(muted));
   const manual = floorMic !== "off" && floorMicReason === "manual";
   floorMicButton.textContent = manual ? t("listen.mic_off") : t("listen.mic_put_on");
   floorMicButton.setAttribute("aria-pressed", String(manual));
@@ -171,9 +182,103 @@ async function followFloor(connection) {
   floorMicField.hidden = !me?.roles?.some((role) => FLOOR_VOICES.includes(role));
   lastConnection = connection;
   const mine = holdsFloor(connection) && connection.floor.current.id !== yielded;
-  if (mine && floorMic === "off") await putMicOnFloor("speech");
-  else if (!mine && floorMic === "on" && floorMicReason === "speech") takeMicOff();
+  const speech = mine ? connection.floor.current.id : null;
+  // The floor is theirs: they are told, and the microphone waits for them.
+  const asking = mine && answeredFor !== speech && floorMic === "off";
+  if (asking && floorTurn.hidden) chime();
+  floorTurn.hidden = !asking;
+  if (!mine) {
+    answeredFor = null;
+    if (muted) {
+      muted = false;
+      showMic("");
+    }
+    if (floorMic === "on" && floorMicReason === "speech") takeMicOff();
+  }
 }
+
+openMic.addEventListener("click", async () => {
+  answeredFor = lastConnection?.floor?.current?.id ?? null;
+  floorTurn.hidden = true;
+  muted = false;
+  await putMicOnFloor("speech");
+});
+
+muteButton.addEventListener("click", async () => {
+  if (muted) {
+    muted = false;
+    await putMicOnFloor("speech");
+  } else {
+    muted = true;
+    takeMicOff();
+    floorMicReason = null;
+    showMic(t("listen.mic_muted"));
+  }
+});
+
+/** A short two-note chime: the floor is yours (heard as well as shown). */
+function chime() {
+  try {
+    const context = new AudioContext();
+    const gain = context.createGain();
+    gain.gain.value = 0.15;
+    gain.connect(context.destination);
+    [660, 880].forEach((frequency, index) => {
+      const tone = context.createOscillator();
+      tone.frequency.value = frequency;
+      tone.connect(gain);
+      tone.start(context.currentTime + index * 0.18);
+      tone.stop(context.currentTime + index * 0.18 + 0.15);
+    });
+    setTimeout(() => context.close(), 800);
+  } catch {
+    // No sound without a user's gesture in some browsers: the alert still says it.
+  }
+}
+
+// ---- testing the microphone and the speakers, before it matters ----------------
+
+const testButton = document.getElementById("test-devices");
+const testLevel = document.getElementById("test-level");
+const testStatus = document.getElementById("test-status");
+
+testButton.addEventListener("click", async () => {
+  testButton.disabled = true;
+  let media = null;
+  const context = new AudioContext();
+  try {
+    media = await navigator.mediaDevices.getUserMedia({ audio: true });
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 512;
+    context.createMediaStreamSource(media).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    testStatus.textContent = t("listen.test_speak");
+    const tone = context.createOscillator();
+    const gain = context.createGain();
+    gain.gain.value = 0.1;
+    tone.connect(gain).connect(context.destination);
+    tone.start();
+    tone.stop(context.currentTime + 0.4);
+    const until = performance.now() + 5000;
+    await new Promise((resolve) => {
+      const measure = () => {
+        analyser.getFloatTimeDomainData(samples);
+        testLevel.value = Math.min(1, Math.sqrt(samples.reduce((sum, v) => sum + v * v, 0) / samples.length) * 4);
+        if (performance.now() < until) requestAnimationFrame(measure);
+        else resolve();
+      };
+      measure();
+    });
+    testStatus.textContent = t("listen.test_done");
+  } catch {
+    testStatus.textContent = t("listen.test_failed");
+  } finally {
+    media?.getTracks().forEach((track) => track.stop());
+    context.close().catch(() => {});
+    testLevel.value = 0;
+    testButton.disabled = false;
+  }
+});
 
 function showCaption(data) {
   if (!data || data.language !== captionsLanguage.value) return;

@@ -98,7 +98,13 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
             await expect(speaker.locator("#mine")).to_have_text("You are next")
             await pages["chair"].goto(f"/sessions/{world.session_id}/moderate")
             await pages["chair"].get_by_role("button", name="Give the floor to the next speaker").click()
+            # The floor is theirs: they are told, and the microphone waits for them to open it.
+            await expect(speaker.locator("#floor-turn")).to_be_visible()
+            await expect(speaker.locator("#floor-turn")).to_have_attribute("role", "alert")
+            await expect(speaker.locator("#speaker-mic")).to_be_hidden()
+            await speaker.get_by_role("button", name="Open my microphone").click()
             await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+            await expect(speaker.locator("#floor-turn")).to_be_hidden()
 
             # The floor's listener decodes sound; the Spanish listener gets nothing.
             await floor_listener.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
@@ -114,9 +120,16 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
             audio = decode(await next_frame(check))
             assert audio.is_key and not audio.is_config
 
+            # Muting stops what the floor hears; unmuting puts the microphone back.
+            await speaker.get_by_role("button", name="Mute my microphone").click()
+            await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is muted: the meeting does not hear you.")
+            await speaker.get_by_role("button", name="Unmute my microphone").click()
+            await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+
             # The chair ends the speech: the delegate's microphone goes off.
             await pages["chair"].get_by_role("button", name="End speech").click()
             await expect(speaker.locator("#speaker-mic")).to_be_hidden()
+            await expect(speaker.locator("#mute-mic-field")).to_be_hidden()
             assert errors == []
         finally:
             await check.close()
@@ -311,5 +324,28 @@ async def test_the_chair_puts_their_microphone_on_the_floor_by_hand(server, worl
                 "aria-pressed", "false"
             )
             assert errors == []
+        finally:
+            await browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_delegate_tests_their_microphone_and_speakers_before(server, world):
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            context = await browser.new_context(base_url=server.url)
+            await context.grant_permissions(["microphone"])
+            page = await context.new_page()
+            await page.goto(f"/join/{world.tokens['peru']}")
+            await page.get_by_text("Test my microphone and speakers").click()
+            await page.get_by_role("button", name="Start the test").click()
+            await expect(page.locator("#test-status")).to_contain_text("the bar moves")
+            # The fake microphone plays a tone: the bar moves.
+            await page.wait_for_function("() => document.getElementById('test-level').value > 0.01", timeout=5000)
+            await expect(page.locator("#test-status")).to_contain_text("Test finished", timeout=10000)
         finally:
             await browser.close()
