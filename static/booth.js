@@ -270,6 +270,8 @@ async function openMedia() {
         setText(node, b("media_refused"));
       } else if (status.type === "listeners") {
         showListeners(status.counts);
+      } else if (status.type === "sound_blocked" || status.type === "sound_allowed") {
+        $("sound-blocked").hidden = status.type === "sound_allowed";
       }
     });
     syncMedia();

@@ -114,6 +114,11 @@ link.onStatus((status) => {
     case "publishing":
       if (status.channel === "floor") showMic(t("listen.mic_on"));
       break;
+    case "sound_blocked":
+    case "sound_allowed":
+      notice.hidden = status.type === "sound_allowed";
+      notice.textContent = status.type === "sound_blocked" ? t("listen.sound_blocked") : "";
+      break;
     case "cut":
     case "refused":
     case "stopped":

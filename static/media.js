@@ -406,7 +406,13 @@ export class MediaLink {
       if (this.context.state === "suspended") {
         // The browser lets sound start only after a click or a key: resume
         // then, once, rather than asking (and being refused) at every frame.
-        const resume = () => this.context.resume().catch(() => {});
+        // Until then the page says so (status "sound_blocked"), or nobody knows why it is silent.
+        this.status({ type: "sound_blocked" });
+        const resume = () =>
+          this.context
+            .resume()
+            .then(() => this.status({ type: "sound_allowed" }))
+            .catch(() => {});
         for (const type of ["pointerdown", "keydown"]) document.addEventListener(type, resume, { once: true });
       }
     }

@@ -349,3 +349,43 @@ async def test_a_delegate_tests_their_microphone_and_speakers_before(server, wor
             await expect(page.locator("#test-status")).to_contain_text("Test finished", timeout=10000)
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_page_says_when_the_browser_holds_the_sound_back(server, world):
+    """Issue 17, item 3: before a click the browser keeps sound off; the pages
+    said nothing. The media link now tells them (and the booth shows it), once."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            page = await (await browser.new_context(base_url=server.url)).new_page()
+            # Headless Chromium plays sound without a gesture whatever its flags; a desktop
+            # browser holds it back until one. This page's AudioContext behaves as the latter.
+            await page.add_init_script(
+                """window.AudioContext = class extends window.AudioContext {
+                  get state() { return this.allowed ? super.state : 'suspended'; }
+                  resume() { this.allowed = true; return super.resume(); }
+                };"""
+            )
+            await page.goto(f"/join/{world.tokens['peru']}")
+            states = await page.evaluate(
+                """async () => {
+                  const { TribuneMedia } = await import('/static/media.js');
+                  const link = TribuneMedia.open(%d);
+                  window.heard = [];
+                  link.onStatus((status) => window.heard.push(status.type));
+                  link.audioContext();
+                  link.audioContext();
+                  return window.heard.filter((type) => type.startsWith('sound_'));
+                }"""
+                % world.session_id
+            )
+            assert states == ["sound_blocked"]
+            await page.mouse.click(5, 5)
+            await page.wait_for_function("() => window.heard.includes('sound_allowed')")
+        finally:
+            await browser.close()
