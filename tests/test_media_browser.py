@@ -389,3 +389,37 @@ async def test_a_page_says_when_the_browser_holds_the_sound_back(server, world):
             await page.wait_for_function("() => window.heard.includes('sound_allowed')")
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_chair_hears_the_floor_on_the_console_and_speaks_into_it(server, world):
+    """Issue 17, item 2: a remote chair needed a second tab to hear the floor."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            pages = {}
+            for who in ("france", "chair"):
+                context = await browser.new_context(base_url=server.url)
+                await context.grant_permissions(["microphone"])
+                pages[who] = await context.new_page()
+                await pages[who].goto(f"/join/{world.tokens[who]}")
+            speaker, chair = pages["france"], pages["chair"]
+            assert chair.url.endswith("/moderate")
+            await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
+            await chair.get_by_role("button", name="Start listening").click()
+            await speaker.select_option("#ask-language", "fr")
+            await speaker.get_by_role("button", name="Request the floor").click()
+            await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await speaker.get_by_role("button", name="Open my microphone").click()
+            # The console decodes the delegate's voice.
+            await chair.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+            # And the chair can speak into the floor from the console.
+            await chair.get_by_role("button", name="Put my microphone on the floor").click()
+            await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+            await shot(chair, "console-listening-1280")
+        finally:
+            await browser.close()
