@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,6 +23,7 @@ from rooms.delegations import TIER_LABELS, Tier
 from rooms.roles import Role
 from server import models
 from server.event_export import EventExportError, read_event_spec
+from server.keys import free_key
 from server.loader import (
     Counts,
     DelegationSpec,
@@ -99,7 +99,7 @@ async def import_csv(
             for line, row in rows:
                 row.setdefault("key", "")
                 if not row["key"] and row["name"]:
-                    row["key"] = _free_key(row["name"], taken)
+                    row["key"] = free_key(row["name"], taken)
                     report.derived_keys.append((line, row["key"]))
             existing = {person.key: person for person in current.participants}
             specs = _specs(rows, lambda row: _participant_row(row, existing.get(row["key"])), ParticipantSpec, problems)
@@ -277,17 +277,6 @@ def _duplicate_keys(specs: list[tuple[int, Any]]) -> list[tuple[int, str]]:
         else:
             first[spec.key] = line
     return problems
-
-
-def _free_key(name: str, taken: set[str]) -> str:
-    """A key made from a name (``María López`` -> ``maria-lopez``), not yet taken."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    base = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:90] or "participant"
-    key, number = base, 2
-    while key in taken:
-        key, number = f"{base}-{number}", number + 1
-    taken.add(key)
-    return key
 
 
 def _placed(path: tuple[str | int, ...], reason: str, merged: Any, lines: dict[str, int]) -> tuple[int, str]:

@@ -10,9 +10,6 @@ pages, and an event's desk is small (hundreds of rows).
 
 from __future__ import annotations
 
-import re
-import unicodedata
-
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +27,7 @@ from rooms.registration import (
 )
 from rooms.roles import Role
 from server import models, tokens
+from server.keys import base_key, free_key
 from server.notices import send_notices
 from server.state import Access, Store
 
@@ -248,17 +246,7 @@ def _member(
 
 
 async def _free_key(db: AsyncSession, event_id: int, member: Member) -> str:
-    """A participant key for a new member: their name, readable in a link or a list."""
-    base = _slug(member.name)[:80] or "member"
+    """A participant key for a new member, made from their name."""
+    base = base_key(member.name, "member")
     taken = set(await db.scalars(select(_P.key).where(_P.event_id == event_id, _P.key.like(f"{base}%"))))
-    key, number = base, 1
-    while key in taken:
-        number += 1
-        key = f"{base}-{number}"
-    return key
-
-
-def _slug(text: str) -> str:
-    plain = unicodedata.normalize("NFKD", text)
-    plain = "".join(char for char in plain if not unicodedata.combining(char)).lower()
-    return re.sub(r"[^\w]+", "-", plain).strip("-_")
+    return free_key(member.name, taken, "member")

@@ -14,6 +14,7 @@ import hmac
 import secrets
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
@@ -77,3 +78,10 @@ async def checked_form(request: Request, max_bytes: int = 64 * 1024) -> FormData
 def text(form: FormData, name: str) -> str:
     value = form.get(name)
     return value.strip() if isinstance(value, str) else ""
+
+
+def first_problem(error: ValidationError) -> str:
+    """The first thing wrong with a form, as "field: what", for the page to show."""
+    problem = error.errors()[0]
+    where = ".".join(str(part) for part in problem.get("loc", ()))
+    return f"{where}: {problem.get('msg', '')}"

@@ -12,8 +12,6 @@ as a load does.
 from __future__ import annotations
 
 import io
-import re
-import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +34,7 @@ from rooms.errors import Refused
 from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.registration import Figures, Gender, State
 from rooms.registration_commands import (
+    EMAIL,
     ApproveRegistration,
     DecideSponsorship,
     InviteDelegation,
@@ -50,8 +49,9 @@ from server.attendance import connected_now
 from server.auth import COOKIE, actor_in, participant_by_token
 from server.csv_import import MAX_CSV_BYTES, CsvImportError, import_csv
 from server.event_export import EventExportError, export_event
-from server.forms import FormRefused, checked_form, page, text
+from server.forms import FormRefused, checked_form, first_problem, page, text
 from server.i18n import PAGE_LANGUAGES, choose_language, language_label
+from server.keys import base_key
 from server.localized import pick
 from server.mail import enqueue
 from server.mail_links import marker, resolve
@@ -324,7 +324,7 @@ async def _decide(request: Request, build: Callable[[Any, Any], Command]) -> Res
     except FormRefused as refused:
         return await console(request, Refused(refused.code, refused.code), refused.status)
     except ValidationError as error:
-        return await console(request, Refused("invalid", _first_problem(error)), 400)
+        return await console(request, Refused("invalid", first_problem(error)), 400)
     except Refused as refused:
         return await console(request, refused, 409)
     return RedirectResponse(f"/organize#{text(form, 'back') or 'registrations'}", status_code=303)
@@ -549,7 +549,7 @@ async def add_person(request: Request) -> Response:
 
     async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
         name = _required(text(form, "name"), "name", 200)
-        key = _key(text(form, "key") or _slug(name))
+        key = _key(text(form, "key") or base_key(name, "participant"))
         if await db.scalar(
             select(models.Participant.id).where(models.Participant.event_id == event.id, models.Participant.key == key)
         ):
@@ -561,7 +561,7 @@ async def add_person(request: Request) -> Response:
             if delegation is None or delegation.event_id != event.id:
                 raise ValueError("delegation_id: no such delegation")
         email = text(form, "email")
-        if email and not _EMAIL.match(email):
+        if email and not EMAIL.match(email):
             raise ValueError("email: not an e-mail address")
         language = text(form, "language") or None
         if language is not None and language not in PAGE_LANGUAGES:
@@ -647,15 +647,6 @@ async def edit_session(request: Request) -> Response:
             )
 
     return await _edit(request, change)
-
-
-_EMAIL = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
-
-
-def _slug(name: str) -> str:
-    plain = unicodedata.normalize("NFKD", name)
-    plain = "".join(char for char in plain if not unicodedata.combining(char)).lower()
-    return re.sub(r"[^\w]+", "-", plain).strip("-_")[:80]
 
 
 async def new_event(request: Request) -> Response:
@@ -886,12 +877,6 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def _download(data: bytes, filename: str, media_type: str) -> Response:
     return Response(data, media_type=media_type, headers={"Content-Disposition": f'attachment; filename="{filename}"'})
-
-
-def _first_problem(error: ValidationError) -> str:
-    problem = error.errors()[0]
-    where = ".".join(str(part) for part in problem.get("loc", ()))
-    return f"{where}: {problem.get('msg', '')}"
 
 
 routes = [

@@ -34,7 +34,7 @@ from rooms.registration_commands import (
 )
 from server import models
 from server.auth import token_key
-from server.forms import FormRefused, checked_form, page, text
+from server.forms import FormRefused, checked_form, first_problem, page, text
 from server.i18n import PAGE_LANGUAGES, choose_language, language_label
 from server.localized import pick
 from server.notices import _when
@@ -157,7 +157,7 @@ async def _focal_action(
     except FormRefused as refused:
         return await nomination_page(request, Refused(refused.code, refused.code), refused.status)
     except ValidationError as error:
-        return await nomination_page(request, Refused("invalid", _first_problem(error)), 400)
+        return await nomination_page(request, Refused("invalid", first_problem(error)), 400)
     except Refused as refused:
         return await nomination_page(request, refused, 409)
     return RedirectResponse("/nominate", status_code=303)
@@ -294,7 +294,7 @@ async def _member_action(request: Request, build: Callable[[models.Registration,
     except FormRefused as refused:
         return await registration_page(request, Refused(refused.code, refused.code), refused.status)
     except ValidationError as error:
-        return await registration_page(request, Refused("invalid", _first_problem(error)), 400)
+        return await registration_page(request, Refused("invalid", first_problem(error)), 400)
     except Refused as refused:
         return await registration_page(request, refused, 409)
     return RedirectResponse("/register", status_code=303)
@@ -341,12 +341,6 @@ async def accept(request: Request) -> Response:
 
 def _title(event: models.Event, language: str) -> str:
     return pick(event.titles or {"": event.title}, language).text or event.title
-
-
-def _first_problem(error: ValidationError) -> str:
-    problem = error.errors()[0]
-    where = ".".join(str(part) for part in problem.get("loc", ()))
-    return f"{where}: {problem.get('msg', '')}"
 
 
 routes = [

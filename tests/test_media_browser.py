@@ -122,7 +122,9 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
 
             # Muting stops what the floor hears; unmuting puts the microphone back.
             await speaker.get_by_role("button", name="Mute my microphone").click()
-            await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is muted: the meeting does not hear you.")
+            await expect(speaker.locator("#speaker-mic")).to_have_text(
+                "Your microphone is muted: the meeting does not hear you."
+            )
             await speaker.get_by_role("button", name="Unmute my microphone").click()
             await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
 
@@ -373,16 +375,16 @@ async def test_a_page_says_when_the_browser_holds_the_sound_back(server, world):
             )
             await page.goto(f"/join/{world.tokens['peru']}")
             states = await page.evaluate(
-                """async () => {
+                """async (sessionId) => {
                   const { TribuneMedia } = await import('/static/media.js');
-                  const link = TribuneMedia.open(%d);
+                  const link = TribuneMedia.open(sessionId);
                   window.heard = [];
                   link.onStatus((status) => window.heard.push(status.type));
                   link.audioContext();
                   link.audioContext();
                   return window.heard.filter((type) => type.startsWith('sound_'));
-                }"""
-                % world.session_id
+                }""",
+                world.session_id,
             )
             assert states == ["sound_blocked"]
             await page.mouse.click(5, 5)
