@@ -127,7 +127,13 @@ def _delegation(row: models.Delegation) -> dict[str, Any]:
     focal = None
     if row.focal_name is not None or row.focal_email is not None:
         focal = {"name": row.focal_name, "email": row.focal_email, "language": row.focal_language}
-    return {"key": row.key, "name": row.name, "kind": row.kind, "member_limit": row.member_limit, "focal_point": focal}
+    return {
+        "key": row.key,
+        "name": _texts(row.names, row.name),
+        "kind": row.kind,
+        "member_limit": row.member_limit,
+        "focal_point": focal,
+    }
 
 
 def _session(row: models.Session, topics: list[models.QuestionTopic], zone: ZoneInfo) -> dict[str, Any]:
@@ -249,7 +255,7 @@ async def _questions(
 _ALWAYS = {"languages", "max_delegation_members"}
 # The order of docs/event-format.md where it differs from the spec's fields.
 _QUESTION_ORDER = ("key", "session", "author", "topic", "language", "submitted", "anonymous", "ask_myself", "text")
-_TEXTS = {"title", "description", "text"}
+_TEXTS = {"title", "description", "text", "name"}
 
 
 def event_yaml(spec: EventSpec) -> str:

@@ -39,7 +39,7 @@ from rooms.languages import DEFAULT_LANGUAGES, LANGUAGE_NAMES, is_known
 from rooms.roles import Role
 from server import models, tokens
 from server.links import WrongSecret
-from server.localized import LocalizedText, LocalizedTitle, primary
+from server.localized import LocalizedText, LocalizedTitle, longest, primary
 from server.question_loader import load_questions
 
 Path_ = tuple[str | int, ...]
@@ -150,7 +150,8 @@ class FocalPointSpec(_Spec):
 
 class DelegationSpec(_Spec):
     key: Key
-    name: Annotated[str, Field(min_length=1, max_length=200)]
+    # One name, or one per language ({en: Cambodia, fr: Cambodge, ...}).
+    name: Annotated[LocalizedTitle, AfterValidator(lambda texts: longest(texts, 200))]
     kind: Tier
     # "Unless otherwise indicated": this delegation's own limit; None: the event's.
     member_limit: Annotated[StrictInt, Field(ge=1)] | None = None
@@ -1016,7 +1017,8 @@ def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> No
 
 
 def _fill_delegation(row: models.Delegation, item: DelegationSpec) -> None:
-    row.name, row.kind, row.member_limit = item.name, item.kind.value, item.member_limit
+    row.names, row.name = dict(item.name), primary(item.name)
+    row.kind, row.member_limit = item.kind.value, item.member_limit
     focal = item.focal_point
     row.focal_name = focal.name if focal is not None else None
     row.focal_email = focal.email if focal is not None else None

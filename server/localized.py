@@ -78,6 +78,11 @@ LocalizedText = Annotated[
 ]
 
 
+def longest(texts: Texts, most: int) -> Texts:
+    """Refuse a text longer than ``most`` (a column shorter than a title's)."""
+    return _lengths(texts, 1, most)
+
+
 def _lengths(texts: Texts, shortest: int, longest: int) -> Texts:
     for code, text in texts.items():
         where = f" ({code})" if code else ""

@@ -139,6 +139,9 @@ class Delegation(Base):
     name: Mapped[str] = mapped_column(String(200))
     # The kind is the tier in the order of precedence (rooms.delegations.Tier).
     kind: Mapped[str] = mapped_column(String(40))
+    # Per language, as the event file gave them (server/localized.py); name
+    # keeps one for what has no viewer language (exports, events).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     # "Unless otherwise indicated": this delegation's own member limit; None: the event's.
     member_limit: Mapped[int | None] = mapped_column(Integer)
     # The focal point, who nominates the delegation's members from a private

@@ -83,12 +83,17 @@ async def _me(db: AsyncSession, request: Request) -> models.Participant | None:
     return await participant_by_token(db, request.cookies.get(COOKIE))
 
 
-def _me_view(participant: models.Participant | None) -> dict[str, Any] | None:
+def delegation_name(delegation: models.Delegation, language: str) -> str:
+    """A delegation's name in the viewer's language (the event file may give several)."""
+    return pick(delegation.names or {"": delegation.name}, language).text or delegation.name
+
+
+def _me_view(participant: models.Participant | None, language: str = "en") -> dict[str, Any] | None:
     if participant is None:
         return None
     return {
         "name": participant.name,
-        "delegation": participant.delegation.name if participant.delegation else None,
+        "delegation": delegation_name(participant.delegation, language) if participant.delegation else None,
         "organizes": any(r.role == Role.ORGANIZER and r.session_id is None for r in participant.roles),
     }
 
@@ -121,7 +126,7 @@ async def home(request: Request) -> Response:
                     "is_mine": participant is not None and participant.event_id == event.id,
                 }
             )
-    return render(request, "home.html", {"events": programme, "me": _me_view(participant)})
+    return render(request, "home.html", {"events": programme, "me": _me_view(participant, language)})
 
 
 async def join(request: Request) -> Response:
@@ -190,7 +195,7 @@ async def _session_context(request: Request) -> dict[str, Any] | None:
             "breakouts": breakouts,
             # Typed names go in the page as text, not in its JSON (static/breakouts.js reads them).
             "breakout_names": breakouts.pop("names", {}),
-            "delegations": [{"id": d.id, "name": d.name} for d in delegations],
+            "delegations": [{"id": d.id, "name": delegation_name(d, language)} for d in delegations],
             "event": {
                 "id": event.id,
                 **_content(event, language),
@@ -198,7 +203,7 @@ async def _session_context(request: Request) -> dict[str, Any] | None:
                 "languages": _languages(event.languages, language),
             },
             "session": _session_view(session, event, language, actor),
-            "me": _me_view(participant),
+            "me": _me_view(participant, language),
             "actor": actor,
         }
 

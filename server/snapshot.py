@@ -155,7 +155,7 @@ async def build_shared(db: AsyncSession, session: models.Session, event: models.
     }
     return Shared(
         head=_json(head)[1:-1],
-        delegations=_json([{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations]),
+        delegations=_json([{"id": d.id, "name": d.name, "names": d.names or {}, "tier": d.kind} for d in delegations]),
         floor=floor,
         # floor_view's parts, the current speech left for each snapshot's clock.
         floor_head=_json(floor_head(floor))[:-1],

@@ -3,6 +3,7 @@
 import {
   FloorLanguage,
   ask,
+  delegationName,
   FloorView,
   connectionBadge,
   el,
@@ -129,7 +130,7 @@ function renderNext(state) {
     setText(line, t("nobody_waiting"));
     return;
   }
-  line.replaceChildren(t("next_speaker"), " ", userText(speakerLabel(next), { class: "speaker" }), " (", userText(next.delegation.name), ")");
+  line.replaceChildren(t("next_speaker"), " ", userText(speakerLabel(next), { class: "speaker" }), " (", userText(delegationName(next.delegation)), ")");
 }
 
 function render(state) {

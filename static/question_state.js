@@ -2,6 +2,8 @@
 // `questions`, then each question event applied in seq order. The server
 // sends each person only what they may see, so this holds nothing else.
 
+import { delegationName } from "./tribune.js";
+
 export class QuestionBoard {
   constructor(questions) {
     this.isModerated = questions.is_moderated;
@@ -64,6 +66,6 @@ export class QuestionBoard {
 export function authorLine(question) {
   return (question.authors || [])
     .filter((author) => !author.is_anonymous)
-    .map((author) => (author.delegation ? `${author.name} (${author.delegation.name})` : author.name))
+    .map((author) => (author.delegation ? `${author.name} (${delegationName(author.delegation)})` : author.name))
     .join(", ");
 }

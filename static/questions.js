@@ -1,7 +1,7 @@
 // Questions on the participant page and the moderator console. It follows
 // the page's own connection (pageConnection) and sends its commands on it. Question text is always set as text, never as HTML.
 
-import { ask, el, languageName, pageConnection, run, t } from "./tribune.js";
+import { ask, delegationName, el, languageName, pageConnection, run, t } from "./tribune.js";
 import { QuestionBoard, authorLine } from "./question_state.js";
 
 const root = document.getElementById("questions");
@@ -276,7 +276,7 @@ function excerpt(text) {
 function moderatorDetails(question) {
   const extra = [];
   const authors = (question.authors || []).map((author) =>
-    author.delegation ? `${author.name} (${author.delegation.name})` : author.name,
+    author.delegation ? `${author.name} (${delegationName(author.delegation)})` : author.name,
   );
   const tags = [];
   if (question.is_anonymous) tags.push(t("q.anonymous"));

@@ -1,7 +1,7 @@
 // The projector view: who speaks, for how long still, who is next, and the
 // question on air. Nothing to click; it follows the session live.
 
-import { FloorView, connectionBadge, el, kindLabel, pageConnection } from "./tribune.js";
+import { FloorView, connectionBadge, delegationName, el, kindLabel, pageConnection } from "./tribune.js";
 import { QuestionBoard, authorLine } from "./question_state.js";
 
 const lang = document.documentElement.lang;
@@ -31,7 +31,7 @@ function render(floor) {
         "li",
         {},
         el("bdi", { class: "next-name" }, request.speaker_name),
-        el("span", { class: "next-meta" }, " · ", el("bdi", {}, request.delegation.name), ` · ${kindLabel(request.kind)}`),
+        el("span", { class: "next-meta" }, " · ", el("bdi", {}, delegationName(request.delegation)), ` · ${kindLabel(request.kind)}`),
       ),
     ),
   );

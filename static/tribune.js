@@ -224,6 +224,7 @@ export class Connection {
     switch (message.type) {
       case "snapshot":
         this.snapshot = message;
+        learnDelegations(message);
         this.floor = new FloorState(message.floor);
         this.setClock(message.server_time);
         this.lastSeq = message.seq;
@@ -339,10 +340,30 @@ export function userText(text, attrs = {}) {
   return el("bdi", attrs, text);
 }
 
+// Delegations' names in the page's language, from the snapshot (the event
+// file may name a delegation per language); events carry the one name.
+const delegationNames = new Map();
+
+function learnDelegations(snapshot) {
+  const lang = document.documentElement.lang;
+  delegationNames.clear();
+  for (const delegation of snapshot.delegations || []) {
+    const names = delegation.names || {};
+    const name = names[lang] || names[""] || names.en || delegation.name;
+    delegationNames.set(delegation.id, name);
+  }
+}
+
+/** A delegation's name in the page's language. */
+export function delegationName(delegation) {
+  if (!delegation) return "";
+  return delegationNames.get(delegation.id) ?? delegation.name;
+}
+
 /** Who will speak for a request: the person, or any member of the delegation. */
 export function speakerLabel(request) {
   if (request.speaker_id === null && !request.is_in_room) {
-    return t("any_member_of", { delegation: request.delegation.name });
+    return t("any_member_of", { delegation: delegationName(request.delegation) });
   }
   return request.speaker_name;
 }
@@ -355,7 +376,7 @@ export function requestCells(snapshot, request) {
   if (request.language) speaker.push(" ", el("span", { class: "tag", lang: languageNameLang(request.language) }, languageName(snapshot, request.language)));
   return [
     el("td", { class: "who" }, ...speaker),
-    el("td", { class: "delegation" }, userText(request.delegation.name), el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
+    el("td", { class: "delegation" }, userText(delegationName(request.delegation)), el("div", { class: "tier muted" }, tierLabel(request.delegation.tier))),
     el("td", { class: "kind-cell" }, el("span", { class: `kind kind-${request.kind}` }, kindLabel(request.kind)), request.note ? el("div", { class: "note muted" }, userText(request.note)) : null),
   ];
 }
@@ -423,11 +444,11 @@ export class FloorView {
         languageName(this.connection.snapshot, speech.language),
         speech.is_in_room ? t("in_room") : "",
       ].filter(Boolean);
-      const key = JSON.stringify([speech.delegation.name, parts]);
+      const key = JSON.stringify([delegationName(speech.delegation), parts]);
       if (meta.dataset.key !== key) {
         // The delegation's name is user text, isolated from the page's direction.
         meta.dataset.key = key;
-        meta.replaceChildren(userText(speech.delegation.name), ` · ${parts.join(" · ")}`);
+        meta.replaceChildren(userText(delegationName(speech.delegation)), ` · ${parts.join(" · ")}`);
       }
       this.part("speaker-paused").hidden = !speech.is_paused;
     }

@@ -90,7 +90,7 @@ async def reference_snapshot(
                 "is_hybrid": session.is_hybrid,
             },
             "me": {**actor.view(), "may": registry.allowed(actor.roles)},
-            "delegations": [{"id": d.id, "name": d.name, "tier": d.kind} for d in delegations],
+            "delegations": [{"id": d.id, "name": d.name, "names": d.names or {}, "tier": d.kind} for d in delegations],
             "floor": floor_view(floor, now),
             "interpretation": await interpretation_view(db, session, actor, now),
             "questions": await questions_snapshot(db, session, actor),

@@ -226,7 +226,7 @@ async def test_demo_round_trip(db, database_url, tmp_path):
     assert first.index("event:") < first.index("delegations:") < first.index("sessions:") < first.index("participants:")
     assert "starts: 2020-12-04 13:30\n" in first
     assert "    fr: Coopération et assistance, Promouvoir les partenariats !\n" in first
-    assert "- {key: 'no', name: Norway, kind: state_party}" in first
+    assert "  - key: 'no'\n    name:\n      en: Norway\n      fr: Norvège\n" in first
 
 
 async def test_rich_round_trip(db, database_url, tmp_path):

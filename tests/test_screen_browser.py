@@ -81,3 +81,33 @@ async def test_the_projector_fits_the_room_s_display(server, world, connect):
         finally:
             await browser.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_delegation_reads_in_the_page_language(server, world, db, connect):
+    """Issue 17, item 7: delegation names accept translations like the rest of the event."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+    from sqlalchemy import update
+
+    from server import models
+
+    async with db() as s, s.begin():
+        await s.execute(
+            update(models.Delegation)
+            .where(models.Delegation.id == world.delegations["pe"])
+            .values(names={"en": "Peru", "fr": "Pérou", "es": "Perú", "ar": "بيرو"})
+        )
+    peru = await connect("peru")
+    assert (await peru.command("request_floor", language="es"))["type"] == "ack"
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await (await browser.new_context(base_url=server.url)).new_page()
+            await page.goto(f"/join/{world.tokens['france']}")
+            for language, name in (("fr", "Pérou"), ("ar", "بيرو"), ("en", "Peru")):
+                await page.goto(f"/sessions/{world.session_id}?lang={language}")
+                await expect(page.locator("#speakers tbody tr td.delegation")).to_contain_text(name)
+        finally:
+            await browser.close()
