@@ -248,7 +248,8 @@ class Desk:
                     "sponsored_limit",
                     f"{delegation.name} already asks sponsorship for {sponsored} member; only one may be sponsored.",
                 )
-            if delegation.invitation == Invitation.INVITED:
+            if delegation.invitation in (Invitation.INVITED, Invitation.DECLINED):
+                # Nominating someone takes part, whatever was answered before.
                 delegation.invitation = Invitation.ACCEPTED
                 self.changed_delegations.add(delegation.id)
         member.state = State.INVITED if by_organizer else State.NOMINATED

@@ -151,6 +151,21 @@ async def record_note_verbale(ctx: Context, command: RecordNoteVerbale) -> None:
     )
 
 
+class FocalDecline(Command):
+    """The focal point answers that their delegation will not take part."""
+
+    type: Literal["focal_decline"]
+    delegation_id: EntityId
+
+
+@commands.command(FocalDecline, roles=SERVER)
+async def focal_decline(ctx: Context, command: FocalDecline) -> None:
+    desk = await ctx.state(Desk)
+    desk.decline_invitation(command.delegation_id)
+    delegation = desk.delegation(command.delegation_id)
+    await ctx.emit("delegation", lambda: {"change": "declined", "delegation": delegation_view(delegation)}, MODERATORS)
+
+
 class FocalWithdraw(Command):
     """The focal point takes back one of their delegation's nominations."""
 

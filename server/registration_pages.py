@@ -28,6 +28,7 @@ from rooms.registration_commands import (
     MAX_NOTE_BYTES,
     AcceptConditions,
     CompleteRegistration,
+    FocalDecline,
     FocalNominate,
     FocalWithdraw,
     RecordNoteVerbale,
@@ -128,7 +129,7 @@ async def nomination_page(request: Request, refusal: Refused | None = None, stat
     ]
     context = {
         "event_title": _title(event, language),
-        "delegation": {"name": delegation.name, "limit": limit},
+        "delegation": {"name": delegation.name, "limit": limit, "declined": delegation.invitation == "declined"},
         "members": members,
         "places_left": max(0, limit - sum(1 for m in members if m["holds_place"])),
         "notes": [{"reference": n.reference, "dated": n.dated.isoformat(), "file_name": n.file_name} for n in notes],
@@ -200,6 +201,10 @@ def _nominate(delegation: models.Delegation, form: Any) -> Command:
     )
 
 
+def _decline(delegation: models.Delegation, form: Any) -> Command:
+    return FocalDecline(id="decline", type="focal_decline", delegation_id=delegation.id)
+
+
 def _withdraw(delegation: models.Delegation, form: Any) -> Command:
     return FocalWithdraw(
         id="withdraw",
@@ -219,6 +224,10 @@ async def nominate(request: Request) -> Response:
 
 async def withdraw(request: Request) -> Response:
     return await _focal_action(request, _withdraw, 64 * 1024)
+
+
+async def decline(request: Request) -> Response:
+    return await _focal_action(request, _decline, 64 * 1024)
 
 
 # --- the member ----------------------------------------------------------------------
@@ -349,6 +358,7 @@ routes = [
     Route("/nominations/note", record_note, methods=["POST"]),
     Route("/nominations/members", nominate, methods=["POST"]),
     Route("/nominations/withdraw", withdraw, methods=["POST"]),
+    Route("/nominations/decline", decline, methods=["POST"]),
     Route("/register/{token}", open_registration_link),
     Route("/register", registration_page),
     Route("/registration/complete", complete, methods=["POST"]),

@@ -387,3 +387,13 @@ async def test_a_sponsored_delegate_accepts_the_conditions_and_appears_in_links_
         assert (await s.get(models.Registration, ana.id)).sponsorship == "accepted"
         assert (await s.get(models.Participant, ana.id)).is_sponsored
     assert "ana-ruiz" in {entry["key"] for entry in await participant_links(db, settings, "test-event")}
+
+
+async def test_a_focal_point_declines_then_nominates_after_all(focal, db, world):
+    response = await focal.post("/nominations/decline", data={"csrf": csrf(focal.page)})
+    assert response.status_code == 200 and 'id="declined"' in response.text
+    async with db() as s:
+        assert (await s.get(models.Delegation, world.delegations["pe"])).invitation == "declined"
+    await focal.post("/nominations/members", data={"csrf": csrf(focal.page), "name": "Ana", "email": "ana@example.org"})
+    async with db() as s:
+        assert (await s.get(models.Delegation, world.delegations["pe"])).invitation == "accepted"
