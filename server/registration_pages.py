@@ -289,7 +289,7 @@ async def registration_page(request: Request, refusal: Refused | None = None, st
 
 
 # Sessions nobody speaks in take no question nor request to speak.
-_NO_FLOOR = ("secretariat", "break", "lunch", "reception", "visit", "site_visit")
+_NO_FLOOR = ("secretariat", "breakout", "break", "lunch", "reception", "visit", "site_visit")
 
 
 async def _member_action(request: Request, build: Callable[[models.Registration, Any], Command]) -> Response:
