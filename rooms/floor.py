@@ -21,6 +21,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from rooms.agenda import Replies
 from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.errors import Refused
 
@@ -100,6 +101,11 @@ class Request:
     status: Status = Status.WAITING
     removed_reason: str | None = None
     id: int | None = None
+    # The agenda item under discussion when it was made (rooms/agenda.py); a
+    # right of reply's own time limit, and whether the chair gave it beyond the limit.
+    agenda_item_id: int | None = None
+    limit_s: int | None = None
+    is_override: bool = False
 
     def belongs_to(self, participant_id: int, delegation_id: int | None) -> bool:
         return (
@@ -157,6 +163,10 @@ class Floor:
     waiting: list[Request] = field(default_factory=list)
     current: Speech | None = None
     is_closed: bool = False
+    # The agenda items the session takes up, the one under discussion, and
+    # the rights of reply made on each (rooms/agenda.py); None: no agenda.
+    replies: dict[int, Replies] = field(default_factory=dict)
+    item_id: int | None = None
     # Requests and speeches whose stored form must be updated after a command.
     touched_requests: list[Request] = field(default_factory=list, repr=False)
     touched_speeches: list[Speech] = field(default_factory=list, repr=False)
@@ -186,7 +196,17 @@ class Floor:
 
     # -- requests ----------------------------------------------------------
 
-    def request(self, request: Request, *, by_runner: bool = False) -> Change:
+    def take_up(self, item_id: int) -> Change:
+        """The session moves on to another of its agenda items."""
+        if item_id not in self.replies:
+            raise Refused("not_found", "This session does not take up that agenda item.")
+        if item_id == self.item_id:
+            raise Refused("already_taken_up", "This item is under discussion already.")
+        self.item_id = item_id
+        item = self.replies[item_id].item
+        return Change("item_taken_up", data={"item": {"id": item.id, "key": item.key, "title": item.title}})
+
+    def request(self, request: Request, *, by_runner: bool = False, override: bool = False) -> Change:
         """Add a request at the place its kind, tier and time give it.
 
         A closed list stops delegates adding their own statements; whoever
@@ -202,6 +222,13 @@ class Floor:
                     "duplicate_request",
                     f"This delegation already has a waiting {request.kind.value.replace('_', ' ')} request.",
                 )
+        replies = self.replies.get(self.item_id) if self.item_id is not None else None
+        request.agenda_item_id = self.item_id
+        if replies is not None and request.kind is Kind.RIGHT_OF_REPLY:
+            request.limit_s, request.is_override = replies.allow(
+                request.delegation_id, request.delegation_name, override=override and by_runner
+            )
+            replies.made(request.delegation_id)
         key = self._key(request)
         place = 0
         for index, other in enumerate(self.waiting):
@@ -229,6 +256,9 @@ class Floor:
         self.waiting.remove(request)
         request.status = status
         self.touched_requests.append(request)
+        replies = self.replies.get(request.agenda_item_id) if request.agenda_item_id is not None else None
+        if replies is not None and request.kind is Kind.RIGHT_OF_REPLY and not request.is_override:
+            replies.taken_back(request.delegation_id)  # a reply not made does not count
 
     def move(self, request_id: int, position: int) -> Change:
         request = self.find_waiting(request_id)
@@ -281,7 +311,9 @@ class Floor:
         speech = Speech(
             request=request,
             started_at=now,
-            limit_s=self.rules.limit_for(request.kind, request.tier),
+            limit_s=request.limit_s
+            if request.limit_s is not None
+            else self.rules.limit_for(request.kind, request.tier),
             language=request.language,
         )
         self.current = speech

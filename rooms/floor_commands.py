@@ -67,6 +67,9 @@ class AddSpeaker(Command):
     language: LanguageCode | None = None
     note: Note = ""
     speaker_id: EntityId | None = None
+    # A right of reply beyond the item's limit, or one held to the end of
+    # the day: the chair's to give, and recorded as such (rooms/agenda.py).
+    override: bool = False
 
 
 @commands.command(AddSpeaker, roles=FLOOR_RUNNERS)
@@ -91,7 +94,20 @@ async def add_speaker(ctx: Context, command: AddSpeaker) -> None:
         note=command.note,
         is_in_room=command.speaker_id is None,
     )
-    await _record(ctx, floor, floor.request(request, by_runner=True))
+    await _record(ctx, floor, floor.request(request, by_runner=True, override=command.override))
+
+
+class TakeUpItem(Command):
+    """The session moves on to another of its agenda items."""
+
+    type: Literal["take_up_item"]
+    item_id: EntityId
+
+
+@commands.command(TakeUpItem, roles=FLOOR_RUNNERS)
+async def take_up_item(ctx: Context, command: TakeUpItem) -> None:
+    floor = await ctx.state(Floor)
+    await _record(ctx, floor, floor.take_up(command.item_id))
 
 
 class Withdraw(Command):

@@ -34,6 +34,11 @@ def request_view(request: Request) -> View:
     }
     if request.removed_reason:
         view["removed_reason"] = request.removed_reason
+    # Rights of reply on an agenda item (rooms/agenda.py): their own limit, and the chair's override.
+    if request.limit_s is not None:
+        view["limit_s"] = request.limit_s
+    if request.is_override:
+        view["is_override"] = True
     return view
 
 
@@ -132,6 +137,8 @@ def change_data(change: Change, floor: Floor, now: datetime) -> View:
         data["request_id"] = change.request.id
         data["speech_id"] = change.speech.id if change.speech is not None else None
         data["language"] = change.data["language"]
+    if change.type == "item_taken_up":
+        data["item"] = change.data["item"]
     if change.type in _CARRIES_ORDER:
         data["order"] = floor.order()
     return data

@@ -62,11 +62,24 @@ async def read_event_spec(db: AsyncSession, event: models.Event) -> EventSpec:
         await db.scalars(
             # The secretariat's desk is where registration runs, not a session of the programme.
             select(models.Session)
-            .where(models.Session.event_id == event.id, models.Session.kind != secretariat.KIND)
+            # Breakout groups are made in the meeting, not by the file.
+            .where(
+                models.Session.event_id == event.id,
+                models.Session.kind != secretariat.KIND,
+                models.Session.parent_id.is_(None),
+            )
             .order_by(models.Session.id)
         )
     )
     session_keys = {row.id: row.key for row in sessions}
+    agenda = list(
+        await db.scalars(
+            select(models.AgendaItem)
+            .where(models.AgendaItem.event_id == event.id)
+            .order_by(models.AgendaItem.position, models.AgendaItem.id)
+        )
+    )
+    item_keys = {row.id: row.key for row in agenda}
     delegations = list(
         await db.scalars(
             select(models.Delegation).where(models.Delegation.event_id == event.id).order_by(models.Delegation.id)
@@ -93,8 +106,23 @@ async def read_event_spec(db: AsyncSession, event: models.Event) -> EventSpec:
             "nominations_close": _local(event.nominations_close_at, zone),
             "sponsored_nominations_close": _local(event.sponsored_nominations_close_at, zone),
         },
+        "agenda": [
+            {
+                "key": row.key,
+                "title": _texts(row.titles, row.title),
+                "reply_limits": list(row.reply_limits),
+                "hold_replies_to_day_end": row.hold_replies_to_day_end,
+            }
+            for row in agenda
+        ],
         "delegations": [_delegation(row) for row in delegations],
-        "sessions": [_session(row, topics[row.id], zone) for row in sessions],
+        "sessions": [
+            {
+                **_session(row, topics[row.id], zone),
+                "items": [item_keys[i] for i in row.item_ids or [] if i in item_keys],
+            }
+            for row in sessions
+        ],
         "participants": await _participants(db, event.id, session_keys, delegation_keys),
         "questions": await _questions(db, session_keys, topics, zone),
     }
@@ -261,7 +289,7 @@ _TEXTS = {"title", "description", "text", "name"}
 def event_yaml(spec: EventSpec) -> str:
     """The spec as an event file: UTF-8 text, readable, loading back to the spec."""
     sections: dict[str, Any] = {"event": _plain(spec.event)}
-    for name in ("delegations", "sessions", "participants"):
+    for name in ("agenda", "delegations", "sessions", "participants"):
         items = [_plain(item) for item in getattr(spec, name)]
         if items:
             sections[name] = [_Flow(item) if name == "delegations" and _flat(item) else item for item in items]

@@ -7,10 +7,12 @@ writes the rows it touched and that list, never the whole list of speakers.
 from __future__ import annotations
 
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from rooms.agenda import AgendaItem, Replies
 from rooms.delegations import Tier
 from rooms.floor import Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
@@ -33,6 +35,9 @@ _COLUMNS = (
     _R.is_in_room,
     _R.removed_reason,
     models.Delegation.name,
+    _R.agenda_item_id,
+    _R.limit_s,
+    _R.is_override,
 )
 
 
@@ -106,6 +111,9 @@ def _request_from(row: Any) -> Request:
         is_in_room=row.is_in_room,
         status=_STATUSES[row.status],
         removed_reason=row.removed_reason,
+        agenda_item_id=row.agenda_item_id,
+        limit_s=row.limit_s,
+        is_override=row.is_override,
     )
 
 
@@ -137,6 +145,8 @@ async def save_floor(
     floor.touched_requests.clear()
     floor.touched_speeches.clear()
     session.is_list_closed = floor.is_closed
+    if floor.replies:
+        session.current_item_id = floor.item_id
     if not with_order:
         return
     order = floor.order()
@@ -163,6 +173,9 @@ def _request_values(request: Request) -> dict[str, Any]:
         "note": request.note,
         "is_in_room": request.is_in_room,
         "removed_reason": request.removed_reason,
+        "agenda_item_id": request.agenda_item_id,
+        "limit_s": request.limit_s,
+        "is_override": request.is_override,
     }
 
 
@@ -170,11 +183,13 @@ class FloorStore(Store[Floor]):
     """The floor, kept between commands: the list of speakers and the speech."""
 
     kind = Floor
-    session_columns = ("waiting_order", "is_list_closed")
+    session_columns = ("waiting_order", "is_list_closed", "current_item_id")
 
     @classmethod
     async def load(cls, tx: Access, parts: tuple[int, ...]) -> FloorStore:
-        return cls(await load_floor(tx.connection, tx.session))
+        floor = await load_floor(tx.connection, tx.session)
+        await load_agenda(tx.connection, tx.session, floor)
+        return cls(floor)
 
     async def save(self, tx: Access) -> None:
         await save_floor(tx.connection, tx.session, self.state)
@@ -186,4 +201,62 @@ class FloorStore(Store[Floor]):
             or floor.touched_speeches
             or floor.is_closed != session.is_list_closed
             or floor.order() != list(session.waiting_order)
+            or (bool(floor.replies) and floor.item_id != session.current_item_id)
         )
+
+
+_A = models.AgendaItem
+_REPLIES_MADE = (Status.WAITING.value, Status.SPEAKING.value, Status.DONE.value)
+
+
+async def load_agenda(db: AsyncSession | AsyncConnection, session: models.Session, floor: Floor) -> None:
+    """The items the session takes up, with the rights of reply each delegation
+    has made on them in every session of the event (rooms/agenda.py)."""
+    if not session.item_ids:
+        return
+    rows = await db.execute(
+        select(_A.id, _A.key, _A.title, _A.reply_limits, _A.hold_replies_to_day_end).where(
+            _A.id.in_(list(session.item_ids))
+        )
+    )
+    for item_id, key, title, limits, hold in rows:
+        floor.replies[item_id] = Replies(AgendaItem(item_id, key, title, tuple(limits), hold))
+    counts = await db.execute(
+        select(_R.agenda_item_id, _R.delegation_id, func.count())
+        .where(
+            _R.agenda_item_id.in_(list(floor.replies)),
+            _R.kind == Kind.RIGHT_OF_REPLY.value,
+            _R.status.in_(_REPLIES_MADE),
+            _R.is_override.is_(False),
+        )
+        .group_by(_R.agenda_item_id, _R.delegation_id)
+    )
+    for on_item, delegation_id, count in counts:
+        if on_item is not None:
+            floor.replies[on_item].used[delegation_id] = count
+    held = [replies for replies in floor.replies.values() if replies.item.hold_replies_to_day_end]
+    if held:
+        await _hold_until_day_end(db, session, held)
+    floor.item_id = session.current_item_id if session.current_item_id in floor.replies else None
+
+
+async def _hold_until_day_end(db: AsyncSession | AsyncConnection, session: models.Session, held: list[Replies]) -> None:
+    """Replies on these items wait for the last session of the day (the event's zone) taking them up."""
+    zone_name = await db.scalar(select(models.Event.timezone).where(models.Event.id == session.event_id))
+    zone = ZoneInfo(zone_name or "UTC")
+    day = session.starts_at.astimezone(zone).date()
+    rows = (
+        await db.execute(
+            select(models.Session.id, models.Session.starts_at, models.Session.item_ids).where(
+                models.Session.event_id == session.event_id, models.Session.parent_id.is_(None)
+            )
+        )
+    ).all()
+    for replies in held:
+        same_day = [
+            (starts, session_id)
+            for session_id, starts, item_ids in rows
+            if replies.item.id in (item_ids or []) and starts.astimezone(zone).date() == day
+        ]
+        last_start, last_id = max(same_day)
+        replies.held_until = None if last_id == session.id else last_start

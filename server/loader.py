@@ -33,6 +33,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from interpretation.channels import is_sign_language
+from rooms.agenda import MAX_REPLIES, MAX_REPLY_SECONDS, MIN_REPLY_SECONDS, UN_REPLY_LIMITS
 from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONSORED, Tier
 from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.languages import DEFAULT_LANGUAGES, LANGUAGE_NAMES, is_known
@@ -194,6 +195,8 @@ class SessionSpec(_Spec):
     hybrid: StrictBool = True
     floor: FloorSpec = Field(default_factory=FloorSpec)
     questions: SessionQuestionsSpec = Field(default_factory=SessionQuestionsSpec)
+    # The agenda items the session takes up, in order; the first is discussed first.
+    items: list[Key] = Field(default_factory=list)
 
 
 class ParticipantSpec(_Spec):
@@ -233,8 +236,26 @@ class QuestionSpec(_Spec):
     submitted: datetime | None = None
 
 
+ReplySeconds = Annotated[StrictInt, Field(ge=MIN_REPLY_SECONDS, le=MAX_REPLY_SECONDS)]
+
+
+class AgendaItemSpec(_Spec):
+    """An item of the agenda (rooms/agenda.py), taken up by sessions (their ``items``)."""
+
+    key: Key
+    title: LocalizedTitle
+    # Seconds of each right of reply a delegation may make on the item, in
+    # order; their number is the limit (the UN General Assembly: 600, 300).
+    reply_limits: Annotated[list[ReplySeconds], Field(max_length=MAX_REPLIES)] = Field(
+        default_factory=lambda: list(UN_REPLY_LIMITS)
+    )
+    # Rights of reply are taken in the day's last session on the item.
+    hold_replies_to_day_end: StrictBool = False
+
+
 class EventSpec(_Spec):
     event: EventInfo
+    agenda: list[AgendaItemSpec] = Field(default_factory=list)
     delegations: list[DelegationSpec] = Field(default_factory=list)
     sessions: list[SessionSpec] = Field(default_factory=list)
     participants: list[ParticipantSpec] = Field(default_factory=list)
@@ -264,6 +285,7 @@ _MODEL_AT: dict[str, type[_Spec]] = {
     "questions": QuestionSpec,
     "topics": TopicSpec,
     "focal_point": FocalPointSpec,
+    "agenda": AgendaItemSpec,
 }
 
 
@@ -488,6 +510,7 @@ def _from_pydantic(root: yaml.Node, item: Any) -> tuple[int | None, str]:
 
 
 _LISTS: dict[str, type[_Spec]] = {
+    "agenda": AgendaItemSpec,
     "delegations": DelegationSpec,
     "sessions": SessionSpec,
     "participants": ParticipantSpec,
@@ -510,6 +533,8 @@ class _Validated:
     session_keys: set[str] | None
     questions: list[tuple[int, QuestionSpec]] = field(default_factory=list)
     participant_keys: set[str] | None = None
+    agenda_keys: set[str] | None = None
+    agenda: list[tuple[int, AgendaItemSpec]] = field(default_factory=list)
 
     @classmethod
     def of(cls, spec: EventSpec) -> _Validated:
@@ -522,6 +547,8 @@ class _Validated:
             {item.key for item in spec.sessions},
             list(enumerate(spec.questions)),
             {item.key for item in spec.participants},
+            {item.key for item in spec.agenda},
+            list(enumerate(spec.agenda)),
         )
 
     @classmethod
@@ -537,6 +564,8 @@ class _Validated:
             _keys_written(data.get("sessions", [])),
             items["questions"],
             _keys_written(data.get("participants", [])),
+            _keys_written(data.get("agenda", [])),
+            items["agenda"],
         )
 
 
@@ -588,6 +617,11 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
                 )
             )
         problems += _duplicates(enumerate(session.floor.precedence), where + ("floor", "precedence"), "tier")
+        problems += _duplicates(enumerate(session.items), where + ("items",), "agenda item")
+        if parts.agenda_keys is not None:
+            for position, key in enumerate(session.items):
+                if key not in parts.agenda_keys:
+                    problems.append((where + ("items", position), f"unknown agenda item {key!r}"))
         problems += _check_session_languages(session, where, parts)
     for index, person in parts.participants:
         problems += _check_participant(person, ("participants", index), parts)
@@ -869,6 +903,9 @@ async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: Event
         await db.flush()
         report = LoadReport(event.slug, event.id, created)
 
+        items = await _upsert(db, models.AgendaItem, event.id, spec.agenda, Counts(), _fill_agenda_item)
+        for position, agenda_item in enumerate(spec.agenda):
+            items[agenda_item.key].position = position
         sessions = await _upsert(
             db,
             models.Session,
@@ -877,6 +914,11 @@ async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: Event
             report.sessions,
             lambda row, item: _fill_session(row, item, spec),
         )
+        for session_spec in spec.sessions:
+            row = sessions[session_spec.key]
+            row.item_ids = [items[key].id for key in session_spec.items]
+            if row.current_item_id not in row.item_ids:
+                row.current_item_id = row.item_ids[0] if row.item_ids else None
         delegations = await store_delegations(db, event.id, spec.delegations, report.delegations)
         participants = await store_participants(
             db, event, spec.participants, report.participants, secret, sessions, delegations
@@ -1014,6 +1056,12 @@ def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> No
     # last_seq and is_list_closed belong to the live meeting: left alone.
     if row.id is None:
         row.last_seq, row.is_list_closed = 0, False
+
+
+def _fill_agenda_item(row: models.AgendaItem, item: AgendaItemSpec) -> None:
+    row.titles, row.title = dict(item.title), primary(item.title)
+    row.reply_limits = list(item.reply_limits)
+    row.hold_replies_to_day_end = item.hold_replies_to_day_end
 
 
 def _fill_delegation(row: models.Delegation, item: DelegationSpec) -> None:

@@ -181,16 +181,30 @@ class Mailer:
             log.info("no TRIBUNE_SMTP_URL: e-mails wait in the organizer console's outbox")
             return
         while True:
+            # Each pass in its own task: a cancellation that lands while the
+            # pool takes a connection back is swallowed there (and only
+            # logged), so the loop cancels the pass and stops itself.
+            work = asyncio.ensure_future(self._pass())
             try:
-                while await self.send_due():
-                    pass
-            except Exception:
-                log.exception("the outbox could not be read")
+                await work
+            except asyncio.CancelledError:
+                work.cancel()
+                await asyncio.gather(work, return_exceptions=True)
+                raise
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                # Not wait_for: in Python 3.11 it drops a cancellation that comes with the wake.
+                async with asyncio.timeout(self.poll_seconds):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
+
+    async def _pass(self) -> None:
+        try:
+            while await self.send_due():
+                pass
+        except Exception:
+            log.exception("the outbox could not be read")
 
     async def send_due(self) -> int:
         """Send what is due now (at most one batch); how many were sent."""

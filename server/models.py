@@ -125,8 +125,30 @@ class Session(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breakout_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     breakout_choice: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
+    # The agenda items the session takes up (rooms/agenda.py), and the one under discussion.
+    item_ids: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
+    current_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id", ondelete="SET NULL"))
 
     event: Mapped[Event] = relationship(back_populates="sessions")
+
+
+class AgendaItem(Base):
+    """An item of the event's agenda, taken up by one or more sessions, with its floor rules."""
+
+    __tablename__ = "agenda_items"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(300))
+    titles: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # Seconds for each right of reply a delegation may make on the item, in
+    # order (the UN General Assembly: 10 minutes, then 5); their number is the limit.
+    reply_limits: Mapped[list[int]] = mapped_column(JSON, default=list)
+    # Rights of reply are taken at the end of the day's last session on the item.
+    hold_replies_to_day_end: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class Delegation(Base):
@@ -212,6 +234,12 @@ class SpeakingRequest(Base):
     note: Mapped[str] = mapped_column(String(500), default="")
     is_in_room: Mapped[bool] = mapped_column(Boolean, default=False)
     removed_reason: Mapped[str | None] = mapped_column(String(500))
+    # The agenda item under discussion when it was made; a right of reply's
+    # own time limit (by its order on that item) and whether the chair gave
+    # it beyond the limit.
+    agenda_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id", ondelete="SET NULL"))
+    limit_s: Mapped[int | None] = mapped_column(Integer)
+    is_override: Mapped[bool] = mapped_column(Boolean, default=False, server_default="0")
 
 
 class Speech(Base):

@@ -56,9 +56,20 @@ def _content(row: models.Event | models.Session, language: str) -> dict[str, Any
 WITHOUT_FLOOR = frozenset({"break", "lunch", "reception", "visit", "site_visit"})
 
 
-def _session_view(session: models.Session, event: models.Event, language: str, actor: Actor | None) -> dict[str, Any]:
+def _session_view(
+    session: models.Session,
+    event: models.Event,
+    language: str,
+    actor: Actor | None,
+    items: dict[int, models.AgendaItem] | None = None,
+) -> dict[str, Any]:
     zone = _zone(event.timezone)
+    taken_up = [items[item_id] for item_id in session.item_ids or [] if items and item_id in items]
+    current = items.get(session.current_item_id) if items and session.current_item_id is not None else None
     return {
+        # The agenda items it takes up (rooms/agenda.py), and the one under discussion.
+        "agenda_items": [{"id": item.id, "title": _item_title(item, language)} for item in taken_up],
+        "current_item": _item_title(current, language) if current is not None else None,
         "id": session.id,
         **_content(session, language),
         "kind": session.kind,
@@ -73,6 +84,15 @@ def _session_view(session: models.Session, event: models.Event, language: str, a
         "may_enter": actor is not None,
         "runs_floor": actor is not None and runs_floor(actor.roles),
     }
+
+
+def _item_title(item: models.AgendaItem, language: str) -> str:
+    return pick(item.titles or {"": item.title}, language).text or item.title
+
+
+async def agenda_of(db: AsyncSession, event_ids: list[int]) -> dict[int, models.AgendaItem]:
+    rows = await db.scalars(select(models.AgendaItem).where(models.AgendaItem.event_id.in_(event_ids)))
+    return {row.id: row for row in rows}
 
 
 def _languages(codes: list[str] | None, language: str) -> list[dict[str, str]]:
@@ -107,6 +127,7 @@ async def home(request: Request) -> Response:
                 select(models.Event).options(selectinload(models.Event.sessions)).order_by(models.Event.id)
             )
         ).all()
+        items = await agenda_of(db, [event.id for event in events])
         programme = []
         for event in events:
             sessions = []
@@ -114,7 +135,7 @@ async def home(request: Request) -> Response:
                 if is_desk(session) or session.parent_id is not None:
                     continue  # the secretariat's desk and breakout groups are in no programme
                 actor = actor_in(participant, session) if participant is not None else None
-                sessions.append(_session_view(session, event, language, actor))
+                sessions.append(_session_view(session, event, language, actor, items))
             programme.append(
                 {
                     **_content(event, language),
@@ -202,7 +223,7 @@ async def _session_context(request: Request) -> dict[str, Any] | None:
                 "timezone": event.timezone,
                 "languages": _languages(event.languages, language),
             },
-            "session": _session_view(session, event, language, actor),
+            "session": _session_view(session, event, language, actor, await agenda_of(db, [event.id])),
             "me": _me_view(participant, language),
             "actor": actor,
         }

@@ -1,6 +1,7 @@
 // The moderator console: every floor action, on the same live connection.
 
 import {
+  followAgenda,
   FloorLanguage,
   ask,
   delegationName,
@@ -251,4 +252,5 @@ button("add-form").addEventListener("submit", async (event) => {
   }
 });
 
+followAgenda(connection);
 connection.start();

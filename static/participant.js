@@ -1,6 +1,7 @@
 // The participant page: follow the floor, ask for it, withdraw.
 
 import {
+  followAgenda,
   FloorLanguage,
   FloorView,
   connectionBadge,
@@ -186,4 +187,5 @@ orderForm.addEventListener("submit", async (event) => {
   if (ack) note.value = "";
 });
 
+followAgenda(connection);
 connection.start();

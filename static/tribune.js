@@ -747,3 +747,17 @@ export function ask({ title, quote = null, field = null, confirm }) {
     (input || form.querySelector("button.primary")).focus();
   });
 }
+
+/** The agenda item under discussion, kept live; the console's buttons take another up. */
+export function followAgenda(connection) {
+  const title = document.getElementById("current-item-title");
+  connection.on("item_taken_up", (message) => {
+    if (title) title.textContent = message.data.item.title;
+    for (const button of document.querySelectorAll("[data-take-up]")) {
+      button.setAttribute("aria-pressed", String(button.dataset.takeUp === String(message.data.item.id)));
+    }
+  });
+  for (const button of document.querySelectorAll("[data-take-up]")) {
+    button.addEventListener("click", () => run(connection, "take_up_item", { item_id: Number(button.dataset.takeUp) }));
+  }
+}

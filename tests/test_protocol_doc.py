@@ -26,6 +26,7 @@ EVENT_TYPES = {
     "speech_paused",
     "speech_resumed",
     "language_declared",
+    "item_taken_up",
 }
 # The events of the booths and captions (interpretation/*_commands.py).
 INTERPRETATION_EVENTS = {

@@ -1,0 +1,249 @@
+"""Agenda items and rights of reply limited per delegation and item (rooms/agenda.py),
+as the UN General Assembly has them: two per delegation per item, of 10 then
+5 minutes, counted across the sessions on the item; the chair may give one
+more, recorded; replies may be held to the end of the day."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from rooms.agenda import AgendaItem, Replies
+from rooms.errors import Refused
+from server import models
+from server.loader import EventFileError, parse_event
+
+
+def test_two_replies_then_only_the_chair():
+    replies = Replies(AgendaItem(1, "item-5", "Item 5"))
+    assert replies.allow(3, "Peru", override=False) == (600, False)
+    replies.made(3)
+    assert replies.allow(3, "Peru", override=False) == (300, False)
+    replies.made(3)
+    with pytest.raises(Refused) as refused:
+        replies.allow(3, "Peru", override=False)
+    assert refused.value.code == "reply_limit" and "Peru" in refused.value.message
+    assert replies.allow(3, "Peru", override=True) == (300, True)
+    assert replies.allow(4, "France", override=False) == (600, False)  # each delegation its own
+    replies.taken_back(3)
+    assert replies.allow(3, "Peru", override=False) == (300, False)
+
+
+async def _item(db, world, *, hold: bool = False) -> tuple[int, int]:
+    """Item 5, taken up by the panel and by an afternoon session the same day: (item id, afternoon id)."""
+    async with db() as s, s.begin():
+        item = models.AgendaItem(
+            event_id=world.event_id,
+            key="item-5",
+            title="Item 5",
+            titles={},
+            reply_limits=[600, 300],
+            hold_replies_to_day_end=hold,
+            position=0,
+        )
+        s.add(item)
+        await s.flush()
+        panel = await s.get(models.Session, world.session_id)
+        panel.item_ids, panel.current_item_id = [item.id], item.id
+        afternoon = models.Session(
+            event_id=world.event_id,
+            key="afternoon",
+            title="Afternoon",
+            titles={},
+            descriptions={},
+            starts_at=panel.starts_at + timedelta(hours=3),
+            ends_at=panel.ends_at + timedelta(hours=3),
+            precedence=panel.precedence,
+            time_limits=panel.time_limits,
+            point_of_order_limit=60,
+            right_of_reply_limit=120,
+            item_ids=[item.id],
+            current_item_id=item.id,
+            waiting_order=[],
+        )
+        s.add(afternoon)
+        await s.flush()
+        return item.id, afternoon.id
+
+
+async def test_replies_counted_across_the_sessions_on_the_item(server, world, db, connect):
+    item_id, afternoon = await _item(db, world)
+    peru = await connect("peru")
+    chair = await connect("chair")
+    assert (await peru.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+    assert (await chair.command("give_floor"))["type"] == "ack"
+    given = await peru.next_event("floor_given")
+    assert given["data"]["speech"]["limit_s"] == 600  # the first reply: 10 minutes
+    assert (await chair.command("end_speech"))["type"] == "ack"
+
+    # The afternoon session, on the same item: the second reply is of 5 minutes, the third is refused.
+    peru_later = await connect("peru", session_id=afternoon)
+    chair_later = await connect("chair", session_id=afternoon)
+    reply = await peru_later.command("request_floor", kind="right_of_reply")
+    assert reply["type"] == "ack"
+    assert (await chair_later.command("give_floor"))["type"] == "ack"
+    assert (await peru_later.next_event("floor_given"))["data"]["speech"]["limit_s"] == 300
+    assert (await chair_later.command("end_speech"))["type"] == "ack"
+    third = await peru_later.command("request_floor", kind="right_of_reply")
+    assert third["type"] == "error" and third["code"] == "reply_limit"
+    # Other kinds are not limited, and other delegations have their own.
+    assert (await peru_later.command("request_floor"))["type"] == "ack"
+    france = await connect("france", session_id=afternoon)
+    assert (await france.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+
+    # The chair may give one more: it is recorded as theirs.
+    override = await chair_later.command(
+        "add_speaker",
+        delegation_id=world.delegations["pe"],
+        speaker_name="Delegate of Peru",
+        kind="right_of_reply",
+        override=True,
+    )
+    assert override["type"] == "ack", override
+    # The last request on the list is the chair's, marked as theirs.
+    requested = await chair_later.next_event("floor_requested")
+    while (
+        requested["data"]["request"]["speaker_name"] != "Delegate of Peru"
+        or requested["data"]["request"]["speaker_id"] is not None
+    ):
+        requested = await chair_later.next_event("floor_requested")
+    assert requested["data"]["request"]["is_override"] is True
+    async with db() as s:
+        rows = (
+            await s.scalars(select(models.SpeakingRequest).where(models.SpeakingRequest.kind == "right_of_reply"))
+        ).all()
+        assert sorted((r.delegation_id, r.is_override, r.agenda_item_id) for r in rows) == sorted(
+            [
+                (world.delegations["pe"], False, item_id),
+                (world.delegations["pe"], False, item_id),
+                (world.delegations["fr"], False, item_id),
+                (world.delegations["pe"], True, item_id),
+            ]
+        )
+
+
+async def test_a_withdrawn_reply_does_not_count(server, world, db, connect):
+    await _item(db, world)
+    peru = await connect("peru")
+    for _ in range(2):
+        assert (await peru.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+        request = (await peru.next_event("floor_requested"))["data"]["request"]
+        assert (await peru.command("withdraw", request_id=request["id"]))["type"] == "ack"
+    assert (await peru.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+
+
+async def test_replies_held_to_the_day_s_last_session_on_the_item(server, world, db, connect):
+    _, afternoon = await _item(db, world, hold=True)
+    peru = await connect("peru")
+    held = await peru.command("request_floor", kind="right_of_reply")
+    assert held["type"] == "error" and held["code"] == "reply_held"
+    assert "15:30" in held["message"]  # the afternoon session's start, UTC
+    later = await connect("peru", session_id=afternoon)
+    assert (await later.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+
+
+async def test_the_chair_takes_up_another_item(server, world, db, connect):
+    item_id, _ = await _item(db, world)
+    async with db() as s, s.begin():
+        other = models.AgendaItem(
+            event_id=world.event_id, key="item-6", title="Item 6", titles={}, reply_limits=[300], position=1
+        )
+        s.add(other)
+        await s.flush()
+        await s.execute(
+            update(models.Session).where(models.Session.id == world.session_id).values(item_ids=[item_id, other.id])
+        )
+        other_id = other.id
+    chair = await connect("chair")
+    peru = await connect("peru")
+    assert (await chair.command("take_up_item", item_id=other_id))["type"] == "ack"
+    event = await peru.next_event("item_taken_up")
+    assert event["data"]["item"] == {"id": other_id, "key": "item-6", "title": "Item 6"}
+    assert (await chair.command("take_up_item", item_id=999))["code"] == "not_found"
+    # Item 6 allows one reply, of 5 minutes.
+    assert (await peru.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+    assert (await chair.command("give_floor"))["type"] == "ack"
+    assert (await peru.next_event("floor_given"))["data"]["speech"]["limit_s"] == 300
+    assert (await peru.command("request_floor", kind="right_of_reply"))["code"] == "reply_limit"
+
+
+EVENT = """\
+event:
+  slug: ga
+  title: General Assembly
+  timezone: America/New_York
+agenda:
+  - key: item-5
+    title: {en: Item 5, fr: Point 5}
+    reply_limits: [600, 300]
+    hold_replies_to_day_end: true
+{extra}
+sessions:
+  - key: morning
+    title: Morning
+    starts: 2024-09-24 10:00
+    ends: 2024-09-24 13:00
+    items: [item-5]
+"""
+
+
+def test_the_event_file_says_the_items_and_refuses_absurd_limits():
+    spec = parse_event(EVENT.replace("{extra}", ""))
+    assert spec.agenda[0].reply_limits == [600, 300] and spec.sessions[0].items == ["item-5"]
+    for extra, where in (
+        ("  - {key: item-6, title: Six, reply_limits: [-60]}", 10),
+        ("  - {key: item-6, title: Six, reply_limits: [5]}", 10),
+        ("  - {key: item-6, title: Six, reply_limits: [100000]}", 10),
+        ("  - {key: item-6, title: Six, reply_limits: [60, 60, 60, 60, 60, 60, 60, 60, 60, 60, 60]}", 10),
+    ):
+        with pytest.raises(EventFileError) as refused:
+            parse_event(EVENT.replace("{extra}", extra))
+        assert refused.value.line == where, (extra, str(refused.value))
+    with pytest.raises(EventFileError) as unknown:
+        parse_event(EVENT.replace("{extra}", "").replace("items: [item-5]", "items: [item-9]"))
+    assert "unknown agenda item" in str(unknown.value)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_pages_show_the_item_and_the_chair_moves_on(server, world, db):
+    from playwright.async_api import async_playwright, expect
+
+    from tests.conftest import require_service
+    from tests.test_browser import ARGS, CHROMIUM
+
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    item_id, _ = await _item(db, world)
+    async with db() as s, s.begin():
+        other = models.AgendaItem(
+            event_id=world.event_id,
+            key="item-6",
+            title="Item 6",
+            titles={"en": "Item 6", "fr": "Point 6"},
+            reply_limits=[300],
+            position=1,
+        )
+        s.add(other)
+        await s.flush()
+        await s.execute(
+            update(models.Session).where(models.Session.id == world.session_id).values(item_ids=[item_id, other.id])
+        )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            chair = await (await browser.new_context(base_url=server.url)).new_page()
+            delegate = await (await browser.new_context(base_url=server.url)).new_page()
+            await chair.goto(f"/join/{world.tokens['chair']}")
+            await chair.goto(f"/sessions/{world.session_id}/moderate")
+            await delegate.goto(f"/join/{world.tokens['peru']}")
+            await delegate.goto(f"/sessions/{world.session_id}?lang=fr")
+            await expect(delegate.locator("#current-item")).to_contain_text("Item 5")
+            await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
+            await chair.get_by_role("button", name="Take up: Item 6").click()
+            await expect(delegate.locator("#current-item-title")).to_have_text("Item 6")
+            await delegate.reload()
+            await expect(delegate.locator("#current-item-title")).to_have_text("Point 6")
+        finally:
+            await browser.close()
