@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import textwrap
 from datetime import date
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from rooms.committees import Committee, CommitteeRole, Membership
 from rooms.errors import Refused
+from server import models
+from server.auth import actor_in
+from server.loader import EventFileError, load_event, parse_event
 
+SECRET = "test-secret"
 CHAIR, MEMBER, VICE = CommitteeRole.CHAIR, CommitteeRole.MEMBER, CommitteeRole.VICE_CHAIR
 
 
@@ -92,3 +99,161 @@ def test_a_state_with_two_overlapping_terms_is_refused():
     assert caught.value.code == "overlapping_terms"
     assert "Turkey" in caught.value.message and "2020-06-01" in caught.value.message
     assert "2020-12-31" in caught.value.message
+
+
+# --- the event file, storage and the roles of a committee's meetings (SQLite and PostgreSQL) ---
+
+SEED_FILE = textwrap.dedent("""\
+    event:
+      slug: committees
+      title: Committees
+      timezone: Europe/Zurich
+    delegations:
+      - {key: gb, name: United Kingdom, kind: state_party}
+      - {key: tr, name: Turkey, kind: state_party}
+      - {key: co, name: Colombia, kind: state_party}
+      - {key: de, name: Germany, kind: state_party}
+    committees:
+      - key: cooperation
+        name:
+          en: Committee on the Enhancement of Cooperation and Assistance
+          fr: Comité sur le renforcement de la coopération et de l’assistance
+        memberships:
+          - {state: gb, name: {en: United Kingdom, fr: Royaume-Uni}, role: chair, start: 2019-01-01, end: 2020-12-31}
+          - {state: tr, name: Turkey, start: 2019-01-01, end: 2020-12-31}
+          - {state: co, name: Colombia, start: 2020-01-01, end: 2020-12-31}
+          - {state: co, name: Colombia, role: chair, start: 2021-01-01, end: 2021-12-31}
+          - {state: de, name: Germany, start: 2020-01-01, end: 2021-12-31}
+    sessions:
+      - {key: meeting-2019, title: Meeting 2019, committee: cooperation, starts: "2019-06-03 10:00", ends: "2019-06-03 12:00"}
+      - {key: meeting-2021, title: Meeting 2021, committee: cooperation, starts: "2021-06-03 10:00", ends: "2021-06-03 12:00"}
+      - {key: plenary, title: Plenary, starts: "2021-06-04 10:00", ends: "2021-06-04 12:00"}
+    participants:
+      - {key: gb-1, name: UK delegate, delegation: gb}
+      - {key: tr-1, name: Turkish delegate, delegation: tr, roles: []}
+      - {key: co-1, name: Colombian delegate, delegation: co}
+      - {key: co-2, name: Colombian moderator, delegation: co, roles: [moderator]}
+      - {key: de-1, name: German delegate, delegation: de, roles: []}
+    """)
+
+
+async def session_roles(maker) -> dict[tuple[str, str], set[str]]:
+    """(participant key, session key) -> the roles held there, for session roles."""
+    async with maker() as db:
+        rows = await db.execute(
+            select(models.Participant.key, models.Session.key, models.ParticipantRole.role)
+            .join(models.ParticipantRole, models.ParticipantRole.participant_id == models.Participant.id)
+            .join(models.Session, models.Session.id == models.ParticipantRole.session_id)
+        )
+        out: dict[tuple[str, str], set[str]] = {}
+        for person, session, role in rows:
+            out.setdefault((person, session), set()).add(role)
+        return out
+
+
+async def test_meetings_take_their_chair_from_the_membership_on_their_date(db):
+    await load_event(db, parse_event(SEED_FILE), SECRET)
+    roles = await session_roles(db)
+    # 2019: the United Kingdom chairs; Turkey, a member without a role, takes part.
+    assert roles[("gb-1", "meeting-2019")] == {"chair", "participant"}
+    assert roles[("tr-1", "meeting-2019")] == {"participant"}
+    assert ("co-1", "meeting-2019") not in roles and ("de-1", "meeting-2019") not in roles
+    # 2021: Colombia chairs (its moderator keeps moderating); Germany takes part.
+    assert roles[("co-1", "meeting-2021")] == {"chair", "participant"}
+    assert roles[("co-2", "meeting-2021")] == {"chair", "moderator"}
+    assert roles[("de-1", "meeting-2021")] == {"participant"}
+    assert ("gb-1", "meeting-2021") not in roles
+    assert not any(session == "plenary" for _, session in roles)
+    # What auth sees: the ordinary roles of the session.
+    async with db() as session:
+        people = {
+            row.key: row
+            for row in await session.scalars(
+                select(models.Participant).options(
+                    selectinload(models.Participant.roles), selectinload(models.Participant.delegation)
+                )
+            )
+        }
+        meetings = {row.key: row for row in await session.scalars(select(models.Session))}
+    assert actor_in(people["gb-1"], meetings["meeting-2019"]).runs_floor
+    assert not actor_in(people["gb-1"], meetings["meeting-2021"]).runs_floor
+    assert actor_in(people["co-1"], meetings["meeting-2021"]).runs_floor
+
+
+async def test_loading_again_replaces_the_terms_and_the_roles_they_give(db):
+    await load_event(db, parse_event(SEED_FILE), SECRET)
+    # Germany, not Colombia, chairs in 2021 after all.
+    changed = SEED_FILE.replace(
+        "{state: co, name: Colombia, role: chair, start: 2021-01-01, end: 2021-12-31}",
+        "{state: co, name: Colombia, start: 2021-01-01, end: 2021-12-31}",
+    ).replace(
+        "{state: de, name: Germany, start: 2020-01-01", "{state: de, name: Germany, role: chair, start: 2021-01-01"
+    )
+    report = await load_event(db, parse_event(changed), SECRET)
+    assert (report.committees.created, report.committees.updated) == (0, 1)
+    roles = await session_roles(db)
+    assert roles[("de-1", "meeting-2021")] == {"chair"}
+    # Colombia, now a member, gives nothing to those who hold a role already.
+    assert ("co-1", "meeting-2021") not in roles
+    assert ("co-2", "meeting-2021") not in roles
+    async with db() as session:
+        committees = list(await session.scalars(select(models.Committee)))
+        terms = list(await session.scalars(select(models.CommitteeMembership)))
+    assert [row.key for row in committees] == ["cooperation"]
+    assert committees[0].names["fr"].startswith("Comité")
+    assert len(terms) == 5 and {term.role for term in terms if term.organisation_key == "de"} == {"chair"}
+    assert next(term for term in terms if term.organisation_key == "gb").names == {
+        "en": "United Kingdom",
+        "fr": "Royaume-Uni",
+    }
+
+
+def problems_of(text: str) -> str:
+    with pytest.raises(EventFileError) as caught:
+        parse_event(text)
+    return "\n".join(f"{line}: {reason}" for line, reason in caught.value.problems)
+
+
+def test_the_event_file_refuses_bad_terms_with_their_lines():
+    text = (
+        SEED_FILE.replace(
+            "{state: tr, name: Turkey, start: 2019-01-01, end: 2020-12-31}",
+            "{state: tr, name: Turkey, role: chair, start: 2020-06-01, end: 2020-12-31}",
+        )
+        .replace(
+            "{state: de, name: Germany, start: 2020-01-01, end: 2021-12-31}",
+            "{state: de, name: Germany, start: 2020-01-01, end: 2019-12-31}",
+        )
+        .replace('committee: cooperation, starts: "2021', 'committee: nope, starts: "2021')
+    )
+    reasons = problems_of(text)
+    lines = text.splitlines()
+    turkey = next(i for i, line in enumerate(lines, 1) if "Turkey, role: chair" in line)
+    germany = next(i for i, line in enumerate(lines, 1) if "name: Germany, start" in line)
+    meeting = next(i for i, line in enumerate(lines, 1) if "committee: nope" in line)
+    assert (
+        f"{turkey}: committees[0].memberships[1].role: the committee would have two chairs, "
+        "United Kingdom and Turkey, from 2020-06-01 to 2020-12-31"
+    ) in reasons
+    assert f"{germany}: committees[0].memberships[4].end: the term of Germany ends (2019-12-31)" in reasons
+    assert f"{meeting}: sessions[1].committee: unknown committee 'nope'" in reasons
+
+
+def test_the_event_file_refuses_a_state_with_two_overlapping_terms():
+    text = SEED_FILE.replace(
+        "{state: de, name: Germany, start: 2020-01-01, end: 2021-12-31}",
+        "{state: de, name: Germany, start: 2020-01-01, end: 2021-12-31}\n"
+        "      - {state: de, name: Germany, start: 2021-12-01, end: 2022-12-31}",
+    )
+    reasons = problems_of(text)
+    line = text.splitlines().index("      - {state: de, name: Germany, start: 2021-12-01, end: 2022-12-31}") + 1
+    assert (
+        f"{line}: committees[0].memberships[5].start: Germany would have two terms at once, from 2021-12-01 to 2021-12-31"
+    ) in reasons
+
+
+def test_a_bad_date_and_a_bad_role_are_reported_at_their_line():
+    reasons = problems_of(SEED_FILE.replace("end: 2020-12-31}", "end: 2020-13-31}", 1))
+    assert reasons.startswith("16: '2020-13-31' cannot be read")
+    reasons = problems_of(SEED_FILE.replace("{state: tr, name: Turkey,", "{state: tr, name: Turkey, role: president,"))
+    assert reasons.startswith("17: committees[0].memberships[1].role: ")
