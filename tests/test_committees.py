@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from datetime import date
 
+import httpx
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -257,3 +259,48 @@ def test_a_bad_date_and_a_bad_role_are_reported_at_their_line():
     assert reasons.startswith("16: '2020-13-31' cannot be read")
     reasons = problems_of(SEED_FILE.replace("{state: tr, name: Turkey,", "{state: tr, name: Turkey, role: president,"))
     assert reasons.startswith("17: committees[0].memberships[1].role: ")
+
+
+# --- the committee page --------------------------------------------------------------
+
+
+async def test_the_committee_page_lists_members_terms_and_todays_chair(server, world):
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        page = (await client.get("/committees/cooperation")).text
+        french = (await client.get("/committees/cooperation?lang=fr")).text
+        arabic = (await client.get("/committees/cooperation?lang=ar")).text
+        missing = await client.get("/committees/nope")
+        other_event = await client.get("/committees/cooperation?event=nope")
+        programme = (await client.get("/")).text
+    assert "<h1>Committee on the Enhancement of Cooperation and Assistance</h1>" in page
+    rows = re.findall(r'<li class="committee-member[^"]*".*?</li>', page, re.S)
+    assert len(rows) == 4
+    # Peru chaired until 2020-11-30; Thailand chairs today, the row highlighted.
+    assert "<bdi>Peru</bdi>" in rows[0] and "2019-2020" in rows[0] and "Chair today" not in rows[0]
+    assert 'class="committee-member current-chair" aria-current="true"' in rows[2]
+    assert "<bdi>Thailand</bdi>" in rows[2] and "2020-2099" in rows[2] and "Chair today" in rows[2]
+    assert "Vice-Chair" in rows[3]
+    # Its meeting of 4 December 2020 was chaired by Thailand.
+    assert f'href="/sessions/{world.session_id}"' in page and "chaired by <bdi>Thailand</bdi>" in page
+    # The page language: names and labels.
+    assert "Comité sur le renforcement de la coopération et de l’assistance" in french
+    assert "<bdi>Thaïlande</bdi>" in french and "Présidence aujourd" in french
+    assert "Membres et leurs mandats" in french
+    assert "<bdi>تايلند</bdi>" in arabic and "الرئاسة اليوم" in arabic
+    # The English name of the committee on an Arabic page says it is English.
+    assert '<h1 lang="en" dir="ltr">Committee on the Enhancement' in arabic
+    assert missing.status_code == 404 and other_event.status_code == 404
+    # The programme links the session's committee.
+    assert '<a href="/committees/cooperation?event=test-event">' in programme
+
+
+async def test_names_on_the_committee_page_are_text(db, server, world):
+    async with db() as s, s.begin():
+        term = await s.scalar(
+            select(models.CommitteeMembership).where(models.CommitteeMembership.organisation_key == "fr")
+        )
+        term.names = {"en": "<script>alert(1)</script> & Co"}
+    async with httpx.AsyncClient(base_url=server.url, timeout=10) as client:
+        page = (await client.get("/committees/cooperation")).text
+    assert "<script>alert(1)" not in page
+    assert "<bdi>&lt;script&gt;alert(1)&lt;/script&gt; &amp; Co</bdi>" in page
