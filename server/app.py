@@ -25,7 +25,17 @@ from rooms.commands import Emitted, Registry
 from rooms.errors import Refused
 from rooms.floor_views import iso
 from rooms.roles import Role
-from server import booth_pages, collector, event_log, models, organize, pages, registration_pages, screen
+from server import (
+    booth_pages,
+    collector,
+    committee_pages,
+    event_log,
+    models,
+    organize,
+    pages,
+    registration_pages,
+    screen,
+)
 from server.attendance import Stays
 from server.auth import Standing, actor_in, participants_by_id
 from server.booth_store import BoothsStore
@@ -266,6 +276,7 @@ def create_app(
     routes = [
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
         *pages.routes,
+        *committee_pages.routes,
         *booth_pages.routes,
         *screen.routes,
         *registration_pages.routes,

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from rooms.delegations import TIER_LABELS, Tier
 from rooms.roles import Role
 from server import models
+from server.committee_roles import derive_committee_roles
 from server.event_export import EventExportError, read_event_spec
 from server.keys import free_key
 from server.loader import (
@@ -132,6 +133,8 @@ async def import_csv(
                 for row in await db.scalars(select(models.Delegation).where(models.Delegation.event_id == event.id))
             }
             await store_participants(db, event, imported, report.counts, secret, sessions, delegations)
+            # Their roles were replaced: those committees give are derived again.
+            await derive_committee_roles(db, event)
         # Like a load of the event file: what processes hold of the event is stale.
         event.revision = (event.revision or 0) + 1
     return report

@@ -93,6 +93,19 @@ async def read_event_spec(db: AsyncSession, event: models.Event) -> EventSpec:
         .order_by(models.QuestionTopic.position, models.QuestionTopic.id)
     ):
         topics[topic.session_id].append(topic)
+    committees = list(
+        await db.scalars(
+            select(models.Committee).where(models.Committee.event_id == event.id).order_by(models.Committee.id)
+        )
+    )
+    committee_keys = {row.id: row.key for row in committees}
+    terms: dict[int, list[models.CommitteeMembership]] = {row.id: [] for row in committees}
+    for term in await db.scalars(
+        select(models.CommitteeMembership)
+        .where(models.CommitteeMembership.committee_id.in_(committee_keys))
+        .order_by(models.CommitteeMembership.position, models.CommitteeMembership.id)
+    ):
+        terms[term.committee_id].append(term)
     data: dict[str, Any] = {
         "event": {
             "slug": event.slug,
@@ -118,13 +131,14 @@ async def read_event_spec(db: AsyncSession, event: models.Event) -> EventSpec:
         "delegations": [_delegation(row) for row in delegations],
         "sessions": [
             {
-                **_session(row, topics[row.id], zone),
+                **_session(row, topics[row.id], zone, committee_keys),
                 "items": [item_keys[i] for i in row.item_ids or [] if i in item_keys],
             }
             for row in sessions
         ],
         "participants": await _participants(db, event.id, session_keys, delegation_keys),
         "questions": await _questions(db, session_keys, topics, zone),
+        "committees": [_committee(row, terms[row.id]) for row in committees],
     }
     try:
         return EventSpec.model_validate(data)
@@ -164,7 +178,26 @@ def _delegation(row: models.Delegation) -> dict[str, Any]:
     }
 
 
-def _session(row: models.Session, topics: list[models.QuestionTopic], zone: ZoneInfo) -> dict[str, Any]:
+def _committee(row: models.Committee, terms: list[models.CommitteeMembership]) -> dict[str, Any]:
+    return {
+        "key": row.key,
+        "name": _texts(row.names, row.name),
+        "memberships": [
+            {
+                "state": term.organisation_key,
+                "name": _texts(term.names, term.organisation_name),
+                "role": term.role,
+                "start": term.start_date,
+                "end": term.end_date,
+            }
+            for term in terms
+        ],
+    }
+
+
+def _session(
+    row: models.Session, topics: list[models.QuestionTopic], zone: ZoneInfo, committee_keys: dict[int, str]
+) -> dict[str, Any]:
     defaults = {tier.value: limit for tier, limit in DEFAULT_TIME_LIMITS.items()}
     return {
         "key": row.key,
@@ -191,6 +224,7 @@ def _session(row: models.Session, topics: list[models.QuestionTopic], zone: Zone
             "moderated": row.questions_moderated,
             "topics": [{"key": topic.key, "text": dict(topic.texts)} for topic in topics],
         },
+        "committee": committee_keys[row.committee_id] if row.committee_id is not None else None,
     }
 
 
@@ -210,6 +244,8 @@ async def _participants(
         .where(models.ParticipantRole.participant_id.in_(ids))
         .order_by(models.ParticipantRole.id)
     ):
+        if role.from_committee:
+            continue  # derived from the committees at each load (server/committee_roles.py)
         if role.session_id is None:
             roles[role.participant_id].append(role.role)
         else:
@@ -289,8 +325,11 @@ _TEXTS = {"title", "description", "text", "name"}
 def event_yaml(spec: EventSpec) -> str:
     """The spec as an event file: UTF-8 text, readable, loading back to the spec."""
     sections: dict[str, Any] = {"event": _plain(spec.event)}
-    for name in ("agenda", "delegations", "sessions", "participants"):
+    for name in ("agenda", "delegations", "committees", "sessions", "participants"):
         items = [_plain(item) for item in getattr(spec, name)]
+        if name == "committees":
+            for item in items:
+                item["memberships"] = [_Flow(term) if _flat(term) else term for term in item.get("memberships", [])]
         if items:
             sections[name] = [_Flow(item) if name == "delegations" and _flat(item) else item for item in items]
     if spec.questions:

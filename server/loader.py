@@ -13,7 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -34,11 +34,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from interpretation.channels import is_sign_language
 from rooms.agenda import MAX_REPLIES, MAX_REPLY_SECONDS, MIN_REPLY_SECONDS, UN_REPLY_LIMITS
+from rooms.committees import Committee, CommitteeRole, Membership
 from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONSORED, Tier
+from rooms.errors import Refused
 from rooms.floor import DEFAULT_TIME_LIMITS
 from rooms.languages import DEFAULT_LANGUAGES, LANGUAGE_NAMES, is_known
 from rooms.roles import Role
 from server import models, tokens
+from server.committee_roles import derive_committee_roles
 from server.links import WrongSecret
 from server.localized import LocalizedText, LocalizedTitle, longest, primary
 from server.question_loader import load_questions
@@ -180,6 +183,22 @@ class SessionQuestionsSpec(_Spec):
     topics: list[TopicSpec] = Field(default_factory=list)
 
 
+class MembershipSpec(_Spec):
+    """One State's term in a committee, both dates included (YYYY-MM-DD)."""
+
+    state: Key
+    name: LocalizedTitle
+    role: CommitteeRole = CommitteeRole.MEMBER
+    start: date
+    end: date
+
+
+class CommitteeSpec(_Spec):
+    key: Key
+    name: LocalizedTitle
+    memberships: list[MembershipSpec] = Field(default_factory=list)
+
+
 class SessionSpec(_Spec):
     key: Key
     title: LocalizedTitle
@@ -197,6 +216,9 @@ class SessionSpec(_Spec):
     questions: SessionQuestionsSpec = Field(default_factory=SessionQuestionsSpec)
     # The agenda items the session takes up, in order; the first is discussed first.
     items: list[Key] = Field(default_factory=list)
+    # The committee meeting in this session: its chair on the session's date
+    # chairs it (server/committee_roles.py).
+    committee: Key | None = None
 
 
 class ParticipantSpec(_Spec):
@@ -260,6 +282,7 @@ class EventSpec(_Spec):
     sessions: list[SessionSpec] = Field(default_factory=list)
     participants: list[ParticipantSpec] = Field(default_factory=list)
     questions: list[QuestionSpec] = Field(default_factory=list)
+    committees: list[CommitteeSpec] = Field(default_factory=list)
 
     def session_times(self, session: SessionSpec) -> tuple[datetime, datetime]:
         """The session's start and end as aware UTC datetimes."""
@@ -286,6 +309,8 @@ _MODEL_AT: dict[str, type[_Spec]] = {
     "topics": TopicSpec,
     "focal_point": FocalPointSpec,
     "agenda": AgendaItemSpec,
+    "committees": CommitteeSpec,
+    "memberships": MembershipSpec,
 }
 
 
@@ -515,6 +540,7 @@ _LISTS: dict[str, type[_Spec]] = {
     "sessions": SessionSpec,
     "participants": ParticipantSpec,
     "questions": QuestionSpec,
+    "committees": CommitteeSpec,
 }
 
 
@@ -535,6 +561,8 @@ class _Validated:
     participant_keys: set[str] | None = None
     agenda_keys: set[str] | None = None
     agenda: list[tuple[int, AgendaItemSpec]] = field(default_factory=list)
+    committees: list[tuple[int, CommitteeSpec]] = field(default_factory=list)
+    committee_keys: set[str] | None = None
 
     @classmethod
     def of(cls, spec: EventSpec) -> _Validated:
@@ -549,6 +577,8 @@ class _Validated:
             {item.key for item in spec.participants},
             {item.key for item in spec.agenda},
             list(enumerate(spec.agenda)),
+            list(enumerate(spec.committees)),
+            {item.key for item in spec.committees},
         )
 
     @classmethod
@@ -566,6 +596,8 @@ class _Validated:
             _keys_written(data.get("participants", [])),
             _keys_written(data.get("agenda", [])),
             items["agenda"],
+            items["committees"],
+            _keys_written(data.get("committees", [])),
         )
 
 
@@ -629,7 +661,31 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
     for index, person in parts.participants:
         problems += _check_languages(person, ("participants", index), parts.event)
     problems += _check_questions(parts)
+    problems += _check_committees(parts)
     return problems
+
+
+def _check_committees(parts: _Validated) -> list[tuple[Path_, str]]:
+    """Each committee's terms (rooms.committees), and the committees sessions name."""
+    problems: list[tuple[Path_, str]] = []
+    for index, spec in parts.committees:
+        committee = Committee(spec.key, primary(spec.name))
+        for position, item in enumerate(spec.memberships):
+            try:
+                committee.add(membership_of(item))
+            except Refused as refused:
+                where = ("term_ends_before_it_starts", "end"), ("two_chairs", "role"), ("overlapping_terms", "start")
+                place = dict(where)[refused.code]
+                problems.append((("committees", index, "memberships", position, place), refused.message))
+    for index, session in parts.sessions:
+        if session.committee is not None and parts.committee_keys is not None:
+            if session.committee not in parts.committee_keys:
+                problems.append((("sessions", index, "committee"), f"unknown committee {session.committee!r}"))
+    return problems
+
+
+def membership_of(item: MembershipSpec) -> Membership:
+    return Membership(item.state, primary(item.name), item.role, item.start, item.end)
 
 
 def _check_languages(person: ParticipantSpec, where: Path_, event: EventInfo | None) -> list[tuple[Path_, str]]:
@@ -845,12 +901,15 @@ class LoadReport:
     delegations: Counts = field(default_factory=Counts)
     participants: Counts = field(default_factory=Counts)
     questions: Counts = field(default_factory=Counts)
+    committees: Counts = field(default_factory=Counts)
 
     def summary(self) -> str:
         verb = "created" if self.event_created else "updated"
         lines = [f"Event {self.event_slug!r} {verb} (id {self.event_id})."]
-        for name in ("sessions", "delegations", "participants", "questions"):
+        for name in ("sessions", "delegations", "participants", "questions", "committees"):
             counts: Counts = getattr(self, name)
+            if name == "committees" and counts == Counts():
+                continue
             line = f"  {name}: {counts.created} created, {counts.updated} updated"
             if counts.kept:
                 line += f", {counts.kept} kept (no longer in the file)"
@@ -906,13 +965,14 @@ async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: Event
         items = await _upsert(db, models.AgendaItem, event.id, spec.agenda, Counts(), _fill_agenda_item)
         for position, agenda_item in enumerate(spec.agenda):
             items[agenda_item.key].position = position
+        committees = await store_committees(db, event.id, spec.committees, report.committees)
         sessions = await _upsert(
             db,
             models.Session,
             event.id,
             spec.sessions,
             report.sessions,
-            lambda row, item: _fill_session(row, item, spec),
+            lambda row, item: _fill_session(row, item, spec, committees),
         )
         for session_spec in spec.sessions:
             row = sessions[session_spec.key]
@@ -924,7 +984,41 @@ async def load_event(sessionmaker: async_sessionmaker[AsyncSession], spec: Event
             db, event, spec.participants, report.participants, secret, sessions, delegations
         )
         await load_questions(db, spec, sessions, participants, report.questions)
+        await derive_committee_roles(db, event)
     return report
+
+
+async def store_committees(
+    db: AsyncSession, event_id: int, items: list[CommitteeSpec], counts: Counts
+) -> dict[str, models.Committee]:
+    """Create or update these committees by key; their memberships are replaced wholesale."""
+    committees = await _upsert(db, models.Committee, event_id, items, counts, _fill_committee)
+    if committees:
+        await db.execute(
+            delete(models.CommitteeMembership).where(
+                models.CommitteeMembership.committee_id.in_([row.id for row in committees.values()])
+            )
+        )
+    for item in items:
+        db.add_all(
+            models.CommitteeMembership(
+                committee_id=committees[item.key].id,
+                position=position,
+                organisation_key=membership.state,
+                organisation_name=primary(membership.name),
+                names=dict(membership.name),
+                role=membership.role.value,
+                start_date=membership.start,
+                end_date=membership.end,
+            )
+            for position, membership in enumerate(item.memberships)
+        )
+    await db.flush()
+    return committees
+
+
+def _fill_committee(row: models.Committee, item: CommitteeSpec) -> None:
+    row.name, row.names = primary(item.name), dict(item.name)
 
 
 def _maybe_utc(moment: datetime | None, zone: ZoneInfo) -> datetime | None:
@@ -1040,7 +1134,9 @@ async def _upsert(
     return rows
 
 
-def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> None:
+def _fill_session(
+    row: models.Session, item: SessionSpec, spec: EventSpec, committees: dict[str, models.Committee]
+) -> None:
     row.titles, row.descriptions = dict(item.title), dict(item.description)
     row.title, row.description = primary(item.title), primary(item.description)
     row.kind, row.room = item.kind, item.room
@@ -1053,6 +1149,7 @@ def _fill_session(row: models.Session, item: SessionSpec, spec: EventSpec) -> No
     row.point_of_order_limit = item.floor.point_of_order
     row.right_of_reply_limit = item.floor.right_of_reply
     row.questions_moderated = item.questions.moderated
+    row.committee_id = committees[item.committee].id if item.committee is not None else None
     # last_seq and is_list_closed belong to the live meeting: left alone.
     if row.id is None:
         row.last_seq, row.is_list_closed = 0, False

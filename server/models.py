@@ -19,6 +19,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -128,6 +129,9 @@ class Session(Base):
     # The agenda items the session takes up (rooms/agenda.py), and the one under discussion.
     item_ids: Mapped[list[int]] = mapped_column(JSON, default=list, server_default="[]")
     current_item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id", ondelete="SET NULL"))
+    # The committee meeting here: its chair on the session's date chairs it
+    # (server/committee_roles.py).
+    committee_id: Mapped[int | None] = mapped_column(ForeignKey("committees.id", ondelete="SET NULL"))
 
     event: Mapped[Event] = relationship(back_populates="sessions")
 
@@ -214,6 +218,9 @@ class ParticipantRole(Base):
     participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"), index=True)
     session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
     role: Mapped[str] = mapped_column(String(20))
+    # Given by a committee's membership on the session's date, not by the
+    # event file: derived again at each load, and not written back by exports.
+    from_committee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class SpeakingRequest(Base):
@@ -518,3 +525,42 @@ class Attendance(Base):
     # open: a stay whose process died ends there (server/attendance.py).
     connection: Mapped[str | None] = mapped_column(String(64), unique=True)
     seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+# --- committees (rooms/committees.py) --------------------------------------------
+
+
+class Committee(Base):
+    """A committee of the event's organisation, whose members serve dated terms."""
+
+    __tablename__ = "committees"
+    __table_args__ = (UniqueConstraint("event_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(300))
+    # Per language, as the event file gave them (server/localized.py).
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+
+    memberships: Mapped[list[CommitteeMembership]] = relationship(
+        cascade="all, delete-orphan", order_by="CommitteeMembership.position"
+    )
+
+
+class CommitteeMembership(Base):
+    """One State's term in a committee (Popolo: a membership with a role and dates, both included)."""
+
+    __tablename__ = "committee_memberships"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    committee_id: Mapped[int] = mapped_column(ForeignKey("committees.id", ondelete="CASCADE"), index=True)
+    # The order of the event file.
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    # The key of the delegation speaking for the State in this event's file.
+    organisation_key: Mapped[str] = mapped_column(String(100))
+    organisation_name: Mapped[str] = mapped_column(String(200))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    role: Mapped[str] = mapped_column(String(20))  # rooms.committees.CommitteeRole
+    start_date: Mapped[date_] = mapped_column(Date)
+    end_date: Mapped[date_] = mapped_column(Date)

@@ -128,6 +128,7 @@ async def home(request: Request) -> Response:
             )
         ).all()
         items = await agenda_of(db, [event.id for event in events])
+        committees = {row.id: row for row in await db.scalars(select(models.Committee))}
         programme = []
         for event in events:
             sessions = []
@@ -135,10 +136,16 @@ async def home(request: Request) -> Response:
                 if is_desk(session) or session.parent_id is not None:
                     continue  # the secretariat's desk and breakout groups are in no programme
                 actor = actor_in(participant, session) if participant is not None else None
-                sessions.append(_session_view(session, event, language, actor, items))
+                view = _session_view(session, event, language, actor, items)
+                committee = committees.get(session.committee_id) if session.committee_id is not None else None
+                if committee is not None:
+                    name = pick(committee.names or {"": committee.name}, language)
+                    view["committee"] = {"key": committee.key, "name": name.text, "name_lang": name.language}
+                sessions.append(view)
             programme.append(
                 {
                     **_content(event, language),
+                    "slug": event.slug,
                     "timezone": event.timezone,
                     "venue": event.venue,
                     "online_url": event.online_url,

@@ -9,7 +9,7 @@ import os
 import shutil
 import socket
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 import uvicorn
@@ -223,7 +223,48 @@ async def build_world(maker) -> World:
             world.tokens[key] = token
             world.participants[key] = participant.id
         world.event_id, world.session_id = event.id, session.id
+        # A committee whose meeting the session is (seed 004): Thailand chairs
+        # it, from before the session until long after today.
+        committee = models.Committee(
+            event_id=event.id,
+            key="cooperation",
+            name="Committee on the Enhancement of Cooperation and Assistance",
+            names={
+                "en": "Committee on the Enhancement of Cooperation and Assistance",
+                "fr": "Comité sur le renforcement de la coopération et de l’assistance",
+            },
+        )
+        s.add(committee)
+        await s.flush()
+        for position, (key, names, role, start, end) in enumerate(COMMITTEE_TERMS):
+            s.add(
+                models.CommitteeMembership(
+                    committee_id=committee.id,
+                    position=position,
+                    organisation_key=key,
+                    organisation_name=names["en"],
+                    names=names,
+                    role=role,
+                    start_date=start,
+                    end_date=end,
+                )
+            )
+        session.committee_id = committee.id
     return world
+
+
+COMMITTEE_TERMS = [
+    ("pe", {"en": "Peru", "es": "Perú"}, "chair", date(2019, 1, 1), date(2020, 11, 30)),
+    ("fr", {"en": "France"}, "member", date(2019, 1, 1), date(2020, 12, 31)),
+    ("th", {"en": "Thailand", "ar": "تايلند", "fr": "Thaïlande"}, "chair", date(2020, 12, 1), date(2099, 12, 31)),
+    (
+        "gb",
+        {"en": "United Kingdom of Great Britain and Northern Ireland"},
+        "vice_chair",
+        date(2020, 1, 1),
+        date(2099, 12, 31),
+    ),
+]
 
 
 def free_port() -> int:

@@ -77,6 +77,8 @@ def _pages(world) -> list[tuple[str, str | None, str, bool]]:
         ("organizer console, delegate", "france", "/organize", False),
         ("nomination page, focal point", "focal", "/nominate", False),
         ("registration form, member", "member", "/register", False),
+        ("committee page, nobody", None, "/committees/cooperation", False),
+        ("committee page, delegate", "france", "/committees/cooperation", False),
     ]
 
 

@@ -130,7 +130,9 @@ async def test_reimport_updates_in_place_and_keeps_what_csv_does_not_say(event):
     people = {row["key"]: row for row in second["participants"]}
     assert people["chair"]["name"] == "Suda R."
     # The chair keeps chairing the panel, the interpreter her booth.
-    assert {"participant_id": "chair", "session_id": "panel", "role": "chair"} in second["roles"]
+    assert {"participant_id": "chair", "session_id": "panel", "role": "chair", "from_committee": False} in second[
+        "roles"
+    ]
     assert second["languages"][0]["participant_id"] == "interp" and second["languages"][0]["language"] == "fr"
 
 

@@ -8,6 +8,7 @@ of both databases, compared field by field with ids replaced by keys, are equal.
 from __future__ import annotations
 
 import textwrap
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ RICH = textwrap.dedent("""\
         starts: "2021-11-02 09:00"
         ends: "2021-11-02 12:00"
         hybrid: false
+        committee: cooperation
         floor:
           precedence: [civil_society, state_party]
           time_limits: {state_party: 300, civil_society: null}
@@ -106,6 +108,13 @@ RICH = textwrap.dedent("""\
         name: Cap
         roles: [captioner, observer]
         captions: en
+    committees:
+      - key: cooperation
+        name: {en: Committee on Cooperation, fr: "Comité sur la coopération"}
+        memberships:
+          - {state: "no", name: Norway, role: chair, start: 2021-01-01, end: 2021-12-31}
+          - {state: kh, name: {en: Cambodia, fr: Cambodge}, start: 2020-01-01, end: 2021-12-31}
+          - {state: gb, name: United Kingdom, role: vice_chair, start: "2021-06-01", end: "2022-05-31"}
     questions:
       - key: q1
         session: panel
@@ -132,6 +141,7 @@ _REFS = {
     "participant_id": models.Participant,
     "author_id": models.Participant,
     "topic_id": models.QuestionTopic,
+    "committee_id": models.Committee,
 }
 
 
@@ -156,11 +166,20 @@ async def snapshot(maker, slug: str) -> dict[str, list[dict[str, Any]]]:
             await db.scalars(select(models.LanguageAssignment).where(models.LanguageAssignment.event_id == event.id))
         )
         questions = list(await db.scalars(select(models.Question).where(models.Question.session_id.in_(session_ids))))
+        committees = list(await db.scalars(select(models.Committee).where(models.Committee.event_id == event.id)))
+        terms = list(
+            await db.scalars(
+                select(models.CommitteeMembership).where(
+                    models.CommitteeMembership.committee_id.in_([row.id for row in committees])
+                )
+            )
+        )
     keys = {
         models.Session: {row.id: row.key for row in sessions},
         models.Delegation: {row.id: row.key for row in delegations},
         models.Participant: {row.id: row.key for row in people},
         models.QuestionTopic: {row.id: row.key for row in topics},
+        models.Committee: {row.id: row.key for row in committees},
     }
 
     def plain(row: Any) -> dict[str, Any]:
@@ -188,6 +207,8 @@ async def snapshot(maker, slug: str) -> dict[str, list[dict[str, Any]]]:
         "languages": rows(assignments),
         "topics": rows(topics),
         "questions": rows(questions),
+        "committees": rows(committees),
+        "memberships": rows(terms),
     }
 
 
@@ -259,6 +280,20 @@ async def test_rich_round_trip(db, database_url, tmp_path):
     assert people["capt"]["captions"] == "en"
     assert people["chair"]["email"] == "suda@example.org"
     assert [question["key"] for question in data["questions"]] == ["q1", "q2"]
+    # The committee and its terms; the roles it gives in the panel are derived, not written.
+    assert panel["committee"] == "cooperation"
+    (committee,) = data["committees"]
+    assert committee["name"] == {"en": "Committee on Cooperation", "fr": "Comité sur la coopération"}
+    assert committee["memberships"][0] == {
+        "state": "no",
+        "name": "Norway",
+        "role": "chair",
+        "start": date(2021, 1, 1),
+        "end": date(2021, 12, 31),
+    }
+    assert "role" not in committee["memberships"][1]
+    assert "- {state: 'no', name: Norway, role: chair, start: 2021-01-01, end: 2021-12-31}" in first
+    assert people["no-2"].get("session_roles") is None
     assert data["questions"][0]["text"] == "Une question ?"
 
 
