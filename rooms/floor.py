@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any
 
 from rooms.agenda import Replies
+from rooms.budgets import Budgets
 from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.errors import Refused
 
@@ -167,6 +168,8 @@ class Floor:
     # the rights of reply made on each (rooms/agenda.py); None: no agenda.
     replies: dict[int, Replies] = field(default_factory=dict)
     item_id: int | None = None
+    # Each item's speaking-time budgets, when it has any (rooms/budgets.py).
+    budgets: dict[int, Budgets] = field(default_factory=dict)
     # Requests and speeches whose stored form must be updated after a command.
     touched_requests: list[Request] = field(default_factory=list, repr=False)
     touched_speeches: list[Speech] = field(default_factory=list, repr=False)
@@ -205,6 +208,17 @@ class Floor:
         self.item_id = item_id
         item = self.replies[item_id].item
         return Change("item_taken_up", data={"item": {"id": item.id, "key": item.key, "title": item.title}})
+
+    def add_time(self, seconds: int) -> Change:
+        """The chair adds time to every group's budget on the item under discussion."""
+        budgets = self.budgets.get(self.item_id) if self.item_id is not None else None
+        if budgets is None:
+            raise Refused("no_budgets", "The item under discussion has no speaking-time budgets.")
+        budgets.add_time(seconds)
+        return Change("time_added", data={"seconds": seconds})
+
+    def current_budgets(self) -> Budgets | None:
+        return self.budgets.get(self.item_id) if self.item_id is not None else None
 
     def request(self, request: Request, *, by_runner: bool = False, override: bool = False) -> Change:
         """Add a request at the place its kind, tier and time give it.
@@ -330,6 +344,11 @@ class Floor:
             speech.paused_s += (now - speech.paused_at).total_seconds()
             speech.paused_at = None
         speech.ended_at = now
+        request = speech.request
+        budgets = self.budgets.get(request.agenda_item_id) if request.agenda_item_id is not None else None
+        if budgets is not None and request.kind is not Kind.POINT_OF_ORDER:
+            # What was actually spoken, pauses excluded, is taken from the delegation's groups.
+            budgets.spoke(request.delegation_id, (now - speech.started_at).total_seconds() - speech.paused_s)
         speech.request.status = Status.DONE
         self.touched_requests.append(speech.request)
         self.touched_speeches.append(speech)

@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
+from rooms.budgets import MAX_BUDGET_SECONDS
 from rooms.commands import PRINTABLE, Command, CommandSet, Context, EntityId, LanguageCode
 from rooms.delegations import Tier
 from rooms.errors import Refused
@@ -108,6 +109,19 @@ class TakeUpItem(Command):
 async def take_up_item(ctx: Context, command: TakeUpItem) -> None:
     floor = await ctx.state(Floor)
     await _record(ctx, floor, floor.take_up(command.item_id))
+
+
+class AddTime(Command):
+    """Add time to every group's speaking-time budget on the item under discussion."""
+
+    type: Literal["add_time"]
+    seconds: Annotated[int, Field(ge=1, le=MAX_BUDGET_SECONDS)]
+
+
+@commands.command(AddTime, roles=FLOOR_RUNNERS)
+async def add_time(ctx: Context, command: AddTime) -> None:
+    floor = await ctx.state(Floor)
+    await _record(ctx, floor, floor.add_time(command.seconds))
 
 
 class Withdraw(Command):

@@ -89,7 +89,7 @@ def floor_view(floor: Floor, now: datetime) -> View:
 def floor_head(floor: Floor) -> View:
     """What comes before the current speech in ``floor_view``."""
     rules = floor.rules
-    return {
+    head: View = {
         "is_closed": floor.is_closed,
         "rules": {
             "precedence": [tier.value for tier in rules.precedence],
@@ -98,6 +98,24 @@ def floor_head(floor: Floor) -> View:
             "right_of_reply_limit": rules.right_of_reply_limit,
         },
     }
+    budgets = budgets_view(floor)
+    if budgets is not None:
+        head["budgets"] = budgets
+    return head
+
+
+def budgets_view(floor: Floor) -> View | None:
+    """The item's budgets: each group's remaining seconds when the speech in
+    progress (if any) began; its groups are marked ``running``, and pages
+    take its elapsed time from them live."""
+    budgets = floor.current_budgets()
+    if budgets is None:
+        return None
+    speaking = None
+    if floor.current is not None and floor.current.request.kind.value != "point_of_order":
+        if floor.current.request.agenda_item_id == floor.item_id:
+            speaking = floor.current.request.delegation_id
+    return budgets.view(speaking)
 
 
 def waiting_view(floor: Floor) -> list[View]:
@@ -113,6 +131,8 @@ def waiting_view(floor: Floor) -> list[View]:
 # What each floor event carries: the change, and the new order of waiting ids
 # whenever the order may have changed. A client applying the events in seq
 # order holds exactly the floor a snapshot would show.
+# What may change the budgets, or which groups are counting down.
+_CARRIES_BUDGETS = frozenset({"floor_given", "speech_ended", "item_taken_up", "time_added"})
 _CARRIES_ORDER = frozenset(
     {"floor_requested", "request_withdrawn", "request_removed", "request_moved", "list_reordered", "floor_given"}
 )
@@ -139,6 +159,12 @@ def change_data(change: Change, floor: Floor, now: datetime) -> View:
         data["language"] = change.data["language"]
     if change.type == "item_taken_up":
         data["item"] = change.data["item"]
+    if change.type == "time_added":
+        data["seconds"] = change.data["seconds"]
+    if change.type in _CARRIES_BUDGETS:
+        budgets = budgets_view(floor)
+        if budgets is not None:
+            data["budgets"] = budgets
     if change.type in _CARRIES_ORDER:
         data["order"] = floor.order()
     return data

@@ -125,6 +125,7 @@ async def read_event_spec(db: AsyncSession, event: models.Event) -> EventSpec:
                 "title": _texts(row.titles, row.title),
                 "reply_limits": list(row.reply_limits),
                 "hold_replies_to_day_end": row.hold_replies_to_day_end,
+                "budgets": row.budgets or None,
             }
             for row in agenda
         ],

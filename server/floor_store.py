@@ -13,6 +13,7 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from rooms.agenda import AgendaItem, Replies
+from rooms.budgets import Budgets, budget_groups
 from rooms.delegations import Tier
 from rooms.floor import Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
@@ -147,6 +148,10 @@ async def save_floor(
     session.is_list_closed = floor.is_closed
     if floor.replies:
         session.current_item_id = floor.item_id
+    for item_id, budgets in floor.budgets.items():
+        if budgets.added:
+            await db.execute(update(_A).where(_A.id == item_id).values(budget_added_s=budgets.additional_s))
+            budgets.added = False
     if not with_order:
         return
     order = floor.order()
@@ -202,6 +207,7 @@ class FloorStore(Store[Floor]):
             or floor.is_closed != session.is_list_closed
             or floor.order() != list(session.waiting_order)
             or (bool(floor.replies) and floor.item_id != session.current_item_id)
+            or any(budgets.added for budgets in floor.budgets.values())
         )
 
 
@@ -214,13 +220,18 @@ async def load_agenda(db: AsyncSession | AsyncConnection, session: models.Sessio
     has made on them in every session of the event (rooms/agenda.py)."""
     if not session.item_ids:
         return
-    rows = await db.execute(
-        select(_A.id, _A.key, _A.title, _A.reply_limits, _A.hold_replies_to_day_end).where(
-            _A.id.in_(list(session.item_ids))
+    rows = (
+        await db.execute(
+            select(
+                _A.id, _A.key, _A.title, _A.reply_limits, _A.hold_replies_to_day_end, _A.budgets, _A.budget_added_s
+            ).where(_A.id.in_(list(session.item_ids)))
         )
-    )
-    for item_id, key, title, limits, hold in rows:
+    ).all()
+    for item_id, key, title, limits, hold, _, _ in rows:
         floor.replies[item_id] = Replies(AgendaItem(item_id, key, title, tuple(limits), hold))
+    with_budgets = [(item_id, config, added) for item_id, _, _, _, _, config, added in rows if config]
+    if with_budgets:
+        await _load_budgets(db, session, floor, with_budgets)
     counts = await db.execute(
         select(_R.agenda_item_id, _R.delegation_id, func.count())
         .where(
@@ -238,6 +249,34 @@ async def load_agenda(db: AsyncSession | AsyncConnection, session: models.Sessio
     if held:
         await _hold_until_day_end(db, session, held)
     floor.item_id = session.current_item_id if session.current_item_id in floor.replies else None
+
+
+async def _load_budgets(
+    db: AsyncSession | AsyncConnection,
+    session: models.Session,
+    floor: Floor,
+    items: list[tuple[int, dict[str, Any], int]],
+) -> None:
+    """Each item's groups, and what their delegations spoke on it in every session (pauses excluded)."""
+    _D = models.Delegation
+    delegations = {
+        row.id: (row.key, row.name, row.kind)
+        for row in await db.execute(select(_D.id, _D.key, _D.name, _D.kind).where(_D.event_id == session.event_id))
+    }
+    for item_id, config, added in items:
+        floor.budgets[item_id] = Budgets(budget_groups(config, delegations), additional_s=added)
+    spoken = await db.execute(
+        select(_R.agenda_item_id, _R.delegation_id, _S.started_at, _S.ended_at, _S.paused_s)
+        .join(_S, _S.request_id == _R.id)
+        .where(
+            _R.agenda_item_id.in_(list(floor.budgets)),
+            _R.kind != Kind.POINT_OF_ORDER.value,
+            _S.ended_at.is_not(None),
+        )
+    )
+    for on_item, delegation_id, started, ended, paused in spoken:
+        if on_item is not None and ended is not None:
+            floor.budgets[on_item].spoke(delegation_id, (ended - started).total_seconds() - (paused or 0.0))
 
 
 async def _hold_until_day_end(db: AsyncSession | AsyncConnection, session: models.Session, held: list[Replies]) -> None:

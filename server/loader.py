@@ -34,6 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from interpretation.channels import is_sign_language
 from rooms.agenda import MAX_REPLIES, MAX_REPLY_SECONDS, MIN_REPLY_SECONDS, UN_REPLY_LIMITS
+from rooms.budgets import MAX_BUDGET_SECONDS
 from rooms.committees import Committee, CommitteeRole, Membership
 from rooms.delegations import DEFAULT_MAX_MEMBERS, DEFAULT_PRECEDENCE, MAX_SPONSORED, Tier
 from rooms.errors import Refused
@@ -261,6 +262,27 @@ class QuestionSpec(_Spec):
 ReplySeconds = Annotated[StrictInt, Field(ge=MIN_REPLY_SECONDS, le=MAX_REPLY_SECONDS)]
 
 
+BudgetSeconds = Annotated[StrictInt, Field(ge=1, le=MAX_BUDGET_SECONDS)]
+
+
+class BudgetGroupSpec(_Spec):
+    """A named group of delegations sharing a budget (a regional group)."""
+
+    delegations: list[Key] = Field(min_length=1)
+    seconds: BudgetSeconds
+
+
+class BudgetsSpec(_Spec):
+    """Speaking-time budgets on an item (rooms/budgets.py), in seconds: each
+    delegation's, each tier's, and each named group's."""
+
+    per_delegation: BudgetSeconds | None = None
+    per_tier: dict[Tier, BudgetSeconds] = Field(default_factory=dict)
+    groups: dict[Annotated[str, StringConstraints(min_length=1, max_length=60)], BudgetGroupSpec] = Field(
+        default_factory=dict
+    )
+
+
 class AgendaItemSpec(_Spec):
     """An item of the agenda (rooms/agenda.py), taken up by sessions (their ``items``)."""
 
@@ -273,6 +295,7 @@ class AgendaItemSpec(_Spec):
     )
     # Rights of reply are taken in the day's last session on the item.
     hold_replies_to_day_end: StrictBool = False
+    budgets: BudgetsSpec | None = None
 
 
 class EventSpec(_Spec):
@@ -309,6 +332,7 @@ _MODEL_AT: dict[str, type[_Spec]] = {
     "topics": TopicSpec,
     "focal_point": FocalPointSpec,
     "agenda": AgendaItemSpec,
+    "budgets": BudgetsSpec,
     "committees": CommitteeSpec,
     "memberships": MembershipSpec,
 }
@@ -657,6 +681,18 @@ def _check_rules(parts: _Validated) -> list[tuple[Path_, str]]:
         problems += _check_session_languages(session, where, parts)
     for index, person in parts.participants:
         problems += _check_participant(person, ("participants", index), parts)
+    for index, agenda_item in parts.agenda:
+        if agenda_item.budgets is None or parts.delegation_keys is None:
+            continue
+        for name, group in agenda_item.budgets.groups.items():
+            for position, key in enumerate(group.delegations):
+                if key not in parts.delegation_keys:
+                    problems.append(
+                        (
+                            ("agenda", index, "budgets", "groups", name, "delegations", position),
+                            f"unknown delegation {key!r}",
+                        )
+                    )
     problems += _check_delegation_sizes(parts)
     for index, person in parts.participants:
         problems += _check_languages(person, ("participants", index), parts.event)
@@ -1159,6 +1195,7 @@ def _fill_agenda_item(row: models.AgendaItem, item: AgendaItemSpec) -> None:
     row.titles, row.title = dict(item.title), primary(item.title)
     row.reply_limits = list(item.reply_limits)
     row.hold_replies_to_day_end = item.hold_replies_to_day_end
+    row.budgets = item.budgets.model_dump(mode="json", exclude_defaults=True) if item.budgets is not None else {}
 
 
 def _fill_delegation(row: models.Delegation, item: DelegationSpec) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from datetime import date as date_
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -153,6 +154,10 @@ class AgendaItem(Base):
     reply_limits: Mapped[list[int]] = mapped_column(JSON, default=list)
     # Rights of reply are taken at the end of the day's last session on the item.
     hold_replies_to_day_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Speaking-time budgets on the item (rooms/budgets.py): per_delegation,
+    # per_tier, groups; and the time the chair added to every group.
+    budgets: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    budget_added_s: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Delegation(Base):

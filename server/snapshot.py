@@ -35,7 +35,7 @@ from server import models
 from server.auth import token_key
 from server.booth_store import SharedInterpretation, booth_of, shared_interpretation
 from server.event_log import dump
-from server.floor_store import load_floor
+from server.floor_store import load_agenda, load_floor
 from server.question_store import CountedBoard, counted_for, load_board, topics, votes_of
 from server.snapshot_cache import SharedCache
 
@@ -127,6 +127,7 @@ class Shared:
 
 async def build_shared(db: AsyncSession, session: models.Session, event: models.Event, now: datetime) -> Shared:
     floor = await load_floor(db, session)
+    await load_agenda(db, session, floor)  # its budgets are part of the floor's head
     delegations = (
         await db.scalars(
             select(models.Delegation)

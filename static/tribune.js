@@ -21,9 +21,13 @@ export class FloorState {
     this.current = floor.current;
     this.requests = new Map(floor.waiting.map((request) => [request.id, request]));
     this.order = floor.waiting.map((request) => request.id);
+    // The agenda item's speaking-time budgets, when it has any (rooms/budgets.py).
+    this.budgets = floor.budgets ?? null;
   }
 
   apply(type, data) {
+    if (data.budgets !== undefined) this.budgets = data.budgets;
+    if (type === "item_taken_up" && data.budgets === undefined) this.budgets = null;
     switch (type) {
       case "floor_requested":
         this.requests.set(data.request.id, data.request);
@@ -70,6 +74,7 @@ export class FloorState {
       rules: this.rules,
       current: this.current,
       waiting: this.order.map((id, index) => ({ ...this.requests.get(id), position: index + 1 })),
+      budgets: this.budgets,
     };
   }
 }

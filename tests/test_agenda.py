@@ -247,3 +247,68 @@ async def test_the_pages_show_the_item_and_the_chair_moves_on(server, world, db)
             await expect(delegate.locator("#current-item-title")).to_have_text("Point 6")
         finally:
             await browser.close()
+
+
+async def test_budgets_count_down_from_what_was_spoken_and_the_chair_adds_time(server, world, db, connect):
+    import asyncio
+
+    item_id, afternoon = await _item(db, world)
+    async with db() as s, s.begin():
+        await s.execute(
+            update(models.AgendaItem)
+            .where(models.AgendaItem.id == item_id)
+            .values(budgets={"per_delegation": 1, "groups": {"Andean": {"delegations": ["pe", "fr"], "seconds": 600}}})
+        )
+    chair = await connect("chair")
+    peru = await connect("peru")
+    first = chair.first["floor"]["budgets"]
+    by_key = {group["key"]: group for group in first["groups"]}
+    assert by_key["delegation:pe"]["initial_s"] == 1 and by_key["group:Andean"]["remaining_s"] == 600
+    assert (await peru.command("request_floor"))["type"] == "ack"
+    assert (await chair.command("give_floor"))["type"] == "ack"
+    given = await chair.next_event("floor_given")
+    running = {group["key"] for group in given["data"]["budgets"]["groups"] if group["running"]}
+    assert running == {"delegation:pe", "group:Andean"}
+    await asyncio.sleep(1.3)  # Peru speaks longer than its one second
+    assert (await chair.command("pause_speech"))["type"] == "ack"
+    await asyncio.sleep(0.6)  # a pause is not spoken time
+    assert (await chair.command("resume_speech"))["type"] == "ack"
+    assert (await chair.command("end_speech"))["type"] == "ack"
+    ended = await chair.next_event("speech_ended")
+    groups = {group["key"]: group for group in ended["data"]["budgets"]["groups"]}
+    assert -1.0 < groups["delegation:pe"]["remaining_s"] < -0.2  # over budget, shown negative; the pause not counted
+    assert 598.0 < groups["group:Andean"]["remaining_s"] < 599.8
+    assert groups["delegation:fr"]["remaining_s"] == 1
+
+    # Another session on the item sees the same budgets; the chair adds a minute to everyone.
+    chair_later = await connect("chair", session_id=afternoon)
+    later = {group["key"]: group for group in chair_later.first["floor"]["budgets"]["groups"]}
+    assert later["delegation:pe"]["remaining_s"] == groups["delegation:pe"]["remaining_s"]
+    assert (await chair_later.command("add_time", seconds=60))["type"] == "ack"
+    added = await chair_later.next_event("time_added")
+    after = {group["key"]: group for group in added["data"]["budgets"]["groups"]}
+    assert after["delegation:fr"]["remaining_s"] == 61
+    refused = await connect("chair")  # the panel, on the same item: it has budgets too
+    assert (await refused.command("add_time", seconds=0))["code"] == "invalid"
+
+
+def test_budgets_in_the_event_file():
+    budgets = """    budgets:
+      per_delegation: 600
+      per_tier: {civil_society: 900}
+      groups: {GRULAC: {delegations: [co], seconds: 1800}}
+"""
+    text = EVENT.replace("{extra}", "").replace(
+        "    hold_replies_to_day_end: true\n", "    hold_replies_to_day_end: true\n" + budgets
+    )
+    with pytest.raises(EventFileError) as unknown:
+        parse_event(text)
+    assert "unknown delegation 'co'" in str(unknown.value)
+    spec = parse_event(
+        text.replace("sessions:", "delegations:\n  - {key: co, name: Colombia, kind: state_party}\nsessions:")
+    )
+    assert spec.agenda[0].budgets is not None and spec.agenda[0].budgets.groups["GRULAC"].seconds == 1800
+    for absurd in ("per_delegation: -5", "per_delegation: 999999"):
+        with pytest.raises(EventFileError) as refused:
+            parse_event(text.replace("per_delegation: 600", absurd))
+        assert refused.value.line == 11  # the budget's own line

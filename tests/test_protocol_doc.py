@@ -27,6 +27,7 @@ EVENT_TYPES = {
     "speech_resumed",
     "language_declared",
     "item_taken_up",
+    "time_added",
 }
 # The events of the booths and captions (interpretation/*_commands.py).
 INTERPRETATION_EVENTS = {
