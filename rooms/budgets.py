@@ -39,6 +39,7 @@ class Budgets:
     additional_s: int = 0
     # The chair added time since the store last wrote it.
     added: bool = False
+    _static: list[dict[str, Any]] | None = field(default=None, repr=False, compare=False)
 
     def groups_of(self, delegation_id: int) -> list[BudgetGroup]:
         return [group for group in self.groups if delegation_id in group.delegation_ids]
@@ -58,19 +59,27 @@ class Budgets:
         """Each group's remaining seconds (negative: over its budget); the groups
         the current speaker spends from run down from ``remaining_s`` live."""
         running = {group.key for group in self.groups_of(speaking_delegation)} if speaking_delegation else set()
-        return {
-            "additional_s": self.additional_s,
-            "groups": [
+        if self._static is None:
+            # What does not change between views, built once (end_speech pays for the rest).
+            self._static = [
                 {
                     "key": group.key,
                     "kind": group.kind,
                     "label": group.label,
                     "delegation_ids": sorted(group.delegation_ids),
                     "initial_s": group.initial_s,
+                }
+                for group in self.groups
+            ]
+        return {
+            "additional_s": self.additional_s,
+            "groups": [
+                {
+                    **static,
                     "remaining_s": round(self.remaining(group), 1),
                     "running": group.key in running,
                 }
-                for group in self.groups
+                for static, group in zip(self._static, self.groups)
             ],
         }
 
