@@ -23,6 +23,8 @@ SPEECH_COLUMNS = [
     "ended_at",
     "duration_s",
     "limit_s",
+    "item",
+    "override",
 ]
 
 
@@ -72,6 +74,10 @@ async def speech_rows(sessionmaker: Sessions, ref: str) -> list[dict[str, Any]]:
             .where(models.Speech.session_id == session.id)
             .order_by(models.Speech.started_at, models.Speech.id)
         )
+        items = {
+            row.id: row.key
+            for row in await db.scalars(select(models.AgendaItem).where(models.AgendaItem.event_id == session.event_id))
+        }
         rows = []
         for speech, request, delegation in result:
             duration = None
@@ -91,6 +97,9 @@ async def speech_rows(sessionmaker: Sessions, ref: str) -> list[dict[str, Any]]:
                     "ended_at": speech.ended_at.isoformat() if speech.ended_at else "",
                     "duration_s": "" if duration is None else f"{duration:.1f}",
                     "limit_s": "" if speech.limit_s is None else speech.limit_s,
+                    # The agenda item it was on (its budgets count this duration), and a chair's override.
+                    "item": items.get(request.agenda_item_id, "") if request.agenda_item_id is not None else "",
+                    "override": "true" if request.is_override else "",
                 }
             )
         return rows

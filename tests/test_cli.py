@@ -199,6 +199,8 @@ def test_export_speeches(env, tmp_path):
         "ended_at",
         "duration_s",
         "limit_s",
+        "item",
+        "override",
     ]
     heard, ongoing = rows
     assert heard["speaker"] == "Rosa Quispe Mamani" and heard["delegation"] == "Peru"
