@@ -312,3 +312,40 @@ def test_budgets_in_the_event_file():
         with pytest.raises(EventFileError) as refused:
             parse_event(text.replace("per_delegation: 600", absurd))
         assert refused.value.line == 11  # the budget's own line
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_console_shows_every_budget_and_a_delegate_their_own(server, world, db):
+    from playwright.async_api import async_playwright, expect
+
+    from tests.conftest import require_service
+    from tests.test_browser import ARGS, CHROMIUM, shot
+
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    item_id, _ = await _item(db, world)
+    async with db() as s, s.begin():
+        await s.execute(
+            update(models.AgendaItem)
+            .where(models.AgendaItem.id == item_id)
+            .values(budgets={"per_delegation": 120, "groups": {"Andean": {"delegations": ["pe"], "seconds": 600}}})
+        )
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            chair = await (await browser.new_context(base_url=server.url)).new_page()
+            delegate = await (await browser.new_context(base_url=server.url)).new_page()
+            await chair.goto(f"/join/{world.tokens['chair']}")
+            await chair.goto(f"/sessions/{world.session_id}/moderate")
+            await delegate.goto(f"/join/{world.tokens['peru']}")
+            await delegate.goto(f"/sessions/{world.session_id}")
+            await expect(chair.locator("#budgets li")).to_have_count(len(world.delegations) + 1)
+            await expect(delegate.locator("#budgets li")).to_have_count(2)  # Peru's own, and its group
+            await expect(delegate.locator("#budgets")).to_contain_text("Andean: 10:00")
+            await chair.locator("#budgets-add [name=minutes]").fill("1")
+            await chair.locator("#budgets-add button").click()
+            await expect(delegate.locator("#budgets")).to_contain_text("Andean: 11:00")
+            await expect(delegate.locator("#budgets")).to_contain_text("3:00")
+            await shot(chair, "budgets-console-1280")
+        finally:
+            await browser.close()
