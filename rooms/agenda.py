@@ -32,6 +32,8 @@ class AgendaItem:
     # Seconds of each right of reply a delegation may make on the item, in order.
     reply_limits: tuple[int, ...] = UN_REPLY_LIMITS
     hold_replies_to_day_end: bool = False
+    # The title per language, as the event file gave it (pages pick theirs).
+    titles: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass

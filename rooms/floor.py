@@ -207,7 +207,8 @@ class Floor:
             raise Refused("already_taken_up", "This item is under discussion already.")
         self.item_id = item_id
         item = self.replies[item_id].item
-        return Change("item_taken_up", data={"item": {"id": item.id, "key": item.key, "title": item.title}})
+        view = {"id": item.id, "key": item.key, "title": item.title, "titles": dict(item.titles)}
+        return Change("item_taken_up", data={"item": view})
 
     def add_time(self, seconds: int) -> Change:
         """The chair adds time to every group's budget on the item under discussion."""

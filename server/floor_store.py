@@ -223,13 +223,22 @@ async def load_agenda(db: AsyncSession | AsyncConnection, session: models.Sessio
     rows = (
         await db.execute(
             select(
-                _A.id, _A.key, _A.title, _A.reply_limits, _A.hold_replies_to_day_end, _A.budgets, _A.budget_added_s
+                _A.id,
+                _A.key,
+                _A.title,
+                _A.reply_limits,
+                _A.hold_replies_to_day_end,
+                _A.budgets,
+                _A.budget_added_s,
+                _A.titles,
             ).where(_A.id.in_(list(session.item_ids)))
         )
     ).all()
-    for item_id, key, title, limits, hold, _, _ in rows:
-        floor.replies[item_id] = Replies(AgendaItem(item_id, key, title, tuple(limits), hold))
-    with_budgets = [(item_id, config, added) for item_id, _, _, _, _, config, added in rows if config]
+    for item_id, key, title, limits, hold, _, _, titles in rows:
+        floor.replies[item_id] = Replies(
+            AgendaItem(item_id, key, title, tuple(limits), hold, tuple(sorted((titles or {}).items())))
+        )
+    with_budgets = [(item_id, config, added) for item_id, _, _, _, _, config, added, _ in rows if config]
     if with_budgets:
         await _load_budgets(db, session, floor, with_budgets)
     counts = await db.execute(

@@ -757,7 +757,9 @@ export function ask({ title, quote = null, field = null, confirm }) {
 export function followAgenda(connection) {
   const title = document.getElementById("current-item-title");
   connection.on("item_taken_up", (message) => {
-    if (title) title.textContent = message.data.item.title;
+    const item = message.data.item;
+    const lang = document.documentElement.lang;
+    if (title) title.textContent = item.titles?.[lang] || item.titles?.[""] || item.title;
     for (const button of document.querySelectorAll("[data-take-up]")) {
       button.setAttribute("aria-pressed", String(button.dataset.takeUp === String(message.data.item.id)));
     }

@@ -160,7 +160,7 @@ async def test_the_chair_takes_up_another_item(server, world, db, connect):
     peru = await connect("peru")
     assert (await chair.command("take_up_item", item_id=other_id))["type"] == "ack"
     event = await peru.next_event("item_taken_up")
-    assert event["data"]["item"] == {"id": other_id, "key": "item-6", "title": "Item 6"}
+    assert event["data"]["item"] == {"id": other_id, "key": "item-6", "title": "Item 6", "titles": {}}
     assert (await chair.command("take_up_item", item_id=999))["code"] == "not_found"
     # Item 6 allows one reply, of 5 minutes.
     assert (await peru.command("request_floor", kind="right_of_reply"))["type"] == "ack"
@@ -242,7 +242,7 @@ async def test_the_pages_show_the_item_and_the_chair_moves_on(server, world, db)
             await expect(delegate.locator("#current-item")).to_contain_text("Item 5")
             await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
             await chair.get_by_role("button", name="Take up: Item 6").click()
-            await expect(delegate.locator("#current-item-title")).to_have_text("Item 6")
+            await expect(delegate.locator("#current-item-title")).to_have_text("Point 6")  # live, in French
             await delegate.reload()
             await expect(delegate.locator("#current-item-title")).to_have_text("Point 6")
         finally:
