@@ -28,6 +28,8 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from rooms.actor import Actor
+from rooms.agenda import MAX_REPLIES, MAX_REPLY_SECONDS, MIN_REPLY_SECONDS
+from rooms.budgets import MAX_BUDGET_SECONDS
 from rooms.commands import Command
 from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.errors import Refused
@@ -165,6 +167,13 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
             .order_by(models.Session.starts_at, models.Session.id)
         )
     ).all()
+    agenda = (
+        await db.scalars(
+            select(models.AgendaItem)
+            .where(models.AgendaItem.event_id == event_id)
+            .order_by(models.AgendaItem.position, models.AgendaItem.id)
+        )
+    ).all()
     online = await connected_now(db, [s.id for s in sessions], utcnow())
     names = {p.id: p.name for p in people}
     topics_of: dict[int, list[str]] = {}
@@ -260,6 +269,7 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
                 "moderated": s.questions_moderated,
                 "topics": topics_of.get(s.id, []),
                 "online": sorted(names.get(pid, "?") for pid in online.get(s.id, ())),
+                "item_ids": list(s.item_ids or []),
             }
             for s in sessions
         ],
@@ -280,6 +290,17 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
         "mail_languages": [language_label(code, language) for code in PAGE_LANGUAGES],
         "kinds": KINDS,
         "roles": ROLES,
+        "agenda": [
+            {
+                "id": item.id,
+                "key": item.key,
+                "title": pick(item.titles or {"": item.title}, language).text or item.title,
+                "reply_limits": ", ".join(str(limit) for limit in item.reply_limits),
+                "hold": item.hold_replies_to_day_end,
+                "budget_minutes": round((item.budgets or {}).get("per_delegation", 0) / 60, 2) or "",
+            }
+            for item in agenda
+        ],
         "offered_languages": [language_label(code, language) for code in OFFERED],
         "event_languages": [language_label(code, language) for code in event.languages or []],
         "session_kinds": SESSION_KINDS,
@@ -600,6 +621,52 @@ async def add_person(request: Request) -> Response:
     return await _edit(request, change)
 
 
+async def edit_agenda_item(request: Request) -> Response:
+    """An agenda item, added or changed by its key: its title in the page's
+    language, its rights of reply (seconds by order) and its budget per delegation."""
+
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        key = _key(text(form, "key"))
+        title = _required(text(form, "title"), "title")
+        limits = [part.strip() for part in text(form, "reply_limits").split(",") if part.strip()]
+        if len(limits) > MAX_REPLIES or not all(
+            part.isdigit() and MIN_REPLY_SECONDS <= int(part) <= MAX_REPLY_SECONDS for part in limits
+        ):
+            raise ValueError(
+                f"reply_limits: up to {MAX_REPLIES} numbers of seconds from {MIN_REPLY_SECONDS} to {MAX_REPLY_SECONDS}"
+            )
+        minutes = text(form, "budget_minutes")
+        budget = None
+        if minutes:
+            try:
+                budget = round(float(minutes) * 60)
+            except ValueError:
+                budget = 0
+            if not 1 <= budget <= MAX_BUDGET_SECONDS:
+                raise ValueError("budget_minutes: from 1 second to 24 hours")
+        row = await db.scalar(
+            select(models.AgendaItem).where(models.AgendaItem.event_id == event.id, models.AgendaItem.key == key)
+        )
+        if row is None:
+            count = await db.scalar(
+                select(func.count()).select_from(models.AgendaItem).where(models.AgendaItem.event_id == event.id)
+            )
+            row = models.AgendaItem(event_id=event.id, key=key, titles={}, position=count or 0, budgets={})
+            db.add(row)
+        row.titles = {**(row.titles or {}), choose_language(request): title}
+        row.title = row.titles.get("en") or title
+        row.reply_limits = [int(part) for part in limits]
+        row.hold_replies_to_day_end = form.get("hold") == "yes"
+        budgets = dict(row.budgets or {})
+        if budget is None:
+            budgets.pop("per_delegation", None)
+        else:
+            budgets["per_delegation"] = budget
+        row.budgets = budgets
+
+    return await _edit(request, change)
+
+
 async def edit_session(request: Request) -> Response:
     """A session's floor rules and moderation, and a guiding question added."""
 
@@ -628,6 +695,18 @@ async def edit_session(request: Request) -> Response:
         session.point_of_order_limit = _bounded_int(text(form, "point_of_order"), "point_of_order", 10, 3600)
         session.right_of_reply_limit = _bounded_int(text(form, "right_of_reply"), "right_of_reply", 10, 3600)
         session.questions_moderated = form.get("moderated") == "yes"
+        if form.get("items_shown"):
+            chosen = {int(value) for value in form.getlist("items") if str(value).isdigit()}
+            items = (
+                await db.scalars(
+                    select(models.AgendaItem)
+                    .where(models.AgendaItem.event_id == event.id, models.AgendaItem.id.in_(chosen))
+                    .order_by(models.AgendaItem.position, models.AgendaItem.id)
+                )
+            ).all()
+            session.item_ids = [item.id for item in items]
+            if session.current_item_id not in session.item_ids:
+                session.current_item_id = session.item_ids[0] if session.item_ids else None
         topic = text(form, "topic")
         if topic:
             if len(topic) > 500:
@@ -895,6 +974,7 @@ routes = [
     Route("/organize/event.yaml", event_file),
     Route("/organize/people", add_person, methods=["POST"]),
     Route("/organize/sessions/{session_id:int}", edit_session, methods=["POST"]),
+    Route("/organize/agenda", edit_agenda_item, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/send-link", send_join_link, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/revoke", revoke, methods=["POST"]),
 ]

@@ -397,3 +397,48 @@ async def test_a_focal_point_declines_then_nominates_after_all(focal, db, world)
     await focal.post("/nominations/members", data={"csrf": csrf(focal.page), "name": "Ana", "email": "ana@example.org"})
     async with db() as s:
         assert (await s.get(models.Delegation, world.delegations["pe"])).invitation == "accepted"
+
+
+async def test_the_console_makes_an_agenda_item_and_a_session_takes_it_up(server, world, db):
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        token = csrf(page.text)
+        form = {
+            "csrf": token,
+            "key": "item-5",
+            "title": "General debate",
+            "reply_limits": "600, 300",
+            "budget_minutes": "10",
+            "hold": "yes",
+        }
+        assert (await organizer.post("/organize/agenda", data=form)).status_code == 200
+        bad = await organizer.post("/organize/agenda", data=form | {"reply_limits": "600, -5"})
+        assert bad.status_code == 400 and "reply_limits" in refusal(bad.text)
+        async with db() as s:
+            item = await s.scalar(select(models.AgendaItem).where(models.AgendaItem.key == "item-5"))
+        response = await organizer.post(
+            f"/organize/sessions/{world.session_id}",
+            data={
+                "csrf": token,
+                "title": "Panel",
+                "kind": "panel",
+                "date": "2020-12-04",
+                "starts": "13:30",
+                "ends": "15:30",
+                "limit_state_party": "180",
+                "point_of_order": "60",
+                "right_of_reply": "120",
+                "items_shown": "yes",
+                "items": [str(item.id)],
+            },
+        )
+        assert response.status_code == 200
+    async with db() as s:
+        item = await s.scalar(select(models.AgendaItem).where(models.AgendaItem.key == "item-5"))
+        session = await s.get(models.Session, world.session_id)
+    assert (item.reply_limits, item.hold_replies_to_day_end, item.budgets) == (
+        [600, 300],
+        True,
+        {"per_delegation": 600},
+    )
+    assert (session.item_ids, session.current_item_id) == ([item.id], item.id)
