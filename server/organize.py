@@ -14,7 +14,7 @@ from __future__ import annotations
 import io
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,6 +31,7 @@ from rooms.actor import Actor
 from rooms.agenda import MAX_REPLIES, MAX_REPLY_SECONDS, MIN_REPLY_SECONDS
 from rooms.budgets import MAX_BUDGET_SECONDS
 from rooms.commands import Command
+from rooms.committees import CommitteeRole, Membership
 from rooms.delegations import DEFAULT_PRECEDENCE, Tier
 from rooms.errors import Refused
 from rooms.floor import DEFAULT_TIME_LIMITS
@@ -49,6 +50,7 @@ from rooms.roles import Role
 from server import models, tokens
 from server.attendance import connected_now
 from server.auth import COOKIE, actor_in, participant_by_token
+from server.committee_roles import committee_of, derive_committee_roles
 from server.csv_import import MAX_CSV_BYTES, CsvImportError, import_csv
 from server.event_export import EventExportError, export_event
 from server.forms import FormRefused, checked_form, first_problem, page, text
@@ -174,6 +176,14 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
             .order_by(models.AgendaItem.position, models.AgendaItem.id)
         )
     ).all()
+    committees = (
+        await db.scalars(
+            select(models.Committee)
+            .where(models.Committee.event_id == event_id)
+            .options(selectinload(models.Committee.memberships))
+            .order_by(models.Committee.id)
+        )
+    ).all()
     online = await connected_now(db, [s.id for s in sessions], utcnow())
     names = {p.id: p.name for p in people}
     topics_of: dict[int, list[str]] = {}
@@ -290,6 +300,22 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
         "mail_languages": [language_label(code, language) for code in PAGE_LANGUAGES],
         "kinds": KINDS,
         "roles": ROLES,
+        "committees": [
+            {
+                "key": c.key,
+                "name": pick(c.names or {"": c.name}, language).text or c.name,
+                "terms": [
+                    {
+                        "state": m.organisation_name,
+                        "role": m.role,
+                        "start": m.start_date.isoformat(),
+                        "end": m.end_date.isoformat(),
+                    }
+                    for m in c.memberships
+                ],
+            }
+            for c in committees
+        ],
         "agenda": [
             {
                 "id": item.id,
@@ -667,6 +693,52 @@ async def edit_agenda_item(request: Request) -> Response:
     return await _edit(request, change)
 
 
+async def add_membership(request: Request) -> Response:
+    """A committee (made on first use of its key) and one State's term in it,
+    checked against its other terms (two chairs on one date are refused); the
+    committee's meetings then take their roles from it (server/committee_roles.py)."""
+
+    async def change(db: AsyncSession, event: models.Event, form: Any) -> None:
+        key = _key(text(form, "committee_key"))
+        committee = await db.scalar(
+            select(models.Committee)
+            .where(models.Committee.event_id == event.id, models.Committee.key == key)
+            .options(selectinload(models.Committee.memberships))
+        )
+        if committee is None:
+            name = _required(text(form, "committee_name"), "committee_name")
+            committee = models.Committee(event_id=event.id, key=key, name=name, names={}, memberships=[])
+            db.add(committee)
+        delegation = await db.get(
+            models.Delegation, _bounded_int(text(form, "delegation_id"), "delegation_id", 1, 2**31 - 1) or 0
+        )
+        if delegation is None or delegation.event_id != event.id:
+            raise ValueError("delegation_id: no such delegation")
+        try:
+            role = CommitteeRole(text(form, "role"))
+            start, end = date.fromisoformat(text(form, "start")), date.fromisoformat(text(form, "end"))
+        except ValueError:
+            raise ValueError("role, start, end: a role and two dates") from None
+        term = Membership(delegation.key, delegation.name, role, start, end)
+        existing = committee_of(committee, list(committee.memberships))
+        existing.add(term)  # Refused: two chairs on one date, overlapping terms, an end before the start
+        committee.memberships.append(
+            models.CommitteeMembership(
+                position=len(committee.memberships),
+                organisation_key=delegation.key,
+                organisation_name=delegation.name,
+                names={},
+                role=role.value,
+                start_date=start,
+                end_date=end,
+            )
+        )
+        await db.flush()
+        await derive_committee_roles(db, event)
+
+    return await _edit(request, change)
+
+
 async def edit_session(request: Request) -> Response:
     """A session's floor rules and moderation, and a guiding question added."""
 
@@ -975,6 +1047,7 @@ routes = [
     Route("/organize/people", add_person, methods=["POST"]),
     Route("/organize/sessions/{session_id:int}", edit_session, methods=["POST"]),
     Route("/organize/agenda", edit_agenda_item, methods=["POST"]),
+    Route("/organize/committees", add_membership, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/send-link", send_join_link, methods=["POST"]),
     Route("/organize/people/{participant_id:int}/revoke", revoke, methods=["POST"]),
 ]

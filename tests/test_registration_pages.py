@@ -442,3 +442,32 @@ async def test_the_console_makes_an_agenda_item_and_a_session_takes_it_up(server
         {"per_delegation": 600},
     )
     assert (session.item_ids, session.current_item_id) == ([item.id], item.id)
+
+
+async def test_the_console_adds_committee_terms_and_refuses_two_chairs(server, world, db):
+    async with httpx.AsyncClient(base_url=server.url, follow_redirects=True) as organizer:
+        page = await organizer.get(f"/join/{world.tokens['secretariat']}?to=organize")
+        token = csrf(page.text)
+        term = {
+            "csrf": token,
+            "committee_key": "finance",
+            "committee_name": "Committee on Finance",
+            "delegation_id": world.delegations["fr"],
+            "role": "chair",
+            "start": "2024-01-01",
+            "end": "2024-12-31",
+        }
+        first = await organizer.post("/organize/committees", data=term)
+        assert first.status_code == 200, refusal(first.text)
+        second = term | {"delegation_id": world.delegations["pe"], "start": "2024-06-01", "end": "2025-05-31"}
+        refused = await organizer.post("/organize/committees", data=second)
+        assert refused.status_code == 409 and "France" in refusal(refused.text)
+        member = second | {"role": "member"}
+        response = await organizer.post("/organize/committees", data=member)
+        assert response.status_code == 200 and "Committee on Finance" in response.text
+    async with db() as s:
+        rows = (await s.scalars(select(models.CommitteeMembership).order_by(models.CommitteeMembership.id))).all()
+    assert [(r.organisation_key, r.role) for r in rows if r.organisation_key in ("fr", "pe")][-2:] == [
+        ("fr", "chair"),
+        ("pe", "member"),
+    ]
