@@ -44,6 +44,11 @@ class Status(StrEnum):
     REMOVED = "removed"
 
 
+# Asked of the floor's store as a part (``ctx.state(Floor, AGENDA_COUNTS)``):
+# read again the rights of reply made on the session's items, which other
+# sessions on the same item change without this session's floor knowing.
+AGENDA_COUNTS = 0
+
 _BAND = {Kind.POINT_OF_ORDER: 0, Kind.STATEMENT: 1, Kind.QUESTION: 1, Kind.RIGHT_OF_REPLY: 2}
 # Kinds ranked by delegation tier and timed like statements.
 _LIKE_STATEMENTS = frozenset({Kind.STATEMENT, Kind.QUESTION})

@@ -10,7 +10,7 @@ from rooms.budgets import MAX_BUDGET_SECONDS
 from rooms.commands import PRINTABLE, Command, CommandSet, Context, EntityId, LanguageCode
 from rooms.delegations import Tier
 from rooms.errors import Refused
-from rooms.floor import Change, Floor, Kind, Request
+from rooms.floor import AGENDA_COUNTS, Change, Floor, Kind, Request
 from rooms.floor_views import change_data
 from rooms.roles import FLOOR_RUNNERS, SPEAKERS
 
@@ -40,7 +40,8 @@ async def request_floor(ctx: Context, command: RequestFloor) -> None:
     actor = ctx.actor
     if actor.delegation_id is None or actor.tier is None:
         raise Refused("no_delegation", "Only a member of a delegation can ask for the floor.")
-    floor = await ctx.state(Floor)
+    # A reply counts against the delegation on the item in every session: read the counts now.
+    floor = await ctx.state(Floor, AGENDA_COUNTS) if command.kind is Kind.RIGHT_OF_REPLY else await ctx.state(Floor)
     for_self = command.on_behalf == "self"
     request = Request(
         delegation_id=actor.delegation_id,
@@ -82,7 +83,7 @@ async def add_speaker(ctx: Context, command: AddSpeaker) -> None:
         speaker = await ctx.participant(command.speaker_id)
         if speaker is None or speaker.delegation_id != delegation.id:
             raise Refused("not_found", f"No participant {command.speaker_id} in this delegation.")
-    floor = await ctx.state(Floor)
+    floor = await ctx.state(Floor, AGENDA_COUNTS) if command.kind is Kind.RIGHT_OF_REPLY else await ctx.state(Floor)
     request = Request(
         delegation_id=delegation.id,
         delegation_name=delegation.name,

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from rooms.agenda import AgendaItem, Replies
 from rooms.budgets import Budgets, budget_groups
 from rooms.delegations import Tier
-from rooms.floor import Floor, FloorRules, Kind, Request, Speech, Status
+from rooms.floor import AGENDA_COUNTS, Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
 from server.state import Access, Store
 
@@ -196,6 +196,10 @@ class FloorStore(Store[Floor]):
         await load_agenda(tx.connection, tx.session, floor)
         return cls(floor)
 
+    async def extend(self, tx: Access, parts: tuple[int, ...]) -> None:
+        if AGENDA_COUNTS in parts and self.state.replies:
+            await _count_replies(tx.connection, self.state)
+
     async def save(self, tx: Access) -> None:
         await save_floor(tx.connection, tx.session, self.state)
 
@@ -241,6 +245,17 @@ async def load_agenda(db: AsyncSession | AsyncConnection, session: models.Sessio
     with_budgets = [(item_id, config, added) for item_id, _, _, _, _, config, added, _ in rows if config]
     if with_budgets:
         await _load_budgets(db, session, floor, with_budgets)
+    await _count_replies(db, floor)
+    held = [replies for replies in floor.replies.values() if replies.item.hold_replies_to_day_end]
+    if held:
+        await _hold_until_day_end(db, session, held)
+    floor.item_id = session.current_item_id if session.current_item_id in floor.replies else None
+
+
+async def _count_replies(db: AsyncSession | AsyncConnection, floor: Floor) -> None:
+    """The rights of reply each delegation made on the session's items, in every session."""
+    for replies in floor.replies.values():
+        replies.used.clear()
     counts = await db.execute(
         select(_R.agenda_item_id, _R.delegation_id, func.count())
         .where(
@@ -254,10 +269,6 @@ async def load_agenda(db: AsyncSession | AsyncConnection, session: models.Sessio
     for on_item, delegation_id, count in counts:
         if on_item is not None:
             floor.replies[on_item].used[delegation_id] = count
-    held = [replies for replies in floor.replies.values() if replies.item.hold_replies_to_day_end]
-    if held:
-        await _hold_until_day_end(db, session, held)
-    floor.item_id = session.current_item_id if session.current_item_id in floor.replies else None
 
 
 async def _load_budgets(

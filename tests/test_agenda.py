@@ -349,3 +349,23 @@ async def test_the_console_shows_every_budget_and_a_delegate_their_own(server, w
             await shot(chair, "budgets-console-1280")
         finally:
             await browser.close()
+
+
+async def test_a_reply_in_another_session_counts_for_a_floor_held_in_memory(server, world, db, connect):
+    """The morning's floor is kept between its commands; a reply made meanwhile
+    in the afternoon session on the same item still counts there."""
+    _, afternoon = await _item(db, world)
+    peru = await connect("peru")
+    chair = await connect("chair")
+    assert (await peru.command("request_floor", kind="right_of_reply"))["type"] == "ack"  # the morning holds its floor
+    peru_later = await connect("peru", session_id=afternoon)
+    assert (await peru_later.command("request_floor", kind="right_of_reply"))["type"] == "ack"
+    third = await peru.command("request_floor", kind="right_of_reply")
+    # Refused: two already (one waits in each session); a delegation has one waiting reply per list anyway.
+    assert third["type"] == "error" and third["code"] in ("reply_limit", "duplicate_request")
+    request = (await peru.next_event("floor_requested"))["data"]["request"]
+    assert (await chair.command("give_floor"))["type"] == "ack"
+    assert (await chair.command("end_speech"))["type"] == "ack"
+    after = await peru.command("request_floor", kind="right_of_reply")
+    assert after["code"] == "reply_limit", after  # not allowed by a stale count of one
+    assert request["limit_s"] == 600
