@@ -116,20 +116,21 @@ async def receive(ws, tally: Tally) -> None:
         pass
 
 
-async def publish(ws, channel: str, ptime_ms: int, stop: asyncio.Event) -> None:
-    """Frames at a steady pace (absolute schedule: a late send is not skipped)."""
+async def publish(ws, channel: str, voice: str, ptime_ms: int, stop: asyncio.Event) -> None:
+    """Frames at a steady pace (absolute schedule: a late send is not skipped),
+    named ``voice`` (on Tribune's floor, the publisher's own voice)."""
     video = channel == "ils"
     interval = 1 / VIDEO_FPS if video else ptime_ms / 1000
     size = VIDEO_BYTES if video else OPUS_BYTES_PER_MS * ptime_ms
     stream = Stream.VIDEO if video else Stream.AUDIO
     config = json.dumps({"codec": "vp8" if video else "opus", "sampleRate": 48000}).encode()
-    await ws.send(encode(FrameHeader(channel, stream, 0, now_us(), is_config=True), config))
+    await ws.send(encode(FrameHeader(voice, stream, 0, now_us(), is_config=True), config))
     sequence = 1
     next_at = time.monotonic()
     while not stop.is_set():
         is_key = not video or sequence % KEY_EVERY == 1
         payload = os.urandom(size * 4 if video and is_key else size)
-        await ws.send(encode(FrameHeader(channel, stream, sequence, now_us(), is_key=is_key), payload))
+        await ws.send(encode(FrameHeader(voice, stream, sequence, now_us(), is_key=is_key), payload))
         sequence += 1
         next_at += interval
         await asyncio.sleep(max(0.0, next_at - time.monotonic()))
@@ -139,10 +140,10 @@ async def run_load(listener_urls, publisher_urls, listen_message, start_publishi
     """Connect, publish on every channel, measure for ``seconds``."""
     tally = Tally()
     # Publishers are admitted first, and start sending once every listener is in.
-    publisher_sockets = {}
+    publisher_sockets, voices = {}, {}
     for channel, url in publisher_urls.items():
         publisher_sockets[channel] = await connect(url)
-        await start_publishing(publisher_sockets[channel], channel)
+        voices[channel] = await start_publishing(publisher_sockets[channel], channel)
     listeners = []
     for index in range(len(listener_urls)):
         ws = await connect(listener_urls[index])
@@ -152,7 +153,8 @@ async def run_load(listener_urls, publisher_urls, listen_message, start_publishi
     readers = [asyncio.create_task(receive(ws, tally)) for ws in listeners]
     stop = asyncio.Event()
     publishers = [
-        asyncio.create_task(publish(ws, channel, ptime_ms, stop)) for channel, ws in publisher_sockets.items()
+        asyncio.create_task(publish(ws, channel, voices[channel], ptime_ms, stop))
+        for channel, ws in publisher_sockets.items()
     ]
     await asyncio.sleep(1.0)  # warm up
     tally.measuring = True
@@ -229,15 +231,17 @@ async def bench_tribune(listeners: int, ptime_ms: int, seconds: float) -> dict:
         await wait_port(port)
         base = f"ws://127.0.0.1:{port}/sessions/{session_id}/media?token="
 
-        async def start_publishing(ws, channel: str) -> None:
+        async def start_publishing(ws, channel: str) -> str:
             await ws.send(json.dumps({"type": "publish", "channel": channel}))
             while True:
                 message = await ws.recv()
                 if isinstance(message, str) and json.loads(message)["type"] in ("publishing", "refused"):
-                    if json.loads(message)["type"] == "refused":
+                    told = json.loads(message)
+                    if told["type"] == "refused":
                         raise RuntimeError(message)
                     break
             asyncio.create_task(drain(ws))
+            return str(told["voice"])
 
         return await run_load(
             [base + tokens["listener"]] * listeners,
@@ -295,8 +299,8 @@ async def bench_ceiling(listeners: int, ptime_ms: int, seconds: float) -> dict:
         await wait_port(port)
         url = f"ws://127.0.0.1:{port}"
 
-        async def start_publishing(ws, channel: str) -> None:
-            pass
+        async def start_publishing(ws, channel: str) -> str:
+            return channel
 
         return await run_load(
             [url] * listeners,

@@ -63,6 +63,24 @@ def session_channels(languages: Iterable[str]) -> list[Channel]:
     return channels
 
 
+def voice_of(channel: str, participant_id: int) -> str:
+    """The name a publisher's frames carry in ``channel``.
+
+    The floor has several voices at once (the speaker, the chair speaking
+    over them, the room's feed), each its own stream that listeners mix, so
+    each is named after its publisher: ``floor:12``. A booth's channel has
+    one voice, its live interpreter's, named as the channel."""
+    return f"{FLOOR}:{participant_id}" if channel == FLOOR else channel
+
+
+def channel_of_voice(name: str) -> str:
+    """The channel a frame named ``name`` is heard in: ``floor`` for ``floor:12``."""
+    base, separator, publisher = name.partition(":")
+    if base == FLOOR and separator and publisher.isdigit():
+        return FLOOR
+    return name
+
+
 def parse_channel(name: str, languages: Iterable[str]) -> Channel | None:
     """The channel called ``name`` in a session with these languages, or None."""
     if name == FLOOR:

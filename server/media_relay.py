@@ -38,7 +38,7 @@ from typing import Any, Protocol
 
 from websockets.frames import Frame, Opcode
 
-from interpretation.channels import FLOOR, ChannelKind, parse_channel
+from interpretation.channels import FLOOR, ChannelKind, channel_of_voice, parse_channel, voice_of
 from interpretation.frames import VERSION, BadFrame, Stream, decode
 from interpretation.publishing import check_publish
 from rooms.actor import Actor
@@ -62,9 +62,9 @@ COUNTS_FORGOTTEN_AFTER_S = 15.0
 
 # Bus messages other than a live frame (whose first byte is the frame VERSION).
 _STATE = b"S"  # a stream's configuration or key frame sent again: fill caches
-_ENDED = b"E"  # the channel's publisher stopped: forget its streams
+_ENDED = b"E"  # a voice's publisher stopped: forget its streams
 _WANT = b"W"  # control topic: a process needs a channel's state
-_TAKEN = b"T"  # control topic: a publisher took a channel over
+_TAKEN = b"T"  # control topic: a publisher took a voice over
 _COUNTS = b"N"  # control topic: one process's listener counts
 
 LoadState = Callable[[int], Awaitable[MediaState | None]]
@@ -113,6 +113,8 @@ class MediaSocket:
         self.fallback: str | None = None  # why the floor, if so
         self.receiving: set[str] = set()
         self.publishing: str | None = None
+        # The name its frames carry: the channel, or on the floor its own voice.
+        self.voice: str | None = None
         self.told_not_publishing = False
         self.is_too_slow = False
         # Set when the person's access or roles changed: the close code to end with.
@@ -185,7 +187,9 @@ class SessionMedia:
         self.state = state
         self.sockets: set[MediaSocket] = set()
         self.listeners: dict[str, set[MediaSocket]] = {}
+        # By voice: one per booth channel, one per person speaking on the floor.
         self.publishers: dict[str, MediaSocket] = {}
+        # By (voice, stream).
         self.streams: dict[tuple[str, int], StreamState] = {}
         self.subscribed: set[str] = set()
         self.remote_counts: dict[str, tuple[float, dict[str, int]]] = {}
@@ -234,9 +238,11 @@ class SessionMedia:
     async def apply_state(self, state: MediaState) -> None:
         """Cut publishers who may no longer publish; move listeners whose channel fell silent or came back."""
         self.state = state
-        for channel, socket in list(self.publishers.items()):
+        for socket in list(self.publishers.values()):
+            if socket.publishing is None:
+                continue
             try:
-                self.check(socket.actor, channel)
+                self.check(socket.actor, socket.publishing)
             except Refused as refused:
                 await self.cut(socket, refused.code, refused.message)
         for socket in list(self.sockets):
@@ -312,7 +318,7 @@ class SessionMedia:
         self.listeners.setdefault(channel, set()).add(socket)
         # Decodable at once: the streams' configuration and last key frame first.
         for (name, stream), state in sorted(self.streams.items()):
-            if name != channel or state.config is None:
+            if channel_of_voice(name) != channel or state.config is None:
                 continue
             socket.push(relayed(name, stream, True, state.config))
             if state.key is not None:
@@ -337,12 +343,16 @@ class SessionMedia:
         await self.relay.publish(control_topic(self.session_id), _WANT + channel.encode())
 
     async def _unsubscribe_if_unused(self, channel: str) -> None:
-        if channel in self.listeners or channel in self.publishers or channel not in self.subscribed:
+        if channel in self.listeners or self.publishes_here(channel) or channel not in self.subscribed:
             return
         self.subscribed.discard(channel)
         await self.relay.bus.unsubscribe(channel_topic(self.session_id, channel))
-        for key in [key for key in self.streams if key[0] == channel]:
+        for key in [key for key in self.streams if channel_of_voice(key[0]) == channel]:
             del self.streams[key]
+
+    def publishes_here(self, channel: str) -> bool:
+        """Whether someone publishes into ``channel`` through this process."""
+        return any(socket.publishing == channel for socket in self.publishers.values())
 
     # -- publishing -----------------------------------------------------------
 
@@ -354,25 +364,29 @@ class SessionMedia:
         self.check(socket.actor, channel_name)
         if socket.publishing is not None and socket.publishing != channel_name:
             await self.unpublish(socket)
-        previous = self.publishers.get(channel_name)
+        voice = voice_of(channel_name, socket.actor.participant_id)
+        # A booth's channel has one voice: a new interpreter replaces the last.
+        # On the floor only the same person's other socket is replaced.
+        previous = self.publishers.get(voice)
         if previous is not None and previous is not socket:
             await self.cut(previous, "replaced", "Someone else now publishes into this channel.")
-        self.publishers[channel_name] = socket
+        self.publishers[voice] = socket
         socket.publishing = channel_name
+        socket.voice = voice
         socket.told_not_publishing = False
         await self._subscribe(channel_name)
-        taken = {"channel": channel_name, "process": self.relay.process_id}
+        taken = {"channel": channel_name, "voice": voice, "process": self.relay.process_id}
         await self.relay.publish(control_topic(self.session_id), _TAKEN + json.dumps(taken).encode())
-        socket.control({"type": "publishing", "channel": channel_name})
+        socket.control({"type": "publishing", "channel": channel_name, "voice": voice})
 
     async def unpublish(self, socket: MediaSocket, message: dict[str, Any] | None = None) -> None:
-        channel = socket.publishing
-        if channel is None:
+        channel, voice = socket.publishing, socket.voice
+        if channel is None or voice is None:
             return
-        socket.publishing = None
-        if self.publishers.get(channel) is socket:
-            del self.publishers[channel]
-            await self.relay.publish(channel_topic(self.session_id, channel), _ENDED)
+        socket.publishing = socket.voice = None
+        if self.publishers.get(voice) is socket:
+            del self.publishers[voice]
+            await self.relay.publish(channel_topic(self.session_id, channel), _ENDED + voice.encode())
         socket.control(message or {"type": "unpublished", "channel": channel})
         await self._unsubscribe_if_unused(channel)
 
@@ -392,8 +406,10 @@ class SessionMedia:
             header = decode(data)
         except BadFrame as bad:
             raise Refused(bad.code, bad.message) from None
-        if header.channel != channel:
-            raise Refused("wrong_channel", f"You publish into {channel!r}, not {header.channel!r}.")
+        if header.channel != socket.voice:
+            raise Refused(
+                "wrong_channel", f"Your frames in {channel!r} are named {socket.voice!r}, not {header.channel!r}."
+            )
         if header.stream == Stream.VIDEO:
             found = parse_channel(channel, self.state.languages)
             if found is not None and found.kind is ChannelKind.AUDIO:
@@ -405,7 +421,8 @@ class SessionMedia:
     def receive(self, channel: str, data: bytes) -> None:
         first = data[:1]
         if first == _ENDED:
-            for key in [key for key in self.streams if key[0] == channel]:
+            voice = data[1:].decode("ascii", "replace")
+            for key in [key for key in self.streams if key[0] == voice]:
                 del self.streams[key]
             return
         is_state = first == _STATE
@@ -415,9 +432,10 @@ class SessionMedia:
         except BadFrame:
             log.warning("media: a bad frame on the bus for %s", channel)
             return
-        if header.channel != channel:
+        voice = header.channel
+        if channel_of_voice(voice) != channel:
             return
-        stream = self.streams.setdefault((channel, header.stream), StreamState())
+        stream = self.streams.setdefault((voice, header.stream), StreamState())
         if is_state:
             # Only what this process lacks: its listeners are waiting for it.
             if header.is_config and stream.config is None:
@@ -431,7 +449,7 @@ class SessionMedia:
             stream.key = None  # a key frame of the old configuration decodes nothing now
         elif header.is_key:
             stream.key = frame
-        item = relayed(channel, header.stream, header.is_key or header.is_config, frame)
+        item = relayed(voice, header.stream, header.is_key or header.is_config, frame)
         for socket in self.listeners.get(channel, ()):
             socket.push(item)
 
@@ -439,11 +457,11 @@ class SessionMedia:
         kind, body = data[:1], data[1:]
         if kind == _WANT:
             channel = body.decode("ascii", "replace")
-            if channel in self.publishers:
+            if self.publishes_here(channel):
                 asyncio.get_running_loop().create_task(self._send_state(channel))
         elif kind == _TAKEN:
             taken = json.loads(body)
-            socket = self.publishers.get(taken["channel"])
+            socket = self.publishers.get(taken["voice"])
             if socket is not None and taken["process"] != self.relay.process_id:
                 asyncio.get_running_loop().create_task(
                     self.cut(socket, "replaced", "Someone else now publishes into this channel.")
@@ -457,7 +475,7 @@ class SessionMedia:
     async def _send_state(self, channel: str) -> None:
         topic = channel_topic(self.session_id, channel)
         for (name, _), state in sorted(self.streams.items()):
-            if name != channel:
+            if channel_of_voice(name) != channel:
                 continue
             for frame in (state.config, state.key):
                 if frame is not None:
@@ -651,7 +669,7 @@ class MediaRelay:
         loop = asyncio.get_running_loop()
         for session in list(self.sessions.values()):
             for channel in sorted(session.subscribed):
-                if channel in session.publishers:
+                if session.publishes_here(channel):
                     loop.create_task(session._send_state(channel))
                 else:
                     loop.create_task(self.publish(control_topic(session.session_id), _WANT + channel.encode()))
@@ -665,8 +683,9 @@ class MediaRelay:
                     # The bus is at most once: a channel heard here whose
                     # configuration never came asks again.
                     for channel in sorted(session.listeners):
-                        if channel not in session.publishers and not any(
-                            name == channel and state.config is not None for (name, _), state in session.streams.items()
+                        if not session.publishes_here(channel) and not any(
+                            channel_of_voice(name) == channel and state.config is not None
+                            for (name, _), state in session.streams.items()
                         ):
                             await self.publish(control_topic(session.session_id), _WANT + channel.encode())
                 except Exception:

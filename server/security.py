@@ -19,8 +19,10 @@ from server.auth import COOKIE
 
 # The pages load only their own modules and stylesheet; the JSON data blocks
 # (<script type="application/json">) are not executed, so CSP leaves them be.
+# 'wasm-unsafe-eval' lets them compile WebAssembly (libopus, static/opus.js)
+# and nothing else: JavaScript eval stays refused.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 

@@ -1,11 +1,22 @@
-// Media for the pages: one media socket per page (/sessions/{id}/media), the
-// browser's own codecs (WebCodecs) in and out. Frames carry the header of
-// docs/protocol.md ("Media socket"); the server forwards them untouched.
+// Media for the pages: one media socket per page (/sessions/{id}/media).
+// Frames carry the header of docs/protocol.md ("Media socket"); the server
+// forwards them untouched.
+//
+// Sound: the microphone is read by an AudioWorklet (static/capture_worklet.js)
+// and encoded to Opus by WebCodecs' AudioEncoder, or by libopus in
+// WebAssembly (static/opus.js) where the browser has no AudioEncoder: any
+// current browser can speak. Each voice heard is played by a worklet of its
+// own (static/playout_worklet.js): a jitter buffer that adapts to the
+// network (static/jitter.js), libopus decoding with loss concealment and
+// FEC. The floor's voices (speaker, chair, room) each have their own and the
+// page mixes them. Video stays with WebCodecs (VP8).
 //
 //   const link = TribuneMedia.open(sessionId);
 //   link.listen("fr", {video: element});  link.setOriginalVolume(0.2);
 //   await link.publish("floor", {audio: true, video: false});  link.unpublish();
 //   link.onStatus((status) => ...);  link.close();
+
+import { Opus, OPUS_URL, FRAME, SAMPLE_RATE } from "./opus.js";
 
 const VERSION = 1;
 const KEY = 1;
@@ -15,11 +26,16 @@ const VIDEO = 1;
 const HEADER = 16; // without the channel name
 // Close codes after which reconnecting cannot help.
 const FINAL = new Set([4401, 4403, 4404]);
-// Playback starts this far behind the newest packet, to ride out network jitter.
-const JITTER_S = 0.08;
+const AUDIO_CONFIG = { codec: "opus", sampleRate: SAMPLE_RATE, numberOfChannels: 1 };
 // Beyond this much unsent data, a publisher drops audio instead of queueing it.
 const MAX_BUFFERED = 256 * 1024;
 const VIDEO_KEY_EVERY = 50;
+const VIDEO_EVERY_MS = 40;
+
+/** The channel a frame's voice is heard in: ``floor`` for ``floor:12``. */
+export function channelOf(voice) {
+  return /^floor:\d+$/.test(voice) ? "floor" : voice;
+}
 
 export function encodeFrame(channel, stream, sequence, timestampUs, flags, payload) {
   const name = new TextEncoder().encode(channel);
@@ -79,15 +95,16 @@ function parseConfig(payload) {
   return config;
 }
 
-/** One channel's decoders and its place in the mix. */
+/** One voice's decoders and its place in the mix. */
 class ChannelPlayer {
   constructor(link, name) {
     this.link = link;
-    this.name = name;
+    this.name = name; // the voice: "fr", or "floor:12"
+    this.channel = channelOf(name);
     this.gain = null;
-    this.audio = null;
+    this.playout = null; // its AudioWorkletNode, once made
+    this.making = false;
     this.video = null;
-    this.nextTime = 0;
     this.level = 0;
   }
 
@@ -98,47 +115,42 @@ class ChannelPlayer {
 
   audioFrame(frame) {
     if (frame.isConfig) {
-      this.audio?.close?.();
-      this.audio = null;
-      try {
-        const decoder = new AudioDecoder({ output: (data) => this.play(data), error: () => (this.audio = null) });
-        decoder.configure(parseConfig(frame.payload));
-        this.audio = decoder;
-      } catch {
-        this.link.status({ type: "unsupported", channel: this.name, code: "no_audio_decoder" });
-      }
+      const config = parseConfig(frame.payload);
+      if (config.codec !== "opus") this.link.status({ type: "unsupported", channel: this.channel, code: "no_audio_decoder" });
       return;
     }
-    if (!this.audio || this.audio.state !== "configured") return;
-    this.audio.decode(new EncodedAudioChunk({ type: "key", timestamp: frame.timestamp, data: frame.payload }));
+    const context = this.link.audioContext();
+    // Never our own voice back; and nothing piles up while sound is held back.
+    if (!context || context.state !== "running" || this.name === this.link.voice) return;
+    if (!this.playout) {
+      this.makePlayout(context);
+      return;
+    }
+    const packet = frame.payload.slice();
+    this.playout.port.postMessage({ type: "packet", timestamp: frame.timestamp, packet }, [packet.buffer]);
   }
 
-  play(data) {
-    const frames = data.numberOfFrames;
-    const channels = data.numberOfChannels;
-    const planes = [];
-    let sum = 0;
-    for (let index = 0; index < channels; index += 1) {
-      const plane = new Float32Array(frames);
-      data.copyTo(plane, { planeIndex: index, format: "f32-planar" });
-      planes.push(plane);
-      for (const sample of plane) sum += sample * sample;
-    }
-    const rms = Math.sqrt(sum / Math.max(1, frames * channels));
-    this.level = Math.max(rms, this.level * 0.9);
-    const sampleRate = data.sampleRate;
-    data.close();
-    const context = this.link.audioContext();
-    if (!context || this.name === this.link.publishing) return; // never our own voice back
-    const buffer = context.createBuffer(channels, frames, sampleRate);
-    planes.forEach((plane, index) => buffer.copyToChannel(plane, index));
-    const source = context.createBufferSource();
-    source.buffer = buffer;
-    source.connect(this.output(context));
-    const now = context.currentTime;
-    if (this.nextTime < now || this.nextTime > now + 1) this.nextTime = now + JITTER_S;
-    source.start(this.nextTime);
-    this.nextTime += buffer.duration;
+  makePlayout(context) {
+    if (this.making) return;
+    this.making = true;
+    this.link
+      .worklets()
+      .then((opus) => {
+        if (this.closed) return;
+        const node = new AudioWorkletNode(context, "tribune-playout", {
+          numberOfInputs: 0,
+          numberOfOutputs: 1,
+          outputChannelCount: [1],
+          processorOptions: { opus },
+        });
+        node.port.onmessage = ({ data }) => {
+          if (data.type === "level") this.level = Math.max(data.level, this.level * 0.9);
+          else if (data.type === "stats") this.link.stats.set(this.name, data.stats);
+        };
+        node.connect(this.output(context));
+        this.playout = node;
+      })
+      .catch(() => this.link.status({ type: "unsupported", channel: this.channel, code: "no_audio_decoder" }));
   }
 
   output(context) {
@@ -181,13 +193,14 @@ class ChannelPlayer {
   }
 
   close() {
-    for (const decoder of [this.audio, this.video]) {
-      try {
-        decoder?.close();
-      } catch {
-        // already closed
-      }
+    this.closed = true;
+    try {
+      this.video?.close();
+    } catch {
+      // already closed
     }
+    this.playout?.port.postMessage({ type: "close" });
+    this.playout?.disconnect();
     this.gain?.disconnect();
   }
 }
@@ -205,6 +218,9 @@ class Publisher {
     this.video = 0;
     this.configs = {};
     this.started = false;
+    this.captured = 0; // samples read from the microphone, at 48 kHz
+    this.capture = null;
+    this.opusEncoder = null;
   }
 
   /** Publishing again on a new socket: the relay forgot our streams, so
@@ -221,7 +237,8 @@ class Publisher {
     const needed = flags & CONFIG || (stream === VIDEO && flags & KEY);
     if (socket.bufferedAmount > MAX_BUFFERED && !needed) return;
     const sequence = this.sequence[stream]++;
-    socket.send(encodeFrame(this.channel, stream, sequence, timestamp, flags, payload));
+    // Frames carry our voice's name (on the floor, "floor:" and our id).
+    socket.send(encodeFrame(this.link.voice ?? this.channel, stream, sequence, timestamp, flags, payload));
   }
 
   emit(stream, chunk, metadata) {
@@ -234,36 +251,86 @@ class Publisher {
     this.send(stream, chunk.type === "key" ? KEY : 0, chunk.timestamp, data);
   }
 
-  start() {
+  async start() {
     this.started = true;
     for (const track of this.tracks) {
-      if (typeof MediaStreamTrackProcessor === "undefined") throw { code: "unsupported" };
-      const reader = new MediaStreamTrackProcessor({ track }).readable.getReader();
-      if (track.kind === "audio") this.pump(reader, (data) => this.encodeAudio(data));
-      else this.pump(reader, (picture) => this.encodeVideo(picture));
+      if (track.kind === "audio") await this.startAudio(track);
+      else this.startVideo(track);
     }
   }
 
-  async pump(reader, encode) {
+  /** The microphone through the capture worklet: 20 ms frames at 48 kHz. */
+  async startAudio(track) {
+    const context = this.link.audioContext();
+    await context.resume();
+    const opus = await this.link.worklets();
+    if (typeof AudioEncoder === "undefined" || this.link.forceOpusWasm) {
+      this.opusEncoder = new Opus(await WebAssembly.compile(opus)).encoder();
+      this.configs[AUDIO] = new TextEncoder().encode(JSON.stringify(AUDIO_CONFIG));
+      this.send(AUDIO, CONFIG, 0, this.configs[AUDIO]);
+    }
+    if (this.stopped) return;
+    const source = context.createMediaStreamSource(new MediaStream([track]));
+    const node = new AudioWorkletNode(context, "tribune-capture", { numberOfInputs: 1, numberOfOutputs: 0 });
+    node.port.onmessage = ({ data }) => this.encodeAudio(data);
+    source.connect(node);
+    this.capture = { source, node };
+  }
+
+  encodeAudio(samples) {
+    if (this.stopped) return;
+    const timestamp = Math.round((this.captured * 1e6) / SAMPLE_RATE);
+    this.captured += samples.length;
+    if (this.opusEncoder) {
+      this.send(AUDIO, KEY, timestamp, this.opusEncoder.encode(samples));
+      return;
+    }
+    if (!this.audioEncoder) {
+      this.audioEncoder = new AudioEncoder({ output: (chunk, meta) => this.emit(AUDIO, chunk, meta), error: () => this.link.status({ type: "cut", channel: this.channel, code: "encoder" }) });
+      // In-band FEC: a listener who loses a packet rebuilds it from the next.
+      this.audioEncoder.configure({ ...AUDIO_CONFIG, bitrate: 32000, opus: { frameDuration: 20000, useinbandfec: true, packetlossperc: 10 } });
+      this.encoders.push(this.audioEncoder);
+    }
+    const data = new AudioData({ format: "f32-planar", sampleRate: SAMPLE_RATE, numberOfFrames: FRAME, numberOfChannels: 1, timestamp, data: samples });
+    this.audioEncoder.encode(data);
+    data.close();
+  }
+
+  /** The camera: read by MediaStreamTrackProcessor where there is one, else
+   * from a <video> element, a picture every 40 ms. */
+  startVideo(track) {
+    if (typeof MediaStreamTrackProcessor !== "undefined") {
+      this.pump(new MediaStreamTrackProcessor({ track }).readable.getReader());
+      return;
+    }
+    const element = document.createElement("video");
+    element.muted = true;
+    element.playsInline = true;
+    element.srcObject = new MediaStream([track]);
+    element.play().catch(() => {});
+    const started = performance.now();
+    this.videoTimer = setInterval(() => {
+      if (element.readyState < 2 || this.stopped) return;
+      const picture = new VideoFrame(element, { timestamp: Math.round((performance.now() - started) * 1000) });
+      try {
+        this.encodeVideo(picture);
+      } finally {
+        picture.close();
+      }
+    }, VIDEO_EVERY_MS);
+  }
+
+  async pump(reader) {
     while (!this.stopped) {
       const { value, done } = await reader.read();
       if (done) return;
       try {
-        encode(value);
+        this.encodeVideo(value);
       } finally {
         value.close();
       }
     }
     reader.cancel().catch(() => {});
-  }
-
-  encodeAudio(data) {
-    if (!this.audioEncoder) {
-      this.audioEncoder = new AudioEncoder({ output: (chunk, meta) => this.emit(AUDIO, chunk, meta), error: () => this.link.status({ type: "cut", channel: this.channel, code: "encoder" }) });
-      this.audioEncoder.configure({ codec: "opus", sampleRate: data.sampleRate, numberOfChannels: data.numberOfChannels, bitrate: 32000 });
-      this.encoders.push(this.audioEncoder);
-    }
-    this.audioEncoder.encode(data);
   }
 
   encodeVideo(picture) {
@@ -279,7 +346,15 @@ class Publisher {
 
   stop() {
     this.stopped = true;
+    clearInterval(this.videoTimer);
     for (const track of this.tracks) track.stop();
+    if (this.capture) {
+      this.capture.node.port.postMessage("stop");
+      this.capture.source.disconnect();
+      this.capture = null;
+    }
+    this.opusEncoder?.free();
+    this.opusEncoder = null;
     for (const encoder of this.encoders) {
       try {
         encoder.close();
@@ -306,6 +381,10 @@ export class MediaLink {
     this.attempt = 0;
     this.context = null;
     this.counts = {};
+    this.voice = null; // the name our frames carry, once publishing
+    this.stats = new Map(); // each voice's playout figures, when asked (tests)
+    this.loading = null;
+    this.forceOpusWasm = false;
     this.open();
   }
 
@@ -361,6 +440,7 @@ export class MediaLink {
         break;
       case "publishing":
         this.publishing = message.channel;
+        this.voice = message.voice ?? message.channel;
         this.isPublishing = true;
         if (this.publisher?.started) this.publisher.resume(); // after a reconnection
         this.pendingPublish?.resolve(message);
@@ -402,7 +482,12 @@ export class MediaLink {
 
   audioContext() {
     if (!this.context && typeof AudioContext !== "undefined") {
-      this.context = new AudioContext({ latencyHint: "interactive" });
+      try {
+        // Opus runs at 48 kHz: the browser resamples to the device, not us.
+        this.context = new AudioContext({ latencyHint: "interactive", sampleRate: SAMPLE_RATE });
+      } catch {
+        this.context = new AudioContext({ latencyHint: "interactive" });
+      }
       if (this.context.state === "suspended") {
         // The browser lets sound start only after a click or a key: resume
         // then, once, rather than asking (and being refused) at every frame.
@@ -417,6 +502,30 @@ export class MediaLink {
       }
     }
     return this.context;
+  }
+
+  /** The worklets added and libopus fetched, once per page; resolves to libopus's bytes. */
+  worklets() {
+    if (!this.loading) {
+      const context = this.audioContext();
+      this.loading = Promise.all([
+        fetch(OPUS_URL).then((response) => {
+          if (!response.ok) throw new Error(`opus: ${response.status}`);
+          return response.arrayBuffer();
+        }),
+        context.audioWorklet.addModule("/static/playout_worklet.js"),
+        context.audioWorklet.addModule("/static/capture_worklet.js"),
+      ]).then(([bytes]) => bytes);
+      this.loading.catch(() => (this.loading = null));
+    }
+    return this.loading;
+  }
+
+  /** Each voice's playout figures (played, concealed, rebuilt from FEC...). */
+  async playoutStats() {
+    for (const player of this.players.values()) player.playout?.port.postMessage({ type: "stats" });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    return Object.fromEntries(this.stats);
   }
 
   canvas() {
@@ -457,9 +566,10 @@ export class MediaLink {
 
   mix() {
     const main = this.hearing ?? this.listening?.channel;
-    for (const [name, player] of this.players) {
+    for (const player of this.players.values()) {
       if (!player.gain) continue;
-      player.gain.gain.value = name === main ? 1 : name === "floor" ? this.originalVolume : 0;
+      // Every voice of a channel at the channel's volume: they are heard together.
+      player.gain.gain.value = player.channel === main ? 1 : player.channel === "floor" ? this.originalVolume : 0;
     }
   }
 
@@ -475,7 +585,7 @@ export class MediaLink {
 
   async publish(channel, { audio = true, video = false } = {}) {
     this.unpublish();
-    if (!navigator.mediaDevices?.getUserMedia || typeof AudioEncoder === "undefined") {
+    if (!navigator.mediaDevices?.getUserMedia || typeof AudioWorkletNode === "undefined" || typeof WebAssembly === "undefined") {
       this.status({ type: "refused", channel, code: "unsupported" });
       throw { code: "unsupported" };
     }
@@ -493,7 +603,7 @@ export class MediaLink {
       publisher.stop();
       throw refused;
     }
-    if (this.publisher === publisher) publisher.start();
+    if (this.publisher === publisher) await publisher.start();
     return this;
   }
 
@@ -501,6 +611,7 @@ export class MediaLink {
     this.publisher?.stop();
     this.publisher = null;
     this.publishing = null;
+    this.voice = null;
     this.isPublishing = false;
   }
 
@@ -512,6 +623,7 @@ export class MediaLink {
 
   close() {
     this.closed = true;
+    TribuneMedia.links.splice(TribuneMedia.links.indexOf(this) >>> 0, 1);
     this.stopPublisher();
     for (const player of this.players.values()) player.close();
     this.socket?.close(1000);
@@ -520,8 +632,12 @@ export class MediaLink {
 }
 
 export const TribuneMedia = {
+  // The page's open links, for whoever inspects the page (tests, support).
+  links: [],
   open(sessionId) {
-    return new MediaLink(sessionId);
+    const link = new MediaLink(sessionId);
+    this.links.push(link);
+    return link;
   },
 };
 

@@ -115,7 +115,8 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
             # What travels is Opus from the browser's encoder, its configuration first.
             first = await next_frame(check)
             header = decode(first)
-            assert header.is_config and header.channel == "floor"
+            # Named after the speaker's own voice on the floor.
+            assert header.is_config and header.channel == f"floor:{world.participants['france']}"
             assert json.loads(first[header.size :])["codec"] == "opus"
             audio = decode(await next_frame(check))
             assert audio.is_key and not audio.is_config
@@ -424,4 +425,130 @@ async def test_the_chair_hears_the_floor_on_the_console_and_speaks_into_it(serve
             await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
             await shot(chair, "console-listening-1280")
         finally:
+            await browser.close()
+
+
+# What each voice a page hears has played: {voice: {played, fec, concealed, ...}}.
+PLAYOUT = "async () => { const stats = {}; for (const link of window.TribuneMedia.links) Object.assign(stats, await link.playoutStats()); return stats; }"
+
+
+async def heard_voices(page, voices: list[str], frames: int = 25) -> dict:
+    """Wait until every voice has played ``frames`` frames on the page; their figures."""
+    stats: dict = {}
+    for _ in range(60):
+        stats = await page.evaluate(PLAYOUT)
+        if all(stats.get(voice, {}).get("played", 0) >= frames for voice in voices):
+            return stats
+        await page.wait_for_timeout(250)
+    raise AssertionError(f"not every voice of {voices} was heard: {stats}")
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_the_chair_speaks_over_the_delegate_and_both_are_heard_on_the_floor_and_in_the_booth(server, world, db):
+    """Issue 17: one publisher per channel meant the chair replaced the speaker.
+    The floor now has a voice per person, each played by its own playout and mixed."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with db() as s, s.begin():
+        s.add(
+            models.LanguageAssignment(
+                event_id=world.event_id,
+                participant_id=world.participants["interpreter"],
+                role="interpreter",
+                language="fr",
+                works_from=["en", "es"],
+            )
+        )
+    speaker_voice, chair_voice = (f"floor:{world.participants[who]}" for who in ("france", "chair"))
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("france", "chair", "peru", "interpreter"):
+                context = await browser.new_context(base_url=server.url)
+                await context.grant_permissions(["microphone"])
+                page = await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"/join/{world.tokens[who]}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            speaker, chair, listener, booth = (pages[who] for who in ("france", "chair", "peru", "interpreter"))
+            await listener.get_by_role("button", name="Start listening").click()
+            await chair.get_by_role("button", name="Start listening").click()
+
+            await speaker.select_option("#ask-language", "en")
+            await speaker.get_by_role("button", name="Request the floor").click()
+            await chair.get_by_role("button", name="Give the floor to the next speaker").click()
+            await speaker.get_by_role("button", name="Open my microphone").click()
+            await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+            # The chair speaks over them from the console: nobody is cut.
+            await chair.get_by_role("button", name="Put my microphone on the floor").click()
+            await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+
+            # Both voices are played on the floor, in the French booth, and the
+            # chair hears the delegate (never their own voice back).
+            await heard_voices(listener, [speaker_voice, chair_voice])
+            await heard_voices(booth, [speaker_voice, chair_voice])
+            on_console = await heard_voices(chair, [speaker_voice])
+            assert chair_voice not in on_console
+            await expect(speaker.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+            assert errors == []
+        finally:
+            await browser.close()
+
+
+# Firefox ESR and Safari before WebCodecs' audio: no AudioEncoder, AudioDecoder
+# or MediaStreamTrackProcessor. Playwright drives only its own Firefox build,
+# not Debian's firefox-esr, so those browsers are stood in for by Chromium
+# without these APIs.
+WITHOUT_WEBCODECS_AUDIO = """
+delete window.AudioEncoder; delete window.AudioDecoder; delete window.MediaStreamTrackProcessor;
+"""
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_browser_without_webcodecs_audio_speaks_and_hears_through_libopus(server, world):
+    """Issue 17: publishing needed MediaStreamTrackProcessor and AudioEncoder (Chromium only)."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    check = await raw_listener(server, world, "observer", "floor")
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            errors: list[str] = []
+            pages = {}
+            for who in ("chair", "peru"):
+                context = await browser.new_context(base_url=server.url)
+                await context.add_init_script(WITHOUT_WEBCODECS_AUDIO)
+                await context.grant_permissions(["microphone"])
+                page = await context.new_page()
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                await page.goto(f"/join/{world.tokens[who]}")
+                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+                pages[who] = page
+            chair, listener = pages["chair"], pages["peru"]
+            assert await chair.evaluate("typeof AudioEncoder") == "undefined"
+            await listener.get_by_role("button", name="Start listening").click()
+            await chair.get_by_role("button", name="Put my microphone on the floor").click()
+            await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+
+            # libopus's configuration, then its packets, under the chair's voice.
+            first = await next_frame(check)
+            header = decode(first)
+            assert header.is_config and header.channel == f"floor:{world.participants['chair']}"
+            assert json.loads(first[header.size :]) == {"codec": "opus", "sampleRate": 48000, "numberOfChannels": 1}
+            packet = decode(await next_frame(check))
+            assert packet.is_key and packet.timestamp_us == 0
+
+            await listener.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+            stats = await heard_voices(listener, [header.channel])
+            assert stats[header.channel]["silent"] < stats[header.channel]["played"]
+            assert errors == []
+        finally:
+            await check.close()
             await browser.close()

@@ -11,6 +11,7 @@ import websockets
 from sqlalchemy import update
 
 from interpretation import booth_commands, caption_commands
+from interpretation.channels import channel_of_voice
 from interpretation.frames import FrameHeader, Stream, decode, encode
 from rooms import floor_commands
 from rooms.commands import Command, CommandSet, Context, Registry
@@ -52,6 +53,8 @@ class Media:
         self.socket = socket
         self.controls: list[dict] = []
         self.frames: list[bytes] = []
+        # The name our frames carry in each channel we were let publish into.
+        self.voices: dict[str, str] = {}
         self.reader = asyncio.create_task(self._read())
 
     async def _read(self):
@@ -60,7 +63,10 @@ class Media:
                 if isinstance(message, bytes):
                     self.frames.append(message)
                 else:
-                    self.controls.append(json.loads(message))
+                    control = json.loads(message)
+                    if control["type"] == "publishing":
+                        self.voices[control["channel"]] = control["voice"]
+                    self.controls.append(control)
         except websockets.ConnectionClosed:
             pass  # the close code stays on the socket
 
@@ -83,10 +89,15 @@ class Media:
         return found[0]
 
     async def frame(self, channel: str, sequence: int, *, stream=Stream.AUDIO, key=True, config=False, payload=None):
-        header = FrameHeader(channel, stream, sequence, 1000 * sequence, is_key=key, is_config=config)
+        voice = self.voices.get(channel, channel)
+        header = FrameHeader(voice, stream, sequence, 1000 * sequence, is_key=key, is_config=config)
         await self.socket.send(encode(header, payload or f"{channel}-{sequence}".encode()))
 
     def received(self) -> list[tuple[str, int, bytes]]:
+        """(channel heard, sequence, payload) of each frame received."""
+        return [(channel_of_voice(voice), sequence, payload) for voice, sequence, payload in self.received_voices()]
+
+    def received_voices(self) -> list[tuple[str, int, bytes]]:
         out = []
         for data in self.frames:
             header = decode(data)
@@ -322,6 +333,73 @@ async def test_giving_the_floor_to_another_delegation_cuts_the_previous_speaker(
     assert [payload for _, _, payload in listener.received()] == [b"floor-0", b"peru"]
 
 
+async def test_the_chair_speaks_over_the_speaker_and_both_are_heard_as_two_voices(media, command, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    listener, interpreter = await media("usa"), await media("interpreter")
+    await listener.send("listen", channel="floor", original=False)
+    await interpreter.send("listen", channel="floor", original=False)
+    await listener.control("listening")
+    await interpreter.control("listening")
+    assert (await command("france", "request_floor"))["type"] == "ack"
+    assert (await command("chair", "give_floor"))["type"] == "ack"
+
+    speaker, chair, room = await media("france"), await media("chair"), await media("chair")
+    await speaker.send("publish", channel="floor")
+    await chair.send("publish", channel="floor")
+    speaking = await speaker.control("publishing")
+    chairing = await chair.control("publishing")
+    assert speaking["voice"] == f"floor:{world.participants['france']}"
+    assert chairing["voice"] == f"floor:{world.participants['chair']}"
+    # Nobody was replaced: the floor has as many voices as people speaking.
+    config = b'{"codec":"opus","sampleRate":48000,"numberOfChannels":1}'
+    await speaker.frame("floor", 0, config=True, key=False, payload=config)
+    await chair.frame("floor", 0, config=True, key=False, payload=config)
+    for sequence in range(1, 4):
+        await speaker.frame("floor", sequence, payload=b"speaker")
+        await chair.frame("floor", sequence, payload=b"chair")
+    for heard in (listener, interpreter):
+        await eventually(lambda heard=heard: len(heard.frames) == 8)
+        voices = heard.received_voices()
+        assert [seq for voice, seq, _ in voices if voice == speaking["voice"]] == [0, 1, 2, 3]
+        assert [seq for voice, seq, _ in voices if voice == chairing["voice"]] == [0, 1, 2, 3]
+    assert not [m for m in speaker.controls + chair.controls if m["type"] in ("cut", "error")]
+
+    # A late listener gets each voice's configuration and last packet first.
+    late = await media("peru")
+    await late.send("listen", channel="floor", original=False)
+    await late.control("listening")
+    await eventually(lambda: len(late.frames) == 4)
+    assert sorted((voice, seq) for voice, seq, _ in late.received_voices()) == sorted(
+        [(speaking["voice"], 0), (speaking["voice"], 3), (chairing["voice"], 0), (chairing["voice"], 3)]
+    )
+
+    # The same person in a second tab replaces their own first one, nobody else.
+    await room.send("publish", channel="floor")
+    assert (await room.control("publishing"))["voice"] == chairing["voice"]
+    assert (await chair.control("cut"))["code"] == "replaced"
+    # A frame named after another voice is refused.
+    await speaker.socket.send(encode(FrameHeader(chairing["voice"], Stream.AUDIO, 9, 0, is_key=True), b"forged"))
+    assert (await speaker.control("error"))["code"] == "wrong_channel"
+    await speaker.socket.send(encode(FrameHeader("floor", Stream.AUDIO, 9, 0, is_key=True), b"unnamed"))
+    assert (await speaker.control("error"))["code"] == "wrong_channel"
+
+    # The floor moves on: the speaker is cut, the chair still speaks.
+    assert (await command("chair", "end_speech"))["type"] == "ack"
+    assert (await speaker.control("cut"))["code"] == "not_your_floor"
+    await room.frame("floor", 4, payload=b"chair again")
+    await eventually(lambda: listener.received_voices()[-1] == (chairing["voice"], 4, b"chair again"))
+
+
+async def test_a_booth_channel_keeps_one_voice_the_new_live_interpreter_replaces_the_last(media, world, db):
+    await set_live(db, world.session_id, "fr", world.participants["interpreter"])
+    first, second = await media("interpreter"), await media("interpreter")
+    await first.send("publish", channel="fr")
+    assert (await first.control("publishing"))["voice"] == "fr"
+    await second.send("publish", channel="fr")
+    assert (await second.control("publishing"))["voice"] == "fr"
+    assert (await first.control("cut"))["code"] == "replaced"
+
+
 async def test_interpreters_and_the_chair_see_listener_counts(media, world, db):
     booth, chair = await media("interpreter"), await media("chair")
     assert (await booth.control("listeners"))["counts"] == {}
@@ -409,6 +487,18 @@ async def test_a_frame_published_through_one_process_is_heard_through_another(bu
         speaker = await open_on(servers[0], "france")
         await speaker.send("publish", channel="floor")
         await speaker.control("publishing")
+        # The chair speaks over them through the other process: both are heard, nobody is replaced.
+        floor = await open_on(servers[1], "usa")
+        await floor.send("listen", channel="floor", original=False)
+        await floor.control("listening")
+        chair = await open_on(servers[1], "chair")
+        await chair.send("publish", channel="floor")
+        await chair.control("publishing")
+        await speaker.frame("floor", 0, payload=b"speaker")
+        await chair.frame("floor", 0, payload=b"chair")
+        await eventually(lambda: len(floor.frames) == 2)
+        assert sorted(payload for _, _, payload in floor.received()) == [b"chair", b"speaker"]
+        assert not [m for m in speaker.controls if m["type"] == "cut"]
         assert (await command_on(servers[1], "chair", "give_floor"))["type"] == "ack"
         assert (await speaker.control("cut"))["code"] == "not_your_floor"
     finally:
