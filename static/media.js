@@ -288,7 +288,7 @@ class Publisher {
     if (!this.audioEncoder) {
       this.audioEncoder = new AudioEncoder({ output: (chunk, meta) => this.emit(AUDIO, chunk, meta), error: () => this.link.status({ type: "cut", channel: this.channel, code: "encoder" }) });
       // In-band FEC: a listener who loses a packet rebuilds it from the next.
-      this.audioEncoder.configure({ ...AUDIO_CONFIG, bitrate: 32000, opus: { frameDuration: 20000, useinbandfec: true, packetlossperc: 10 } });
+      this.audioEncoder.configure({ ...AUDIO_CONFIG, bitrate: 32000, opus: { application: "voip", frameDuration: 20000, useinbandfec: true, packetlossperc: 10 } });
       this.encoders.push(this.audioEncoder);
     }
     const data = new AudioData({ format: "f32-planar", sampleRate: SAMPLE_RATE, numberOfFrames: FRAME, numberOfChannels: 1, timestamp, data: samples });
