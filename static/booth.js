@@ -15,6 +15,7 @@ import {
   showStatus,
   t,
 } from "./tribune.js";
+import { deviceCheck } from "./device_check.js";
 
 const boothStrings = readJSON("tribune-booth-strings");
 
@@ -264,10 +265,14 @@ async function openMedia() {
       const node = $("media-state");
       if (status.type === "publishing") {
         node.hidden = false;
-        setText(node, b("media_publishing"));
-      } else if (status.type === "refused" || status.type === "cut") {
-        node.hidden = false;
-        setText(node, b("media_refused"));
+        setText(node, b(coughing ? "muted" : "media_publishing"));
+        $("cough-field").hidden = false;
+      } else if (status.type === "refused" || status.type === "cut" || status.type === "stopped") {
+        if (status.type !== "stopped") {
+          node.hidden = false;
+          setText(node, b("media_refused"));
+        }
+        if (status.type === "cut" || status.channel) showCough(false, true);
       } else if (status.type === "listeners") {
         showListeners(status.counts);
       } else if (status.type === "sound_blocked" || status.type === "sound_allowed") {
@@ -313,6 +318,20 @@ function syncMedia() {
 }
 
 // ---- controls ----------------------------------------------------------------
+
+// The cough key: silence on our channel without leaving the air (listeners
+// would otherwise fall back to the floor, and the partner would be asked).
+let coughing = false;
+function showCough(on, hide = false) {
+  coughing = on;
+  media?.setMuted(on);
+  $("cough-field").hidden = hide;
+  $("cough").textContent = b(on ? "unmute" : "mute");
+  $("cough").setAttribute("aria-pressed", String(on));
+  if (!hide) setText($("media-state"), b(on ? "muted" : "media_publishing"));
+}
+$("cough").addEventListener("click", () => showCough(!coughing));
+deviceCheck($("booth-device-check"), (key) => b(`test_${key}`));
 
 $("take-mic").addEventListener("click", () => run(connection, "take_mic"));
 $("release-mic").addEventListener("click", () => run(connection, "release_mic"));

@@ -3,6 +3,7 @@
 // microphone, which goes to the floor while they hold it.
 
 import { TribuneMedia } from "./media.js";
+import { deviceCheck } from "./device_check.js";
 import { languageName, pageConfig, pageConnection, t } from "./tribune.js";
 
 const { session_id: sessionId } = pageConfig();
@@ -241,49 +242,7 @@ function chime() {
   }
 }
 
-// ---- testing the microphone and the speakers, before it matters ----------------
-
-const testButton = document.getElementById("test-devices");
-const testLevel = document.getElementById("test-level");
-const testStatus = document.getElementById("test-status");
-
-testButton.addEventListener("click", async () => {
-  testButton.disabled = true;
-  let media = null;
-  const context = new AudioContext();
-  try {
-    media = await navigator.mediaDevices.getUserMedia({ audio: true });
-    const analyser = context.createAnalyser();
-    analyser.fftSize = 512;
-    context.createMediaStreamSource(media).connect(analyser);
-    const samples = new Float32Array(analyser.fftSize);
-    testStatus.textContent = t("listen.test_speak");
-    const tone = context.createOscillator();
-    const gain = context.createGain();
-    gain.gain.value = 0.1;
-    tone.connect(gain).connect(context.destination);
-    tone.start();
-    tone.stop(context.currentTime + 0.4);
-    const until = performance.now() + 5000;
-    await new Promise((resolve) => {
-      const measure = () => {
-        analyser.getFloatTimeDomainData(samples);
-        testLevel.value = Math.min(1, Math.sqrt(samples.reduce((sum, v) => sum + v * v, 0) / samples.length) * 4);
-        if (performance.now() < until) requestAnimationFrame(measure);
-        else resolve();
-      };
-      measure();
-    });
-    testStatus.textContent = t("listen.test_done");
-  } catch {
-    testStatus.textContent = t("listen.test_failed");
-  } finally {
-    media?.getTracks().forEach((track) => track.stop());
-    context.close().catch(() => {});
-    testLevel.value = 0;
-    testButton.disabled = false;
-  }
-});
+deviceCheck(document.getElementById("device-check"), (key) => t(`listen.test_${key}`));
 
 function showCaption(data) {
   if (!data || data.language !== captionsLanguage.value) return;

@@ -385,6 +385,7 @@ export class MediaLink {
     this.stats = new Map(); // each voice's playout figures, when asked (tests)
     this.loading = null;
     this.forceOpusWasm = false;
+    this.muted = false;
     this.open();
   }
 
@@ -607,7 +608,14 @@ export class MediaLink {
     return this;
   }
 
+  /** Silence the microphone without leaving the channel (the booth's cough key). */
+  setMuted(muted) {
+    this.muted = Boolean(muted);
+    for (const track of this.publisher?.tracks ?? []) if (track.kind === "audio") track.enabled = !this.muted;
+  }
+
   stopPublisher() {
+    this.muted = false;
     this.publisher?.stop();
     this.publisher = null;
     this.publishing = null;

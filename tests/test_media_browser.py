@@ -182,6 +182,22 @@ async def test_the_interpreter_console_on_air_is_heard_by_its_channel_only(serve
             await french.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
             assert await other.evaluate(LEVEL) == 0
             await expect(booth.locator("#listeners")).to_have_text("1 listening to our channel")
+
+            # The cough key: our channel falls silent, the booth stays on air and
+            # its listeners are not sent to the floor.
+            await booth.get_by_role("button", name="Mute my microphone").click()
+            await expect(booth.locator("#media-state")).to_have_text(
+                "Your microphone is muted: our channel is silent, and you are still on air."
+            )
+            await french.wait_for_function(f"() => {LEVEL} < 0.002", timeout=15000)
+            await expect(french.locator("#listen-notice")).to_be_hidden()
+            await booth.get_by_role("button", name="Unmute my microphone").click()
+            await french.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+
+            # The booth tests its microphone and speakers like the participant page.
+            await booth.get_by_text("Test my microphone and speakers").click()
+            await booth.get_by_role("button", name="Start the test").click()
+            await expect(booth.locator("#booth-test-status")).to_contain_text("the bar moves")
             assert errors == []
         finally:
             await browser.close()
