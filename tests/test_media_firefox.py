@@ -1,0 +1,94 @@
+"""Speaking and hearing from Firefox (Debian's ESR, which has no
+MediaStreamTrackProcessor): its page captures with the AudioWorklet and is
+heard in Chromium, and it plays what Chromium sends through its playout
+worklet. Driven over WebDriver BiDi (tests/firefox.py), with a PulseAudio
+of its own for its audio clock."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from interpretation.frames import decode
+from tests.conftest import require_service
+from tests.firefox import FIREFOX, PULSEAUDIO, Firefox
+from tests.test_browser import CHROMIUM
+from tests.test_media_browser import LEVEL, MEDIA_ARGS, heard_voices, next_frame, raw_listener
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+STATS = (
+    "(async () => { const stats = {}; for (const link of window.TribuneMedia.links)"
+    " Object.assign(stats, await link.playoutStats()); return stats; })()"
+)
+
+
+@pytest.fixture
+async def firefox():
+    for program, package in ((FIREFOX, "firefox-esr"), (PULSEAUDIO, "pulseaudio")):
+        if not program.exists():
+            require_service(package, f"{program} is missing (apt-get install {package})")
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    browser = Firefox()
+    await browser.start()
+    yield browser
+    await browser.close()
+
+
+async def test_a_chair_on_firefox_speaks_into_the_floor_and_chromium_hears_it(server, world, firefox):
+    from playwright.async_api import async_playwright, expect
+
+    check = await raw_listener(server, world, "observer", "floor")
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            listener = await (await chromium.new_context(base_url=server.url)).new_page()
+            await listener.goto(f"/join/{world.tokens['peru']}")
+            await expect(listener.locator("#connection")).to_have_attribute("data-state", "connected")
+            await listener.get_by_role("button", name="Start listening").click()
+
+            await firefox.goto(f"{server.url}/join/{world.tokens['chair']}")
+            assert "Firefox" in await firefox.evaluate("navigator.userAgent")
+            assert await firefox.evaluate("typeof MediaStreamTrackProcessor") == "undefined"
+            await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
+            await firefox.evaluate("document.getElementById('floor-mic').click()")
+            await firefox.wait_for("document.getElementById('speaker-mic').textContent.includes('microphone is on')")
+
+            voice = f"floor:{world.participants['chair']}"
+            first = await next_frame(check)
+            header = decode(first)
+            assert header.is_config and header.channel == voice
+            assert json.loads(first[header.size :])["codec"] == "opus"
+            await listener.wait_for_function(f"() => {LEVEL} > 0.01", timeout=15000)
+            await heard_voices(listener, [voice])
+        finally:
+            await check.close()
+            await chromium.close()
+
+
+async def test_a_delegate_on_firefox_hears_the_floor_through_its_playout_worklet(server, world, firefox):
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            context = await chromium.new_context(base_url=server.url)
+            await context.grant_permissions(["microphone"])
+            chair = await context.new_page()
+            await chair.goto(f"/join/{world.tokens['chair']}")
+            await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
+
+            await firefox.goto(f"{server.url}/join/{world.tokens['peru']}")
+            await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
+            await firefox.evaluate("document.getElementById('listen-toggle').click()")
+            await chair.get_by_role("button", name="Put my microphone on the floor").click()
+            await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
+
+            voice = f"floor:{world.participants['chair']}"
+            stats = await firefox.wait_for(f"{STATS}.then((s) => (s['{voice}']?.played ?? 0) >= 25 && s)")
+            assert stats[voice]["played"] >= 25
+            await firefox.wait_for(f"{LEVEL} > 0.01")
+        finally:
+            await chromium.close()
