@@ -14,7 +14,7 @@ from interpretation.frames import decode
 from tests.conftest import require_service
 from tests.firefox import FIREFOX, PULSEAUDIO, Firefox
 from tests.test_browser import CHROMIUM
-from tests.test_media_browser import LEVEL, MEDIA_ARGS, heard_voices, next_frame, raw_listener
+from tests.test_media_browser import LEVEL, MEDIA_ARGS, PICTURE, heard_voices, next_frame, put_on_air, raw_listener
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -90,5 +90,33 @@ async def test_a_delegate_on_firefox_hears_the_floor_through_its_playout_worklet
             stats = await firefox.wait_for(f"{STATS}.then((s) => (s['{voice}']?.played ?? 0) >= 25 && s)")
             assert stats[voice]["played"] >= 25
             await firefox.wait_for(f"{LEVEL} > 0.01")
+        finally:
+            await chromium.close()
+
+
+async def test_a_sign_language_interpreter_on_firefox_is_seen_in_chromium(server, world, db, firefox):
+    """Firefox has no MediaStreamTrackProcessor: its camera is read from a <video> element."""
+    from playwright.async_api import async_playwright, expect
+
+    await put_on_air(db, world.session_id, "ils", world.participants["interpreter"])
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
+        try:
+            watcher = await (await chromium.new_context(base_url=server.url)).new_page()
+            await watcher.goto(f"/join/{world.tokens['peru']}")
+            await expect(watcher.locator("#connection")).to_have_attribute("data-state", "connected")
+            await watcher.select_option("#listen-channel", "ils")
+            await watcher.get_by_role("button", name="Start listening").click()
+
+            await firefox.goto(f"{server.url}/join/{world.tokens['interpreter']}")
+            await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
+            await firefox.evaluate(
+                f"""import("/static/media.js").then(async ({{ TribuneMedia }}) => {{
+                    window.signLink = TribuneMedia.open({world.session_id});
+                    await window.signLink.publish("ils", {{ audio: false, video: true }});
+                    return true;
+                }})"""
+            )
+            await watcher.wait_for_function(PICTURE, timeout=20000)
         finally:
             await chromium.close()
