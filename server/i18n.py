@@ -12,12 +12,15 @@ compiled ``.mo`` to forget to rebuild after editing a translation.
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import jinja2
 from babel import Locale
+from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -105,6 +108,17 @@ def language_label(code: str, page_language: str) -> dict[str, str]:
     """A language as the pages show it: its code, its name, and the language
     that name is written in (for the ``lang`` attribute)."""
     return {"code": code, "name": language_name(code, page_language), "lang": page_language}
+
+
+def format_moment(moment: datetime | None, zone: str, language: str) -> str:
+    """A moment (a deadline, a session's start) as the language writes a date
+    and an hour, in the event's zone, named so nobody reads it as their own."""
+    if moment is None:
+        return ""
+    tz = ZoneInfo(zone)
+    day = format_skeleton("yMMMMd", moment, tzinfo=tz, locale=language)
+    hour = format_skeleton("Hm", moment, tzinfo=tz, locale=language)
+    return f"{day}, {hour} ({zone})"
 
 
 def catalog_path(language: str) -> Path:

@@ -8,13 +8,9 @@ markers (server/mail_links.py): the outbox never holds a private link.
 
 from __future__ import annotations
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
-from babel.dates import format_skeleton
-
 from rooms.registration import Delegation, Desk, Notice
 from server import models
+from server.i18n import format_moment
 from server.localized import pick
 from server.mail import enqueue
 from server.mail_links import marker
@@ -40,7 +36,7 @@ async def _send(tx: Access, event: models.Event, desk: Desk, notice: Notice) -> 
         to, language = member.email, member.language
         delegation = desk.delegations.get(member.delegation_id or 0)
     context = {"event_title": pick(event.titles or {"": event.title}, language).text or event.title}
-    deadline = _when(event.nominations_close_at, event.timezone, language)
+    deadline = format_moment(event.nominations_close_at, event.timezone, language)
     if notice.kind in ("invitation", "reminder"):
         assert delegation is not None
         context |= {
@@ -48,7 +44,7 @@ async def _send(tx: Access, event: models.Event, desk: Desk, notice: Notice) -> 
             "focal_name": delegation.focal_name or "",
             "nomination_url": marker("focal", delegation.id),
             "deadline": deadline,
-            "deadline_sponsored": _when(event.sponsored_nominations_close_at, event.timezone, language),
+            "deadline_sponsored": format_moment(event.sponsored_nominations_close_at, event.timezone, language),
         }
     else:
         assert notice.member is not None
@@ -69,13 +65,3 @@ async def _send(tx: Access, event: models.Event, desk: Desk, notice: Notice) -> 
     await enqueue(
         tx.connection, event_id=event.id, kind=notice.kind, to=to, language=language, context=context, now=tx.now
     )
-
-
-def _when(moment: datetime | None, zone: str, language: str) -> str:
-    """A deadline as the language writes a date and an hour, and the zone it is in."""
-    if moment is None:
-        return ""
-    tz = ZoneInfo(zone)
-    day = format_skeleton("yMMMMd", moment, tzinfo=tz, locale=language)
-    hour = format_skeleton("Hm", moment, tzinfo=tz, locale=language)
-    return f"{day}, {hour} ({zone})"

@@ -54,13 +54,12 @@ from server.committee_roles import committee_of, derive_committee_roles
 from server.csv_import import MAX_CSV_BYTES, CsvImportError, import_csv
 from server.event_export import EventExportError, export_event
 from server.forms import FormRefused, checked_form, first_problem, page, text
-from server.i18n import PAGE_LANGUAGES, choose_language, language_label
+from server.i18n import PAGE_LANGUAGES, choose_language, format_moment, language_label
 from server.keys import base_key
 from server.localized import pick
 from server.mail import enqueue
 from server.mail_links import marker, resolve
 from server.models import utcnow
-from server.notices import _when
 from server.participant_list import (
     attendance_csv,
     attendance_rows,
@@ -240,8 +239,8 @@ async def _console_context(db: AsyncSession, event_id: int, language: str, setti
             "languages": event.languages or [],
             "nominations_close": _local_input(event.nominations_close_at, zone),
             "sponsored_close": _local_input(event.sponsored_nominations_close_at, zone),
-            "nominations_close_text": _when(event.nominations_close_at, event.timezone, language),
-            "sponsored_close_text": _when(event.sponsored_nominations_close_at, event.timezone, language),
+            "nominations_close_text": format_moment(event.nominations_close_at, event.timezone, language),
+            "sponsored_close_text": format_moment(event.sponsored_nominations_close_at, event.timezone, language),
         },
         "figures": figures,
         "delegations": [

@@ -36,9 +36,8 @@ from rooms.registration_commands import (
 from server import models
 from server.auth import token_key
 from server.forms import FormRefused, checked_form, first_problem, page, text
-from server.i18n import PAGE_LANGUAGES, choose_language, language_label
+from server.i18n import PAGE_LANGUAGES, choose_language, format_moment, language_label
 from server.localized import pick
-from server.notices import _when
 from server.secretariat import desk_id
 from server.security import cookie_is_secure
 
@@ -133,8 +132,8 @@ async def nomination_page(request: Request, refusal: Refused | None = None, stat
         "members": members,
         "places_left": max(0, limit - sum(1 for m in members if m["holds_place"])),
         "notes": [{"reference": n.reference, "dated": n.dated.isoformat(), "file_name": n.file_name} for n in notes],
-        "deadline": _when(event.nominations_close_at, event.timezone, language),
-        "deadline_sponsored": _when(event.sponsored_nominations_close_at, event.timezone, language),
+        "deadline": format_moment(event.nominations_close_at, event.timezone, language),
+        "deadline_sponsored": format_moment(event.sponsored_nominations_close_at, event.timezone, language),
         "mail_languages": [language_label(code, language) for code in PAGE_LANGUAGES],
         "refusal": refusal,
         "today": date.today().isoformat(),
@@ -276,7 +275,7 @@ async def registration_page(request: Request, refusal: Refused | None = None, st
             {
                 "id": s.id,
                 "title": pick(s.titles or {"": s.title}, language).text or s.title,
-                "when": _when(s.starts_at, event.timezone, language),
+                "when": format_moment(s.starts_at, event.timezone, language),
             }
             for s in sessions
         ],

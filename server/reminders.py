@@ -13,10 +13,10 @@ from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from server import models
+from server.i18n import format_moment
 from server.localized import pick
 from server.mail import enqueue
 from server.mail_links import marker
-from server.notices import _when
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ async def queue_reminders(sessionmaker: async_sessionmaker[AsyncSession], now: d
                             "event_title": pick(event.titles or {"": event.title}, language).text or event.title,
                             "delegation_name": delegation.name,
                             "nomination_url": marker("focal", delegation.id),
-                            "deadline": _when(deadline, event.timezone, language),
+                            "deadline": format_moment(deadline, event.timezone, language),
                         },
                         now=now,
                         dedupe_key=f"reminder:{delegation.id}:{name}:{deadline.isoformat()}:{before.days}",
