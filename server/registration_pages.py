@@ -10,7 +10,7 @@ point reaches only their own delegation, a member only their registration.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -148,19 +148,35 @@ async def _focal_action(
         delegation = await _delegation_by(db, request.cookies.get(FOCAL_COOKIE))
     if delegation is None:
         return _invalid(request)
-    try:
+
+    async def command() -> Command:
         form = await checked_form(request, max_bytes)
-        command = build(delegation, form)
-        if isinstance(command, RecordNoteVerbale) and form.get("file") is not None:
-            command = await _with_file(command, form.get("file"))
-        await _run(request, delegation.event_id, command)
+        built = build(delegation, form)
+        if isinstance(built, RecordNoteVerbale) and form.get("file") is not None:
+            built = await _with_file(built, form.get("file"))
+        return built
+
+    return await _submit(request, delegation.event_id, command, nomination_page, "/nominate")
+
+
+async def _submit(
+    request: Request,
+    event_id: int,
+    command: Callable[[], Awaitable[Command]],
+    page: Callable[[Request, Refused, int], Awaitable[Response]],
+    back: str,
+) -> Response:
+    """Run the form's command; a refusal shows the page again with the reason
+    in its language, a success goes ``back`` (POST, then GET)."""
+    try:
+        await _run(request, event_id, await command())
     except FormRefused as refused:
-        return await nomination_page(request, Refused(refused.code, refused.code), refused.status)
+        return await page(request, Refused(refused.code, refused.code), refused.status)
     except ValidationError as error:
-        return await nomination_page(request, Refused("invalid", first_problem(error)), 400)
+        return await page(request, Refused("invalid", first_problem(error)), 400)
     except Refused as refused:
-        return await nomination_page(request, refused, 409)
-    return RedirectResponse("/nominate", status_code=303)
+        return await page(request, refused, 409)
+    return RedirectResponse(back, status_code=303)
 
 
 async def _with_file(command: RecordNoteVerbale, upload: Any) -> RecordNoteVerbale:
@@ -296,16 +312,11 @@ async def _member_action(request: Request, build: Callable[[models.Registration,
         registration = await _registration_by(db, request.cookies.get(MEMBER_COOKIE))
     if registration is None:
         return _invalid(request)
-    try:
-        form = await checked_form(request)
-        await _run(request, registration.event_id, build(registration, form))
-    except FormRefused as refused:
-        return await registration_page(request, Refused(refused.code, refused.code), refused.status)
-    except ValidationError as error:
-        return await registration_page(request, Refused("invalid", first_problem(error)), 400)
-    except Refused as refused:
-        return await registration_page(request, refused, 409)
-    return RedirectResponse("/register", status_code=303)
+
+    async def command() -> Command:
+        return build(registration, await checked_form(request))
+
+    return await _submit(request, registration.event_id, command, registration_page, "/register")
 
 
 def _optional_id(form: Any, name: str) -> int | None:
