@@ -17,6 +17,7 @@ from rooms.budgets import Budgets, budget_groups
 from rooms.delegations import Tier
 from rooms.floor import AGENDA_COUNTS, Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
+from server.db import deferrable
 from server.state import Access, Store
 
 _R = models.SpeakingRequest
@@ -43,8 +44,9 @@ _COLUMNS = (
 
 
 # Built once; the SET clause follows the parameters given.
-_UPDATE_REQUEST = update(_R).where(_R.id == bindparam("_id"))
-_UPDATE_SPEECH = update(_S).where(_S.id == bindparam("_id"))
+# Rows this session holds: their rowcount is not read (server.db.deferrable).
+_UPDATE_REQUEST = deferrable(update(_R).where(_R.id == bindparam("_id")))
+_UPDATE_SPEECH = deferrable(update(_S).where(_S.id == bindparam("_id")))
 
 
 def rules_of(session: models.Session) -> FloorRules:
