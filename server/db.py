@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.sql.expression import Executable
 
-from server.sqlite_driver import one_hop_dbapi
+from server.sqlite_driver import DEFERRABLE, OneHopCursor, one_hop_dbapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+
+E = TypeVar("E", bound=Executable)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -20,6 +23,7 @@ def create_engine(url: str) -> AsyncEngine:
         module = {"module": one_hop_dbapi()} if url.startswith("sqlite+aiosqlite") else {}
         engine = create_async_engine(url, connect_args={"timeout": 30}, **module)
         _sqlite_write_lock_on_begin(engine)
+        _deferrable_writes(engine)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
 
@@ -47,6 +51,22 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
 
 
 READ_ONLY = "tribune_read_only"
+
+
+def _deferrable_writes(engine: AsyncEngine) -> None:
+    # A statement marked with ``deferrable`` may wait for the transaction's
+    # next hop to SQLite's thread (server.sqlite_driver).
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _mark(_connection: Any, cursor: Any, _statement: Any, _parameters: Any, context: Any, _many: bool) -> None:
+        if isinstance(cursor, OneHopCursor) and context is not None and context.execution_options.get(DEFERRABLE):
+            cursor.deferrable = True
+
+
+def deferrable(statement: E) -> E:
+    """``statement`` marked as a write whose result (rowcount, last row id)
+    nobody reads: on SQLite it goes to the database with the next statement
+    or the commit, in order, instead of on a hop of its own."""
+    return statement.execution_options(**{DEFERRABLE: True})
 
 
 def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:

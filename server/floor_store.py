@@ -17,6 +17,7 @@ from rooms.budgets import Budgets, budget_groups
 from rooms.delegations import Tier
 from rooms.floor import AGENDA_COUNTS, Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
+from server.db import deferrable
 from server.state import Access, Store
 
 _R = models.SpeakingRequest
@@ -43,8 +44,13 @@ _COLUMNS = (
 
 
 # Built once; the SET clause follows the parameters given.
-_UPDATE_REQUEST = update(_R).where(_R.id == bindparam("_id"))
-_UPDATE_SPEECH = update(_S).where(_S.id == bindparam("_id"))
+# Rows this session holds: their rowcount is not read (server.db.deferrable).
+_UPDATE_REQUEST = deferrable(update(_R).where(_R.id == bindparam("_id")))
+_UPDATE_SPEECH = deferrable(update(_S).where(_S.id == bindparam("_id")))
+# The VALUES follow the parameters given: building the statement per request
+# cost a tenth of a command's CPU.
+_INSERT_REQUEST = insert(_R).returning(_R.id)
+_INSERT_SPEECH = insert(_S).returning(_S.id)
 
 
 def rules_of(session: models.Session) -> FloorRules:
@@ -126,7 +132,7 @@ async def save_floor(
     for request in _unique(floor.touched_requests):
         values = _request_values(request)
         if request.id is None:
-            request.id = await db.scalar(insert(_R).values(session_id=session.id, **values).returning(_R.id))
+            request.id = await db.scalar(_INSERT_REQUEST, {"session_id": session.id, **values})
         else:
             await db.execute(_UPDATE_REQUEST, {"_id": request.id, **values})
     for speech in _unique(floor.touched_speeches):
@@ -140,7 +146,7 @@ async def save_floor(
             "language": speech.language,
         }
         if speech.id is None:
-            speech.id = await db.scalar(insert(_S).values(session_id=session.id, **values).returning(_S.id))
+            speech.id = await db.scalar(_INSERT_SPEECH, {"session_id": session.id, **values})
         else:
             await db.execute(_UPDATE_SPEECH, {"_id": speech.id, **values})
     floor.touched_requests.clear()

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from rooms.actor import Actor
 from server import models
 from server.auth import Person, person_by_id, standing
+from server.db import deferrable
 from server.state import Store
 
 _S = models.Session
@@ -46,7 +47,8 @@ _HEAD = (
     .where(_S.id == bindparam("session_id"))
     .with_for_update(of=_S)
 )
-_STORE = update(_S).where(_S.id == bindparam("_id"))
+# The row is locked and there: its rowcount is not read (server.db.deferrable).
+_STORE = deferrable(update(_S).where(_S.id == bindparam("_id")))
 
 
 class Head(NamedTuple):

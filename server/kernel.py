@@ -31,6 +31,7 @@ from rooms.floor_views import iso
 from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.bus import Bus, BusUnavailable
+from server.db import deferrable
 from server.event_log import LoggedEvent, dump, session_topic
 from server.flood import Allowances
 from server.held import Held, lock_head
@@ -238,7 +239,8 @@ class Kernel:
         self._held[session_id] = held
 
 
-_LOG = insert(models.SessionEvent)
+# Nothing reads what writing the log returns: it goes with the commit (server.db).
+_LOG = deferrable(insert(models.SessionEvent))
 
 
 class OrmOnDemand:

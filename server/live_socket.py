@@ -108,6 +108,8 @@ class LiveSocket(ServedSocket):
         # Frames that came before the socket knew whose it is: charged to
         # that person, in order, as soon as it does.
         self.early: list[tuple[bytes, bool]] = []
+        # Read at every write: kept here, not looked up through the settings.
+        self.send_buffer_bytes = tribune.settings.send_buffer_bytes
 
     # --- the transport ---------------------------------------------------------
 
@@ -121,10 +123,11 @@ class LiveSocket(ServedSocket):
 
     def write(self, frame: bytes) -> bool:
         """The hub's wire: write at once; False once the client's unread bytes pass the bound."""
-        if self.is_closed or self.transport is None or self.ws.state is not State.OPEN:
+        transport = self.transport
+        if self.is_closed or transport is None or self.ws.state is not State.OPEN:
             return True
-        self.transport.write(frame)
-        return self.transport.get_write_buffer_size() <= self.tribune.settings.send_buffer_bytes
+        transport.write(frame)
+        return transport.get_write_buffer_size() <= self.send_buffer_bytes
 
     def _gone(self) -> None:
         stay, self.stay_key = self.stay_key, None
