@@ -47,25 +47,30 @@ async def _item(db, world, *, hold: bool = False) -> tuple[int, int]:
         await s.flush()
         panel = await s.get(models.Session, world.session_id)
         panel.item_ids, panel.current_item_id = [item.id], item.id
-        afternoon = models.Session(
-            event_id=world.event_id,
-            key="afternoon",
-            title="Afternoon",
-            titles={},
-            descriptions={},
-            starts_at=panel.starts_at + timedelta(hours=3),
-            ends_at=panel.ends_at + timedelta(hours=3),
-            precedence=panel.precedence,
-            time_limits=panel.time_limits,
-            point_of_order_limit=60,
-            right_of_reply_limit=120,
-            item_ids=[item.id],
-            current_item_id=item.id,
-            waiting_order=[],
-        )
+        afternoon = afternoon_of(panel, item.id)
         s.add(afternoon)
         await s.flush()
         return item.id, afternoon.id
+
+
+def afternoon_of(morning: models.Session, item_id: int) -> models.Session:
+    """The same day's session three hours later, taking up the same item."""
+    return models.Session(
+        event_id=morning.event_id,
+        key="afternoon",
+        title="Afternoon",
+        titles={},
+        descriptions={},
+        starts_at=morning.starts_at + timedelta(hours=3),
+        ends_at=morning.ends_at + timedelta(hours=3),
+        precedence=morning.precedence,
+        time_limits=morning.time_limits,
+        point_of_order_limit=60,
+        right_of_reply_limit=120,
+        item_ids=[item_id],
+        current_item_id=item_id,
+        waiting_order=[],
+    )
 
 
 async def test_replies_counted_across_the_sessions_on_the_item(server, world, db, connect):

@@ -6,11 +6,11 @@ both sessions, and a breakout into three regional groups with report back."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 
 from sqlalchemy import update
 
 from server import models
+from tests.test_agenda import afternoon_of
 
 
 async def test_a_day_on_one_item(server, world, db, connect):
@@ -34,22 +34,7 @@ async def test_a_day_on_one_item(server, world, db, connect):
             .where(models.Session.id == morning.id)
             .values(item_ids=[item.id], current_item_id=item.id)
         )
-        afternoon = models.Session(
-            event_id=world.event_id,
-            key="afternoon",
-            title="Afternoon",
-            titles={},
-            descriptions={},
-            starts_at=morning.starts_at + timedelta(hours=3),
-            ends_at=morning.ends_at + timedelta(hours=3),
-            precedence=morning.precedence,
-            time_limits=morning.time_limits,
-            point_of_order_limit=60,
-            right_of_reply_limit=120,
-            item_ids=[item.id],
-            current_item_id=item.id,
-            waiting_order=[],
-        )
+        afternoon = afternoon_of(morning, item.id)
         s.add(afternoon)
         await s.flush()
         afternoon_id = afternoon.id
