@@ -54,6 +54,25 @@ async def raw_listener(server, world, who: str, channel: str):
     return socket
 
 
+async def joined(browser, server, world, people, *, permissions=("microphone",), init_script=None):
+    """Each person's page, joined and connected, and the errors the pages raise."""
+    from playwright.async_api import expect
+
+    errors: list[str] = []
+    pages = {}
+    for who in people:
+        context = await browser.new_context(base_url=server.url)
+        if init_script:
+            await context.add_init_script(init_script)
+        await context.grant_permissions(list(permissions))
+        page = await context.new_page()
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"/join/{world.tokens[who]}")
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        pages[who] = page
+    return pages, errors
+
+
 async def next_frame(socket) -> bytes:
     while True:
         message = await socket.recv()
@@ -73,16 +92,9 @@ async def test_the_speaker_is_heard_on_the_floor_and_not_on_another_channel(serv
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            errors: list[str] = []
-            pages = {}
-            for who in ("france", "peru", "usa", "chair"):
-                context = await browser.new_context(base_url=server.url)
-                await context.grant_permissions(["microphone", "camera"])
-                page = await context.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"/join/{world.tokens[who]}")
-                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                pages[who] = page
+            pages, errors = await joined(
+                browser, server, world, ("france", "peru", "usa", "chair"), permissions=["microphone", "camera"]
+            )
             speaker, floor_listener, spanish_listener = pages["france"], pages["peru"], pages["usa"]
 
             await floor_listener.select_option("#listen-channel", "floor")
@@ -161,16 +173,7 @@ async def test_the_interpreter_console_on_air_is_heard_by_its_channel_only(serve
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            errors: list[str] = []
-            pages = {}
-            for who in ("peru", "usa", "interpreter"):
-                context = await browser.new_context(base_url=server.url)
-                await context.grant_permissions(["microphone"])
-                page = await context.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"/join/{world.tokens[who]}")
-                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                pages[who] = page
+            pages, errors = await joined(browser, server, world, ("peru", "usa", "interpreter"))
             french, other, booth = pages["peru"], pages["usa"], pages["interpreter"]
             for page, channel in ((french, "fr"), (other, "floor")):
                 await page.select_option("#listen-channel", channel)
@@ -223,16 +226,9 @@ async def test_the_sign_language_interpreter_is_seen_by_those_who_chose_sign_lan
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            errors: list[str] = []
-            pages = {}
-            for who in ("interpreter", "peru", "usa"):
-                context = await browser.new_context(base_url=server.url)
-                await context.grant_permissions(["microphone", "camera"])
-                page = await context.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"/join/{world.tokens[who]}")
-                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                pages[who] = page
+            pages, errors = await joined(
+                browser, server, world, ("interpreter", "peru", "usa"), permissions=["microphone", "camera"]
+            )
             signer, watcher, other = pages["interpreter"], pages["peru"], pages["usa"]
             await watcher.select_option("#listen-channel", "ils")
             await watcher.get_by_role("button", name="Start listening").click()
@@ -316,16 +312,7 @@ async def test_the_chair_puts_their_microphone_on_the_floor_by_hand(server, worl
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            errors: list[str] = []
-            pages = {}
-            for who in ("chair", "peru"):
-                context = await browser.new_context(base_url=server.url)
-                await context.grant_permissions(["microphone"])
-                page = await context.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"/join/{world.tokens[who]}")
-                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                pages[who] = page
+            pages, errors = await joined(browser, server, world, ("chair", "peru"))
             chair, listener = pages["chair"], pages["peru"]
             # The chair's link opens the console; the participant page has the listening panel.
             await chair.goto(f"/sessions/{world.session_id}")
@@ -481,16 +468,7 @@ async def test_the_chair_speaks_over_the_delegate_and_both_are_heard_on_the_floo
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            errors: list[str] = []
-            pages = {}
-            for who in ("france", "chair", "peru", "interpreter"):
-                context = await browser.new_context(base_url=server.url)
-                await context.grant_permissions(["microphone"])
-                page = await context.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"/join/{world.tokens[who]}")
-                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                pages[who] = page
+            pages, errors = await joined(browser, server, world, ("france", "chair", "peru", "interpreter"))
             speaker, chair, listener, booth = (pages[who] for who in ("france", "chair", "peru", "interpreter"))
             await listener.get_by_role("button", name="Start listening").click()
             await chair.get_by_role("button", name="Start listening").click()
@@ -536,17 +514,7 @@ async def test_a_browser_without_webcodecs_audio_speaks_and_hears_through_libopu
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            errors: list[str] = []
-            pages = {}
-            for who in ("chair", "peru"):
-                context = await browser.new_context(base_url=server.url)
-                await context.add_init_script(WITHOUT_WEBCODECS_AUDIO)
-                await context.grant_permissions(["microphone"])
-                page = await context.new_page()
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                await page.goto(f"/join/{world.tokens[who]}")
-                await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
-                pages[who] = page
+            pages, errors = await joined(browser, server, world, ("chair", "peru"), init_script=WITHOUT_WEBCODECS_AUDIO)
             chair, listener = pages["chair"], pages["peru"]
             assert await chair.evaluate("typeof AudioEncoder") == "undefined"
             await listener.get_by_role("button", name="Start listening").click()

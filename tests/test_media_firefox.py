@@ -14,14 +14,21 @@ from interpretation.frames import decode
 from tests.conftest import require_service
 from tests.firefox import FIREFOX, PULSEAUDIO, Firefox
 from tests.test_browser import CHROMIUM
-from tests.test_media_browser import LEVEL, MEDIA_ARGS, PICTURE, heard_voices, next_frame, put_on_air, raw_listener
+from tests.test_media_browser import (
+    LEVEL,
+    MEDIA_ARGS,
+    PICTURE,
+    PLAYOUT,
+    heard_voices,
+    next_frame,
+    put_on_air,
+    raw_listener,
+)
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
-STATS = (
-    "(async () => { const stats = {}; for (const link of window.TribuneMedia.links)"
-    " Object.assign(stats, await link.playoutStats()); return stats; })()"
-)
+# What each voice the page hears has played, as test_media_browser reads it.
+STATS = f"({PLAYOUT})()"
 
 
 @pytest.fixture
