@@ -8,10 +8,10 @@ from typing import Any, TypeVar
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, event
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.sql.expression import Executable
 
-from server.sqlite_driver import DEFERRABLE, OneHopCursor, one_hop_dbapi
+from server.sqlite_driver import BUSY_TIMEOUT_MS, DEFERRABLE, OneHopConnection, OneHopCursor, one_hop_dbapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -21,7 +21,7 @@ E = TypeVar("E", bound=Executable)
 def create_engine(url: str) -> AsyncEngine:
     if url.startswith("sqlite"):
         module = {"module": one_hop_dbapi()} if url.startswith("sqlite+aiosqlite") else {}
-        engine = create_async_engine(url, connect_args={"timeout": 30}, **module)
+        engine = create_async_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, **module)
         _sqlite_write_lock_on_begin(engine)
         _deferrable_writes(engine)
         return engine
@@ -38,7 +38,7 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -47,7 +47,14 @@ def _sqlite_write_lock_on_begin(engine: AsyncEngine) -> None:
         # transaction reads one consistent state of the database, and a
         # thousand people joining at once do not queue on the writer lock.
         reading = connection.get_execution_options().get(READ_ONLY, False)
-        connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
+        begin = "BEGIN" if reading else "BEGIN IMMEDIATE"
+        dbapi_connection = connection.connection.dbapi_connection
+        if isinstance(dbapi_connection, OneHopConnection):
+            # It goes with the transaction's first statement, without a
+            # statement's machinery of its own (a command's most frequent cost).
+            dbapi_connection.begin_later(begin)
+        else:
+            connection.exec_driver_sql(begin)
 
 
 READ_ONLY = "tribune_read_only"
@@ -67,6 +74,21 @@ def deferrable(statement: E) -> E:
     nobody reads: on SQLite it goes to the database with the next statement
     or the commit, in order, instead of on a hop of its own."""
     return statement.execution_options(**{DEFERRABLE: True})
+
+
+async def write_later(
+    connection: AsyncConnection, statement: Executable, parameters: dict[str, Any] | list[dict[str, Any]]
+) -> None:
+    """Execute ``statement``, a write marked ``deferrable``, in ``connection``'s
+    transaction. On SQLite it is compiled once and waits for the next hop
+    without SQLAlchemy's execution machinery: a command's few writes cost
+    more there than in SQLite (server.sqlite_driver)."""
+    dbapi_connection = connection.sync_connection.connection.dbapi_connection if connection.sync_connection else None
+    if isinstance(dbapi_connection, OneHopConnection) and dbapi_connection.write_later(
+        statement, connection.dialect, parameters
+    ):
+        return
+    await connection.execute(statement, parameters)
 
 
 def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:

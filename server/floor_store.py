@@ -17,7 +17,7 @@ from rooms.budgets import Budgets, budget_groups
 from rooms.delegations import Tier
 from rooms.floor import AGENDA_COUNTS, Floor, FloorRules, Kind, Request, Speech, Status
 from server import models
-from server.db import deferrable
+from server.db import deferrable, write_later
 from server.state import Access, Store
 
 _R = models.SpeakingRequest
@@ -134,7 +134,7 @@ async def save_floor(
         if request.id is None:
             request.id = await db.scalar(_INSERT_REQUEST, {"session_id": session.id, **values})
         else:
-            await db.execute(_UPDATE_REQUEST, {"_id": request.id, **values})
+            await _write(db, _UPDATE_REQUEST, {"_id": request.id, **values})
     for speech in _unique(floor.touched_speeches):
         values = {
             "request_id": speech.request.id,
@@ -148,7 +148,7 @@ async def save_floor(
         if speech.id is None:
             speech.id = await db.scalar(_INSERT_SPEECH, {"session_id": session.id, **values})
         else:
-            await db.execute(_UPDATE_SPEECH, {"_id": speech.id, **values})
+            await _write(db, _UPDATE_SPEECH, {"_id": speech.id, **values})
     floor.touched_requests.clear()
     floor.touched_speeches.clear()
     session.is_list_closed = floor.is_closed
@@ -163,6 +163,13 @@ async def save_floor(
     order = floor.order()
     if order != session.waiting_order:
         session.waiting_order = order
+
+
+async def _write(db: AsyncSession | AsyncConnection, statement: Any, values: dict[str, Any]) -> None:
+    if isinstance(db, AsyncConnection):
+        await write_later(db, statement, values)
+    else:
+        await db.execute(statement, values)
 
 
 def _unique(items: list[Any]) -> list[Any]:

@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from rooms.actor import Actor
 from server import models
 from server.auth import Person, person_by_id, standing
-from server.db import deferrable
+from server.db import deferrable, write_later
 from server.state import Store
 
 _S = models.Session
@@ -144,7 +144,7 @@ class Held:
         now = columns_of(self.session, self.columns)
         changes = {name: getattr(self.session, name) for name, value in now.items() if value != self.stored[name]}
         if changes:
-            await connection.execute(_STORE, {"_id": self.session.id, **changes})
+            await write_later(connection, _STORE, {"_id": self.session.id, **changes})
         self._written = now
 
     def committed(self) -> None:

@@ -31,7 +31,7 @@ from rooms.floor_views import iso
 from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.bus import Bus, BusUnavailable
-from server.db import deferrable
+from server.db import deferrable, write_later
 from server.event_log import LoggedEvent, dump, session_topic
 from server.flood import Allowances
 from server.held import Held, lock_head
@@ -347,7 +347,7 @@ class Transaction:
             raise RuntimeError("a command changed the session without recording an event")
         await self.flush()
         if self._rows:
-            await self.connection.execute(_LOG, self._rows)
+            await write_later(self.connection, _LOG, self._rows)
         await self.held.store(self.connection)
 
     async def react(self) -> None:

@@ -1,15 +1,21 @@
 """The SQLite driver's hops to aiosqlite's thread (server/sqlite_driver.py):
-BEGIN and the writes marked deferrable go with the next statement or the
-COMMIT, in order, and a transaction still stands or falls as a whole."""
+a write transaction runs on the loop once it holds the writer lock, and
+waits in the thread when another connection holds it; reads go to the
+thread; BEGIN and the writes marked deferrable go with the next statement
+or the COMMIT, in order, and a transaction still stands or falls as a whole."""
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+
 import aiosqlite
 import pytest
-from sqlalchemy import text
+from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from server.db import create_engine, deferrable
+from server.db import create_engine, deferrable, sessionmaker, write_later
+from server.models import UTCDateTime, utcnow
 
 INSERT = deferrable(text("INSERT INTO t (k, v) VALUES (:k, :v)"))
 UPDATE = deferrable(text("UPDATE t SET v = :v WHERE k = :k"))
@@ -43,19 +49,52 @@ async def rows(engine) -> list[tuple]:
         return [tuple(row) for row in await connection.execute(text("SELECT k, v FROM t ORDER BY k"))]
 
 
-async def test_deferred_writes_go_with_the_next_read_which_sees_them(engine, hops):
+async def test_a_write_transaction_runs_on_the_loop_and_its_deferred_writes_go_with_the_next_read(engine, hops):
     await rows(engine)  # the pool's connection is open
     hops.clear()
     async with engine.begin() as connection:
         await connection.execute(INSERT, {"k": 1, "v": "a"})
         await connection.execute(UPDATE, {"k": 1, "v": "b"})
-        assert hops == []  # BEGIN IMMEDIATE and both writes wait
         seen = (await connection.execute(text("SELECT v FROM t WHERE k = 1"))).scalar()
-        assert seen == "b" and hops == ["_run_after"]
+        assert seen == "b"  # the read saw the writes held back before it
         await connection.execute(INSERT, {"k": 2, "v": "c"})
-    # The last write with the COMMIT; no ROLLBACK when the connection goes back.
-    assert hops == ["_run_after", "_commit_after"]
+    # BEGIN IMMEDIATE took the writer lock at once: no statement and no COMMIT went to the thread.
+    assert hops == []
     assert await rows(engine) == [(1, "b"), (2, "c")]
+
+
+async def test_a_read_only_transaction_reads_in_the_thread(engine, hops):
+    async with engine.begin() as connection:
+        await connection.execute(INSERT, {"k": 1, "v": "a"})
+    hops.clear()
+    async with sessionmaker(engine, read_only=True)() as db:
+        assert (await db.execute(text("SELECT v FROM t WHERE k = 1"))).scalar() == "a"
+    assert hops[:1] == ["_run_after"]  # then the pool's ROLLBACK ends the read
+
+
+async def test_a_transaction_waits_for_the_writer_lock_in_the_thread_and_the_loop_runs_meanwhile(engine, hops):
+    await rows(engine)
+    first = await engine.connect()
+    await first.begin()
+    await first.execute(text("INSERT INTO t (k, v) VALUES (1, 'first')"))  # holds the writer lock
+    hops.clear()
+
+    async def second() -> None:
+        async with engine.begin() as connection:
+            await connection.execute(text("INSERT INTO t (k, v) VALUES (2, 'second')"))
+
+    waiting = asyncio.create_task(second())
+    ticks = 0
+    for _ in range(10):  # the loop is free while the second waits for the lock
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert ticks == 10 and not waiting.done()
+    # Its BEGIN IMMEDIATE and statement went to the thread to wait (after opening a second connection).
+    assert hops[-1] == "_run_after"
+    await first.commit()
+    await first.close()
+    await asyncio.wait_for(waiting, 5)
+    assert await rows(engine) == [(1, "first"), (2, "second")]
 
 
 async def test_a_deferred_write_that_fails_fails_the_whole_transaction_at_commit(engine):
@@ -94,3 +133,38 @@ async def test_an_empty_transaction_makes_no_hop(engine, hops):
     async with engine.begin():
         pass
     assert hops == []
+
+
+METADATA = MetaData()
+TYPED = Table(
+    "typed",
+    METADATA,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(40)),
+    Column("at", UTCDateTime),
+    Column("when", UTCDateTime, default=utcnow),
+    Column("order", JSON),
+    Column("flag", Boolean),
+)
+
+
+async def test_writes_held_back_without_sqlalchemys_machinery_are_stored_as_sqlalchemy_stores_them(engine, hops):
+    async with engine.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+    at = datetime(2026, 12, 5, 21, 30, 15, 123456, tzinfo=UTC)
+    row = {"name": "Côte d'Ivoire", "at": at, "when": at, "order": [3, 1, 2], "flag": True}
+    async with engine.begin() as connection:
+        await connection.execute(insert(TYPED), {"id": 1, **row})  # SQLAlchemy's own path
+        await write_later(connection, deferrable(insert(TYPED)), [{"id": 2, **row}, {"id": 3, **row}])
+        # No value for "when": its Python default is filled in by SQLAlchemy's path.
+        await write_later(
+            connection, deferrable(insert(TYPED)), {"id": 4, "name": None, "at": None, "order": None, "flag": False}
+        )
+        changed = deferrable(update(TYPED).where(TYPED.c.id == 3))
+        await write_later(connection, changed, {"order": {"b": [1]}, "flag": False})
+    async with engine.connect() as connection:
+        stored = {r.id: r._asdict() for r in await connection.execute(select(TYPED))}
+    assert stored[2] == {**stored[1], "id": 2}
+    assert stored[1]["at"] == at and stored[1]["order"] == [3, 1, 2] and stored[1]["flag"] is True
+    assert stored[3]["order"] == {"b": [1]} and stored[3]["flag"] is False and stored[3]["at"] == at
+    assert stored[4]["when"] is not None and stored[4]["name"] is None and stored[4]["order"] is None
