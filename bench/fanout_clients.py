@@ -183,7 +183,9 @@ class Pool:
         now = time.monotonic()
         kind = self.kind
         if kind == "socketio" and message == "2":
-            asyncio.ensure_future(listener.ws.send("3"))  # Engine.IO's ping: a live client answers
+            # Engine.IO's ping: a live client answers (unless it is closed meanwhile).
+            answer = asyncio.ensure_future(listener.ws.send("3"))
+            answer.add_done_callback(lambda done: done.cancelled() or done.exception())
             return
         key = event_key(kind, message)
         if key is None:

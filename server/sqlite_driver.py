@@ -1,4 +1,4 @@
-"""SQLite through aiosqlite, one thread hop per statement.
+"""SQLite through aiosqlite, with as few thread hops as a command needs: none.
 
 aiosqlite runs SQLite in a thread of its own, and SQLAlchemy's adapter asks
 that thread four times per statement: open a cursor, execute, fetch the
@@ -22,12 +22,19 @@ open in SQLite makes no hop at all. Six hops a command became two or three.
 Hops are gone altogether for a command's own transaction (``BEGIN
 IMMEDIATE``): once it holds SQLite's writer lock, nothing it sends can wait
 for another connection (in WAL mode readers never block a writer), so its
-statements and its COMMIT run on the event loop itself, in microseconds,
-with no thread to wake. Taking the lock is the one step that may wait: it
-is tried on the loop without waiting, and when another connection (or
-process) holds the lock, the transaction's first hop goes to the thread as
-before and waits there, the loop free meanwhile. Read-only transactions
+statements and its COMMIT run on the event loop itself, with no thread to
+wake. Taking the lock is the one step that may wait: it is tried on the loop
+without waiting, and when another connection (or process) holds the lock,
+the transaction's first hop goes to the thread as before and waits there,
+the loop free meanwhile. The COMMIT's wait for the disk (0.2-1 ms) holds
+the loop: in the thread it came back later still, as the thread waits for
+the GIL while the loop writes a big room's event. Read-only transactions
 (snapshots, replays, the big reads) stay on the thread.
+
+What is left of a command's cost is SQLAlchemy's machinery per statement,
+greater than SQLite's own work: the writes nobody reads skip it
+(``write_later``: compiled once per statement and set of parameters, the
+values stored as their types say, then held back as above).
 
 It leans on one private method of aiosqlite (``Connection._execute``, which
 queues a function for its thread), the one every public method of
@@ -116,9 +123,16 @@ _Prepared = tuple[str, tuple[_Placeholder, ...]]
 _PREPARED: dict[tuple[Any, Any, frozenset[str]], _Prepared | None] = {}
 
 
+# Statements are built once, at import: more than this many means some are
+# built per call, and the cache would only grow.
+_MAX_PREPARED = 1000
+
+
 def _prepared(statement: Any, dialect: Any, names: frozenset[str]) -> _Prepared | None:
     key = (statement, dialect, names)
     if key not in _PREPARED:
+        if len(_PREPARED) >= _MAX_PREPARED:
+            _PREPARED.clear()
         _PREPARED[key] = _prepare(statement, dialect, names)
     return _PREPARED[key]
 
@@ -260,17 +274,21 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def write_later(self, statement: Any, dialect: Any, parameters: dict[str, Any] | list[dict[str, Any]]) -> bool:
         """Hold back a write whose result nobody reads, compiled once, without
-        SQLAlchemy's machinery per statement (four fifths of what such a
-        write cost). False: it needs that machinery (a default to compute)."""
+        SQLAlchemy's machinery per statement. False: it needs that machinery
+        (a default to compute, rows that differ in their parameters)."""
         rows = parameters if isinstance(parameters, list) else [parameters]
         if not rows:
             return True
+        if any(row.keys() != rows[0].keys() for row in rows[1:]):
+            return False
         prepared = _prepared(statement, dialect, frozenset(rows[0]))
         if prepared is None:
             return False
         sql, placeholders = prepared
         values = [
-            tuple(held if name is None else held(row[name]) if held else row[name] for name, held in placeholders)
+            tuple(
+                stored if name is None else stored(row[name]) if stored else row[name] for name, stored in placeholders
+            )
             for row in rows
         ]
         if len(values) == 1:
