@@ -124,9 +124,7 @@ def _request_from(row: Any) -> Request:
     )
 
 
-async def save_floor(
-    db: AsyncSession | AsyncConnection, session: models.Session, floor: Floor, *, with_order: bool = True
-) -> None:
+async def save_floor(db: AsyncConnection, session: models.Session, floor: Floor, *, with_order: bool = True) -> None:
     """Write the requests and speeches a command touched, and the order
     (unless the list was not loaded)."""
     for request in _unique(floor.touched_requests):
@@ -134,7 +132,7 @@ async def save_floor(
         if request.id is None:
             request.id = await db.scalar(_INSERT_REQUEST, {"session_id": session.id, **values})
         else:
-            await _write(db, _UPDATE_REQUEST, {"_id": request.id, **values})
+            await write_later(db, _UPDATE_REQUEST, {"_id": request.id, **values})
     for speech in _unique(floor.touched_speeches):
         values = {
             "request_id": speech.request.id,
@@ -148,7 +146,7 @@ async def save_floor(
         if speech.id is None:
             speech.id = await db.scalar(_INSERT_SPEECH, {"session_id": session.id, **values})
         else:
-            await _write(db, _UPDATE_SPEECH, {"_id": speech.id, **values})
+            await write_later(db, _UPDATE_SPEECH, {"_id": speech.id, **values})
     floor.touched_requests.clear()
     floor.touched_speeches.clear()
     session.is_list_closed = floor.is_closed
@@ -163,13 +161,6 @@ async def save_floor(
     order = floor.order()
     if order != session.waiting_order:
         session.waiting_order = order
-
-
-async def _write(db: AsyncSession | AsyncConnection, statement: Any, values: dict[str, Any]) -> None:
-    if isinstance(db, AsyncConnection):
-        await write_later(db, statement, values)
-    else:
-        await db.execute(statement, values)
 
 
 def _unique(items: list[Any]) -> list[Any]:

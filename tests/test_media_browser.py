@@ -343,10 +343,7 @@ async def test_a_delegate_tests_their_microphone_and_speakers_before(server, wor
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            context = await browser.new_context(base_url=server.url)
-            await context.grant_permissions(["microphone"])
-            page = await context.new_page()
-            await page.goto(f"/join/{world.tokens['peru']}")
+            page = (await joined(browser, server, world, ["peru"]))[0]["peru"]
             await page.get_by_text("Test my microphone and speakers").click()
             await page.get_by_role("button", name="Start the test").click()
             await expect(page.locator("#test-status")).to_contain_text("the bar moves")

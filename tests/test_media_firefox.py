@@ -20,6 +20,7 @@ from tests.test_media_browser import (
     PICTURE,
     PLAYOUT,
     heard_voices,
+    joined,
     next_frame,
     put_on_air,
     raw_listener,
@@ -44,22 +45,25 @@ async def firefox():
     await browser.close()
 
 
+async def firefox_joined(firefox, server, world, who: str) -> None:
+    """Firefox opens this person's join link and its socket connects."""
+    await firefox.goto(f"{server.url}/join/{world.tokens[who]}")
+    await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
+
+
 async def test_a_chair_on_firefox_speaks_into_the_floor_and_chromium_hears_it(server, world, firefox):
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import async_playwright
 
     check = await raw_listener(server, world, "observer", "floor")
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            listener = await (await chromium.new_context(base_url=server.url)).new_page()
-            await listener.goto(f"/join/{world.tokens['peru']}")
-            await expect(listener.locator("#connection")).to_have_attribute("data-state", "connected")
+            listener = (await joined(chromium, server, world, ["peru"]))[0]["peru"]
             await listener.get_by_role("button", name="Start listening").click()
 
-            await firefox.goto(f"{server.url}/join/{world.tokens['chair']}")
+            await firefox_joined(firefox, server, world, "chair")
             assert "Firefox" in await firefox.evaluate("navigator.userAgent")
             assert await firefox.evaluate("typeof MediaStreamTrackProcessor") == "undefined"
-            await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
             await firefox.evaluate("document.getElementById('floor-mic').click()")
             await firefox.wait_for("document.getElementById('speaker-mic').textContent.includes('microphone is on')")
 
@@ -81,14 +85,9 @@ async def test_a_delegate_on_firefox_hears_the_floor_through_its_playout_worklet
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            context = await chromium.new_context(base_url=server.url)
-            await context.grant_permissions(["microphone"])
-            chair = await context.new_page()
-            await chair.goto(f"/join/{world.tokens['chair']}")
-            await expect(chair.locator("#connection")).to_have_attribute("data-state", "connected")
+            chair = (await joined(chromium, server, world, ["chair"]))[0]["chair"]
 
-            await firefox.goto(f"{server.url}/join/{world.tokens['peru']}")
-            await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
+            await firefox_joined(firefox, server, world, "peru")
             await firefox.evaluate("document.getElementById('listen-toggle').click()")
             await chair.get_by_role("button", name="Put my microphone on the floor").click()
             await expect(chair.locator("#speaker-mic")).to_have_text("Your microphone is on: the meeting hears you.")
@@ -103,20 +102,17 @@ async def test_a_delegate_on_firefox_hears_the_floor_through_its_playout_worklet
 
 async def test_a_sign_language_interpreter_on_firefox_is_seen_in_chromium(server, world, db, firefox):
     """Firefox has no MediaStreamTrackProcessor: its camera is read from a <video> element."""
-    from playwright.async_api import async_playwright, expect
+    from playwright.async_api import async_playwright
 
     await put_on_air(db, world.session_id, "ils", world.participants["interpreter"])
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=MEDIA_ARGS)
         try:
-            watcher = await (await chromium.new_context(base_url=server.url)).new_page()
-            await watcher.goto(f"/join/{world.tokens['peru']}")
-            await expect(watcher.locator("#connection")).to_have_attribute("data-state", "connected")
+            watcher = (await joined(chromium, server, world, ["peru"]))[0]["peru"]
             await watcher.select_option("#listen-channel", "ils")
             await watcher.get_by_role("button", name="Start listening").click()
 
-            await firefox.goto(f"{server.url}/join/{world.tokens['interpreter']}")
-            await firefox.wait_for("document.getElementById('connection').dataset.state === 'connected'")
+            await firefox_joined(firefox, server, world, "interpreter")
             await firefox.evaluate(
                 f"""import("/static/media.js").then(async ({{ TribuneMedia }}) => {{
                     window.signLink = TribuneMedia.open({world.session_id});
