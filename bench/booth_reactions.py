@@ -74,6 +74,7 @@ async def main(rounds: int) -> None:
                         async with maker() as db:
                             after = await db.scalar(select(func.max(models.SessionEvent.seq)))
                         events[name].append(after - (before or 0))
+                await kernel.close()
         await bus.stop()
         await engine.dispose()
     print(f"SQLite, {rounds} rounds each, ms per command (median / p95)")

@@ -177,6 +177,7 @@ async def run(url: str | None, rounds: int) -> dict[tuple[str, str], list[float]
                 await send(delegates[round_ % DELEGATIONS], "request_floor")
                 await send(chair_actor, "give_floor", measure)
                 await send(chair_actor, "end_speech", measure)
+        await kernel.close()
         await engine.dispose()
         return times
 

@@ -344,7 +344,10 @@ async def run(url: str | None, waitings: list[int], rounds: int, seed: int, prof
             for _ in range(rounds):
                 for bench in order.sample(lists, len(lists)):
                     await bench.round()
-            return [await result_of(maker, bench) for bench in lists]
+            results = [await result_of(maker, bench) for bench in lists]
+            for bench in lists:
+                await bench.driver.kernel.close()
+            return results
         finally:
             await engine.dispose()
 

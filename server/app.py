@@ -271,6 +271,7 @@ def create_app(
             if app.state.tribune.shared_floods is not None:
                 await app.state.tribune.shared_floods.close()
             await the_bus.stop()
+            await kernel.close()
             await engine.dispose()
 
     routes = [

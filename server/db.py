@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -89,6 +91,56 @@ async def write_later(
     ):
         return
     await connection.execute(statement, parameters)
+
+
+async def read_now(
+    connection: AsyncConnection, statement: Executable, parameters: dict[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """The rows ``statement``, a select, reads in ``connection``'s transaction.
+    On SQLite, once the transaction holds the writer lock, it is compiled once
+    and read without SQLAlchemy's machinery per statement, which costs a
+    command's first read more than SQLite does (server.sqlite_driver)."""
+    dbapi_connection = connection.sync_connection.connection.dbapi_connection if connection.sync_connection else None
+    if isinstance(dbapi_connection, OneHopConnection):
+        rows = dbapi_connection.read_now(statement, connection.dialect, parameters)
+        if rows is not None:
+            return rows
+    return (await connection.execute(statement, parameters)).all()
+
+
+class Writers:
+    """The connections commands write on: on SQLite, kept open between commands.
+
+    Borrowing a connection from SQLAlchemy's pool and giving it back cost a
+    command about 0.17 ms of CPU, a quarter of what the rest of it costs. A
+    SQLite connection is a handle on a file: it does not go stale, so a few
+    are kept here, each free one taken by the next command (others, beyond
+    ``keep``, come from the pool and go back to it). Elsewhere the pool lends
+    them, and checks each one it lends (a server restart drops them all)."""
+
+    def __init__(self, engine: AsyncEngine, keep: int = 2):
+        self._engine = engine
+        self._keep = keep if engine.dialect.name == "sqlite" else 0
+        self._free: list[AsyncConnection] = []
+
+    @contextlib.asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncConnection]:
+        """A transaction on a connection of its own, committed when the block ends."""
+        connection = self._free.pop() if self._free else await self._engine.connect()
+        try:
+            async with connection.begin():
+                yield connection
+        finally:
+            if len(self._free) < self._keep and not connection.invalidated and not connection.in_transaction():
+                self._free.append(connection)
+            else:
+                await connection.close()
+
+    async def close(self) -> None:
+        """Give the kept connections back (before the engine is disposed)."""
+        free, self._free, self._keep = self._free, [], 0
+        for connection in free:
+            await connection.close()
 
 
 def sessionmaker(engine: AsyncEngine, *, read_only: bool = False) -> async_sessionmaker[AsyncSession]:

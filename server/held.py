@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from rooms.actor import Actor
 from server import models
 from server.auth import Person, person_by_id, standing
-from server.db import deferrable, write_later
+from server.db import deferrable, read_now, write_later
 from server.state import Store
 
 _S = models.Session
@@ -64,11 +64,12 @@ class Head(NamedTuple):
 async def lock_head(connection: AsyncConnection, session_id: int, participant_id: int) -> Head | None:
     """Lock the session (a row lock in PostgreSQL; SQLite's writer lock is
     already held) and read its head and the sender's roles, or None."""
-    rows = (await connection.execute(_HEAD, {"session_id": session_id, "participant_id": participant_id})).all()
+    rows = await read_now(connection, _HEAD, {"session_id": session_id, "participant_id": participant_id})
     if not rows:
         return None
-    roles = tuple((row.role, row.session_id) for row in rows if row.role is not None)
-    return Head(rows[0].last_seq, rows[0].revision, roles, rows[0].token_hash)
+    last_seq, revision, token_hash = rows[0][:3]
+    roles = tuple((role, role_session) for *_, role, role_session in rows if role is not None)
+    return Head(last_seq, revision, roles, token_hash)
 
 
 def _frozen(value: object) -> object:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from rooms.actor import Actor
 from rooms.commands import MAX_REACTION_EVENTS, Command, DelegationInfo, Emitted, Registry
@@ -31,7 +31,7 @@ from rooms.floor_views import iso
 from rooms.recipients import EVERYONE, Recipients
 from server import models
 from server.bus import Bus, BusUnavailable
-from server.db import deferrable, write_later
+from server.db import Writers, deferrable, write_later
 from server.event_log import LoggedEvent, dump, session_topic
 from server.flood import Allowances
 from server.held import Held, lock_head
@@ -109,7 +109,7 @@ class Kernel:
         # For the stores that make private links (registration).
         self.secret = secret
         # Commands run on a bare connection: the ORM only where a store needs it.
-        self._engine: AsyncEngine = sessionmaker.kw["bind"]
+        self._writers = Writers(sessionmaker.kw["bind"])
         self.bus = bus
         self.registry = registry
         self.stores = stores
@@ -130,6 +130,10 @@ class Kernel:
                 self._turns = {key: held for key, held in self._turns.items() if held.locked()}
             lock = self._turns[session_id] = asyncio.Lock()
         return lock
+
+    async def close(self) -> None:
+        """Give back the connections kept for commands (before the engine is disposed)."""
+        await self._writers.close()
 
     async def execute(self, actor: Actor, command: Command, token_key: str | None = None) -> Executed:
         """Run one command for ``actor``. Raises ``Refused`` when nothing changed.
@@ -188,7 +192,7 @@ class Kernel:
         held = self._held.pop(session_id, None)
         tx: Transaction | None = None
         try:
-            async with self._engine.begin() as connection:
+            async with self._writers.begin() as connection:
                 orm = OrmOnDemand(self.sessionmaker, connection)
                 try:
                     head = await lock_head(connection, session_id, actor.participant_id)

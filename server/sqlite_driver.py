@@ -34,7 +34,9 @@ the GIL while the loop writes a big room's event. Read-only transactions
 What is left of a command's cost is SQLAlchemy's machinery per statement,
 greater than SQLite's own work: the writes nobody reads skip it
 (``write_later``: compiled once per statement and set of parameters, the
-values stored as their types say, then held back as above).
+values stored as their types say, then held back as above), and so does the
+read that opens every command (``read_now``: compiled once, run on the loop
+once the writer lock is held, each column loaded as its type says).
 
 It leans on one private method of aiosqlite (``Connection._execute``, which
 queues a function for its thread), the one every public method of
@@ -115,11 +117,12 @@ def _run(connection: sqlite3.Connection, operation: str, parameters: Any, many: 
         cursor.close()
 
 
-# Per (statement, dialect, parameter names): the SQL and, in the order of its
+# Per (statement, dialect, parameter names): the SQL; in the order of its
 # placeholders, each parameter's name and how its type stores it, or the
-# value stored for a literal of the statement itself (``where(id == 3)``).
+# value stored for a literal of the statement itself (``where(id == 3)``);
+# and for a select, how each column it reads is loaded.
 _Placeholder = tuple[str, Callable[[Any], Any] | None] | tuple[None, Any]
-_Prepared = tuple[str, tuple[_Placeholder, ...]]
+_Prepared = tuple[str, tuple[_Placeholder, ...], tuple[Callable[[Any], Any] | None, ...]]
 _PREPARED: dict[tuple[Any, Any, frozenset[str]], _Prepared | None] = {}
 
 
@@ -155,7 +158,16 @@ def _prepare(statement: Any, dialect: Any, names: frozenset[str]) -> _Prepared |
         else:
             value = binds[name].value
             placeholders.append((None, process(value) if process else value))
-    return compiled.string, tuple(placeholders)
+    # How each column read is turned into its Python value (a select's only).
+    columns = getattr(statement, "selected_columns", ()) if statement.is_select else ()
+    results = tuple(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns)
+    return compiled.string, tuple(placeholders), results
+
+
+def _values(placeholders: tuple[_Placeholder, ...], row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(
+        stored if name is None else stored(row[name]) if stored else row[name] for name, stored in placeholders
+    )
 
 
 class _Done:
@@ -284,18 +296,34 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         prepared = _prepared(statement, dialect, frozenset(rows[0]))
         if prepared is None:
             return False
-        sql, placeholders = prepared
-        values = [
-            tuple(
-                stored if name is None else stored(row[name]) if stored else row[name] for name, stored in placeholders
-            )
-            for row in rows
-        ]
+        sql, placeholders, _ = prepared
+        values = [_values(placeholders, row) for row in rows]
         if len(values) == 1:
             self.pending.append((sql, values[0], False))
         else:
             self.pending.append((sql, values, True))
         return True
+
+    def read_now(self, statement: Any, dialect: Any, parameters: dict[str, Any]) -> list[tuple[Any, ...]] | None:
+        """The rows of a select, compiled once and read on the loop without
+        SQLAlchemy's machinery per statement, when this connection holds the
+        writer lock (or takes it at once). None: SQLAlchemy's own path reads
+        it (a lock to wait for, a statement it must compile each time)."""
+        if self._execute_mutex.locked():
+            return None
+        prepared = _prepared(statement, dialect, frozenset(parameters))
+        if prepared is None:
+            return None
+        sql, placeholders, results = prepared
+        pending, self.pending = self.pending, []
+        result = self.run_on_loop(pending, sql, _values(placeholders, parameters), False)
+        if result is None:
+            self.pending = pending
+            return None
+        rows = result[3]
+        if any(results):
+            return [tuple(load(value) if load else value for load, value in zip(results, row)) for row in rows]
+        return rows
 
     def begin_later(self, begin: str) -> None:
         """``BEGIN`` or ``BEGIN IMMEDIATE``, sent with the next statement or the COMMIT."""

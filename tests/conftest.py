@@ -20,6 +20,7 @@ from rooms.floor import DEFAULT_TIME_LIMITS
 from server import models
 from server.app import create_app
 from server.db import create_engine, migrate, sessionmaker
+from server.kernel import Kernel
 from server.serving import listening_socket, uvicorn_config
 from server.settings import Settings
 from server.tokens import join_token, token_hash
@@ -143,6 +144,22 @@ async def db(database_url):
     await migrate(engine)
     yield sessionmaker(engine)
     await engine.dispose()
+
+
+@pytest.fixture
+async def kernels(db):
+    """Makes kernels on ``db`` (``kernels(bus, registry, stores, ...)``), each
+    closed before its engine is disposed: a kernel keeps connections open."""
+    made: list[Kernel] = []
+
+    def make(*args, **kwargs) -> Kernel:
+        kernel = Kernel(db, *args, **kwargs)
+        made.append(kernel)
+        return kernel
+
+    yield make
+    for kernel in made:
+        await kernel.close()
 
 
 @dataclass

@@ -7,6 +7,7 @@ own copy of the session, and each must see what the other committed.
 import asyncio
 import json
 from datetime import UTC, datetime
+from functools import partial
 from typing import Literal
 
 import pytest
@@ -82,9 +83,9 @@ REGISTRY = Registry(floor_commands, question_commands, second_thoughts)
 class Sender:
     """One kernel (one process) and the people who send through it."""
 
-    def __init__(self, db, world):
+    def __init__(self, db, world, kernels):
         self.db, self.world = db, world
-        self.kernel = Kernel(db, MemoryBus(), REGISTRY, state_stores(), clock=lambda: NOW)
+        self.kernel = kernels(MemoryBus(), REGISTRY, state_stores(), clock=lambda: NOW)
         self.parser = Parser(REGISTRY)
         self.count = 0
 
@@ -115,8 +116,8 @@ async def held_floor(sender, world):
     return floor_view(held.kept[Floor].state, NOW)
 
 
-async def test_the_floor_held_after_each_command_is_the_floor_in_the_database(db, world):
-    one = Sender(db, world)
+async def test_the_floor_held_after_each_command_is_the_floor_in_the_database(db, world, kernels):
+    one = Sender(db, world, kernels)
     for who in ("usa", "france", "icrc", "peru"):
         await one.send(who, "request_floor")
         assert await held_floor(one, world) == await floor_in_database(db, world)
@@ -138,8 +139,8 @@ async def test_the_floor_held_after_each_command_is_the_floor_in_the_database(db
         assert await held_floor(one, world) == await floor_in_database(db, world), type_
 
 
-async def test_a_process_sees_what_another_committed_before_its_next_command(db, world):
-    one, other = Sender(db, world), Sender(db, world)
+async def test_a_process_sees_what_another_committed_before_its_next_command(db, world, kernels):
+    one, other = Sender(db, world, kernels), Sender(db, world, kernels)
     await one.send("france", "request_floor")
     await other.send("peru", "request_floor")  # one's copy is now behind
     peru = (await floor_in_database(db, world))["waiting"][-1]["id"]
@@ -156,8 +157,8 @@ async def test_a_process_sees_what_another_committed_before_its_next_command(db,
     assert refused.value.code == "list_closed"
 
 
-async def test_a_command_refused_half_way_leaves_nothing_of_its_changes(db, world):
-    one = Sender(db, world)
+async def test_a_command_refused_half_way_leaves_nothing_of_its_changes(db, world, kernels):
+    one = Sender(db, world, kernels)
     await one.send("france", "request_floor")
     with pytest.raises(Refused):
         await one.send("chair", "close_then_refuse")
@@ -167,8 +168,8 @@ async def test_a_command_refused_half_way_leaves_nothing_of_its_changes(db, worl
     assert await held_floor(one, world) == view
 
 
-async def test_a_command_refused_after_recording_an_event_leaves_nothing_of_it(db, world):
-    one = Sender(db, world)
+async def test_a_command_refused_after_recording_an_event_leaves_nothing_of_it(db, world, kernels):
+    one = Sender(db, world, kernels)
     await one.send("france", "request_floor")
     await one.send("chair", "give_floor")
     with pytest.raises(Refused):
@@ -179,8 +180,8 @@ async def test_a_command_refused_after_recording_an_event_leaves_nothing_of_it(d
     assert await held_floor(one, world) == view
 
 
-async def test_a_refused_command_keeps_what_it_did_not_open_and_reads_the_rest_again(db, world):
-    one = Sender(db, world)
+async def test_a_refused_command_keeps_what_it_did_not_open_and_reads_the_rest_again(db, world, kernels):
+    one = Sender(db, world, kernels)
     await one.send("france", "request_floor")
     held = one.kernel._held[world.session_id]
     floor = held.kept[Floor]
@@ -199,8 +200,8 @@ async def test_a_refused_command_keeps_what_it_did_not_open_and_reads_the_rest_a
     assert await held_floor(one, world) == await floor_in_database(db, world)
 
 
-async def test_a_change_without_an_event_is_refused_whole(db, world):
-    one = Sender(db, world)
+async def test_a_change_without_an_event_is_refused_whole(db, world, kernels):
+    one = Sender(db, world, kernels)
     await one.send("france", "request_floor")
     with pytest.raises(RuntimeError):
         await one.send("chair", "close_quietly")
@@ -208,8 +209,8 @@ async def test_a_change_without_an_event_is_refused_whole(db, world):
     assert not (await floor_in_database(db, world))["is_closed"]
 
 
-async def test_a_new_load_of_the_event_is_seen_at_the_next_command(db, world):
-    one = Sender(db, world)
+async def test_a_new_load_of_the_event_is_seen_at_the_next_command(db, world, kernels):
+    one = Sender(db, world, kernels)
     await one.send("france", "request_floor")
     # What `tribune load` does when the organizer renames a delegation.
     async with db() as s, s.begin():
@@ -227,8 +228,8 @@ async def test_a_new_load_of_the_event_is_seen_at_the_next_command(db, world):
     assert held == await floor_in_database(db, world)
 
 
-async def test_roles_taken_away_in_the_database_refuse_the_next_command_at_once(db, world):
-    one = Sender(db, world)
+async def test_roles_taken_away_in_the_database_refuse_the_next_command_at_once(db, world, kernels):
+    one = Sender(db, world, kernels)
     chair = await one.actor("chair")
     await one.send("france", "request_floor")
     async with db() as s, s.begin():
@@ -259,8 +260,8 @@ def facts(board, ids):
     }
 
 
-async def test_the_questions_held_with_their_votes_are_the_questions_in_the_database(db, world):
-    one, other = Sender(db, world), Sender(db, world)
+async def test_the_questions_held_with_their_votes_are_the_questions_in_the_database(db, world, kernels):
+    one, other = Sender(db, world, kernels), Sender(db, world, kernels)
     for who, text in (("france", "What of the stockpiles?"), ("peru", "And the stockpiles?"), ("usa", "Funding?")):
         await one.send(who, "submit_question", text=text, language="en")
     ids = sorted((await questions_in_database(db, world)).questions)
@@ -287,7 +288,7 @@ async def test_a_command_the_database_undoes_to_break_a_deadlock_runs_again():
     await migrate(engine)
     db = sessionmaker(engine)
     world = await build_world(db)
-    one = Sender(db, world)
+    one = Sender(db, world, partial(Kernel, db))  # on PostgreSQL it keeps no connection to close
     await one.send("france", "request_floor")
     request_id = (await floor_in_database(db, world))["waiting"][0]["id"]
     async with engine.connect() as other:

@@ -127,11 +127,11 @@ async def _stored(db, world) -> list[str]:
         )
 
 
-async def test_a_new_domain_runs_through_the_kernel_without_the_kernel_knowing_it(db, world, minutes_table):
+async def test_a_new_domain_runs_through_the_kernel_without_the_kernel_knowing_it(db, world, minutes_table, kernels):
     published: list[bytes] = []
     bus = MemoryBus()
-    one = Kernel(db, bus, REGISTRY, STORES, clock=lambda: NOW)
-    other = Kernel(db, MemoryBus(), REGISTRY, STORES, clock=lambda: NOW)  # another process
+    one = kernels(bus, REGISTRY, STORES, clock=lambda: NOW)
+    other = kernels(MemoryBus(), REGISTRY, STORES, clock=lambda: NOW)  # another process
     bus.set_receiver(lambda topic, data: published.append(data))
     await bus.subscribe(session_topic(world.session_id))
 

@@ -26,7 +26,6 @@ from server.app import command_registry, state_stores
 from server.auth import actor_in
 from server.bus import MemoryBus
 from server.floor_store import load_floor
-from server.kernel import Kernel
 from server.protocol import Parser
 from server.question_store import load_board, load_votes
 from tests.booth_world import add_booth_staff
@@ -82,9 +81,9 @@ def refusing(registry: Registry, armed: dict[str, str]) -> Registry:
 class Meeting:
     """One kernel over a session with something in every domain."""
 
-    def __init__(self, db, world, registry: Registry):
+    def __init__(self, db, world, kernels, registry: Registry):
         self.db, self.world = db, world
-        self.kernel = Kernel(db, MemoryBus(), registry, state_stores(), clock=lambda: NOW)
+        self.kernel = kernels(MemoryBus(), registry, state_stores(), clock=lambda: NOW)
         self.parser = Parser(command_registry())
         self.count = 0
 
@@ -195,10 +194,10 @@ COMMANDS = sorted(command_registry().specs)
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 @pytest.mark.parametrize("when", ["first event", "end"])
 @pytest.mark.parametrize("name", COMMANDS)
-async def test_a_command_refused_after_changing_its_domain_leaves_nothing_held(db, world, name, when):
+async def test_a_command_refused_after_changing_its_domain_leaves_nothing_held(db, world, name, when, kernels):
     await add_booth_staff(db, world)
     armed: dict[str, str] = {}
-    meeting = Meeting(db, world, refusing(command_registry(), armed))
+    meeting = Meeting(db, world, kernels, refusing(command_registry(), armed))
     ids = await set_the_scene(meeting)  # the kernel holds the session, as a process running the meeting would
 
     spec = command_registry()[name]
@@ -225,7 +224,9 @@ async def test_a_command_refused_after_changing_its_domain_leaves_nothing_held(d
     assert len((await floor_in_database(db, world))["waiting"]) == waiting_before + 1
 
 
-async def test_a_domain_that_changes_a_question_before_refusing_cannot_overfill_the_queue(db, world, monkeypatch):
+async def test_a_domain_that_changes_a_question_before_refusing_cannot_overfill_the_queue(
+    db, world, monkeypatch, kernels
+):
     """The fault that gave 21 questions "next up" where 20 is the most: the
     domain moved the question, then refused; the kernel kept the moved copy,
     and the chair's next edit of it saved it as queued."""
@@ -241,7 +242,7 @@ async def test_a_domain_that_changes_a_question_before_refusing_cannot_overfill_
         return self._change("queued", question, was_public=was_public)
 
     monkeypatch.setattr(Board, "enqueue", enqueue_carelessly)
-    meeting = Meeting(db, world, command_registry())
+    meeting = Meeting(db, world, kernels, command_registry())
     authors = ("france", "france2", "peru", "usa", "icrc", "icbl", "presenter")  # each within their own limit
     for n in range(MAX_QUEUE + 1):
         author = authors[n % len(authors)]

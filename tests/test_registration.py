@@ -22,7 +22,6 @@ from server import models, tokens
 from server.app import command_registry, state_stores
 from server.auth import actor_in, participant_by_token
 from server.bus import MemoryBus
-from server.kernel import Kernel
 from server.secretariat import desk_of
 from tests.conftest import SECRET
 
@@ -111,12 +110,12 @@ def test_only_a_completed_registration_is_approved_and_sponsorship_is_accepted_a
 # --- through the kernel -------------------------------------------------------------
 
 
-async def test_invite_nominate_complete_approve(db, world):
+async def test_invite_nominate_complete_approve(db, world, kernels):
     async with db() as s, s.begin():
         desk_session = await desk_of(s, world.event_id)
         event = await s.get(models.Event, world.event_id)
         event.nominations_close_at, event.sponsored_nominations_close_at = CLOSE, SPONSORED_CLOSE
-    kernel = Kernel(db, MemoryBus(), command_registry(), state_stores(), clock=lambda: NOW, secret=SECRET)
+    kernel = kernels(MemoryBus(), command_registry(), state_stores(), clock=lambda: NOW, secret=SECRET)
     async with db() as s:
         organizer = await participant_by_token(s, world.tokens["secretariat"])
         chair = await participant_by_token(s, world.tokens["chair"])
@@ -206,9 +205,9 @@ async def test_invite_nominate_complete_approve(db, world):
         assert (await s.get(models.Event, world.event_id)).revision == 1  # open sockets are judged again
 
 
-async def test_registration_is_refused_outside_the_desk(db, world):
+async def test_registration_is_refused_outside_the_desk(db, world, kernels):
     """Its events carry personal data: in a meeting's log they would reach the chairs."""
-    kernel = Kernel(db, MemoryBus(), command_registry(), state_stores(), clock=lambda: NOW, secret=SECRET)
+    kernel = kernels(MemoryBus(), command_registry(), state_stores(), clock=lambda: NOW, secret=SECRET)
     async with db() as s:
         organizer = await participant_by_token(s, world.tokens["secretariat"])
         panel = await s.get(models.Session, world.session_id)

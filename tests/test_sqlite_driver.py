@@ -11,10 +11,24 @@ from datetime import UTC, datetime
 
 import aiosqlite
 import pytest
-from sqlalchemy import JSON, Boolean, Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    bindparam,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
-from server.db import create_engine, deferrable, sessionmaker, write_later
+from server.db import create_engine, deferrable, read_now, sessionmaker, write_later
 from server.models import UTCDateTime, utcnow
 
 INSERT = deferrable(text("INSERT INTO t (k, v) VALUES (:k, :v)"))
@@ -168,3 +182,48 @@ async def test_writes_held_back_without_sqlalchemys_machinery_are_stored_as_sqla
     assert stored[1]["at"] == at and stored[1]["order"] == [3, 1, 2] and stored[1]["flag"] is True
     assert stored[3]["order"] == {"b": [1]} and stored[3]["flag"] is False and stored[3]["at"] == at
     assert stored[4]["when"] is not None and stored[4]["name"] is None and stored[4]["order"] is None
+
+
+async def test_a_read_on_the_loop_returns_what_sqlalchemys_path_returns(engine, hops):
+    async with engine.begin() as connection:
+        await connection.run_sync(METADATA.create_all)
+    at = datetime(2026, 12, 6, 9, 15, 0, 654321, tzinfo=UTC)
+    async with engine.begin() as connection:
+        await connection.execute(insert(TYPED), {"id": 1, "name": "Perú", "at": at, "order": [2, 1], "flag": True})
+        await connection.execute(insert(TYPED), {"id": 2, "name": "Mali", "at": None, "order": None, "flag": False})
+    wanted = select(TYPED.c.id, TYPED.c.name, TYPED.c.at, TYPED.c.order, TYPED.c.flag).where(
+        TYPED.c.id <= bindparam("up_to"), TYPED.c.name != "nobody"
+    )
+    async with engine.connect() as connection:
+        expected = [tuple(row) for row in await connection.execute(wanted.order_by(TYPED.c.id), {"up_to": 2})]
+    hops.clear()
+    through_sqlalchemy: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *args: through_sqlalchemy.append(args[2]))
+    async with engine.begin() as connection:
+        await write_later(connection, deferrable(update(TYPED).where(TYPED.c.id == 2)), {"name": "Mali"})
+        read = await read_now(connection, wanted.order_by(TYPED.c.id), {"up_to": 2})
+        none = await read_now(connection, wanted, {"up_to": 0})
+    assert hops == []  # read on the loop, with the BEGIN and the write held back before it
+    assert through_sqlalchemy == []  # compiled once, not executed by SQLAlchemy
+    assert read == expected
+    assert read[0][2] == at and read[0][3] == [2, 1] and read[0][4] is True and read[1][2] is None
+    assert none == []
+
+
+async def test_a_read_that_must_wait_for_the_writer_lock_goes_by_sqlalchemys_path(engine, hops):
+    await rows(engine)
+    first = await engine.connect()
+    await first.begin()
+    await first.execute(text("INSERT INTO t (k, v) VALUES (1, 'first')"))  # holds the writer lock
+    table = Table("t", MetaData(), Column("k", Integer, primary_key=True), Column("v", String))
+
+    async def second() -> list:
+        async with engine.begin() as connection:
+            return list(await read_now(connection, select(table.c.v).where(table.c.k == bindparam("k")), {"k": 1}))
+
+    waiting = asyncio.create_task(second())
+    await asyncio.sleep(0.05)
+    assert not waiting.done() and hops[-1] == "_run_after"  # it waits in the thread, the loop free
+    await first.commit()
+    await first.close()
+    assert [tuple(row) for row in await asyncio.wait_for(waiting, 5)] == [("first",)]
