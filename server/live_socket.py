@@ -285,9 +285,19 @@ class LiveSocket(ServedSocket):
         try:
             while self.waiting and self.actor is not None:
                 item = self.waiting.popleft()
-                reply = item if isinstance(item, str) else await self._execute(self.actor, item)
-                if reply is not None:
-                    self._reply(reply)
+                if isinstance(item, str):
+                    self._reply(item)
+                    continue
+                connection = self.connection
+                if connection is not None:
+                    connection.hold_for_reply()
+                try:
+                    reply = await self._execute(self.actor, item)
+                    if reply is not None:
+                        self._reply(reply)
+                finally:
+                    if connection is not None:
+                        connection.release_reply_hold()
         finally:
             self.worker = None
 

@@ -48,12 +48,18 @@ async def a_hub(log=None):
     return bus, hub, log
 
 
-def payload(frame: bytes) -> str:
-    """The text of a server's unmasked text frame."""
-    assert frame[0] == 0x81
-    length = frame[1] & 0x7F
-    start = {126: 4, 127: 10}.get(length, 2)
-    return frame[start:].decode()
+def payloads(data: bytes) -> list[str]:
+    """The texts of a server's unmasked text frames, written one after another."""
+    texts = []
+    while data:
+        assert data[0] == 0x81
+        length = data[1] & 0x7F
+        start = {126: 4, 127: 10}.get(length, 2)
+        if length >= 126:
+            length = int.from_bytes(data[2:start], "big")
+        texts.append(data[start : start + length].decode())
+        data = data[start + length :]
+    return texts
 
 
 class Sink:
@@ -62,11 +68,13 @@ class Sink:
 
     def __init__(self, bound=1 << 20):
         self.texts: list[str] = []
+        self.writes: list[list[str]] = []
         self.unread = 0
         self.bound = bound
 
     def write(self, frame: bytes) -> bool:
-        self.texts.append(payload(frame))
+        self.writes.append(payloads(frame))
+        self.texts.extend(self.writes[-1])
         self.unread += len(frame)
         return self.unread <= self.bound
 
@@ -205,6 +213,73 @@ async def test_a_gap_in_one_socket_is_filled_from_the_log_as_a_last_resort():
     await asyncio.sleep(0)
     assert sink.texts == ["e3", "ack", "log 4", "log 5", "e6", "e8"]
     assert asked == [(3, 6)] and connection.last_seq == 8
+
+
+async def test_a_senders_own_event_goes_with_its_reply_in_one_write_after_everyone_elses():
+    bus, hub, _ = await a_hub()
+    (sender, to_sender), (other, to_other) = connect(), connect(actor(participant_id=6))
+    for connection in (sender, other):
+        await hub.join(connection)
+        connection.live_from(0)
+    await publish(bus, event(1))
+    sender.hold_for_reply()  # its command runs
+    await publish(bus, event(2, text="e2, the command's"))
+    await publish(bus, event(3, only(6)))  # not for the sender: it only moves its seq on
+    sender.reply('{"type":"ack"}')
+    await publish(bus, event(4))
+    assert to_other.writes == [["e1"], ["e2, the command's"], ["e3"], ["e4"]]
+    assert to_sender.writes == [["e1"], ["e2, the command's", '{"type":"ack"}'], ["e4"]]
+    assert sender.last_seq == other.last_seq == 4
+
+
+async def test_a_command_that_ends_without_a_reply_sends_what_was_held():
+    connection, sink = connect()
+    connection.live_from(0)
+    connection.hold_for_reply()
+    connection.offer(event(1))
+    assert sink.texts == []
+    connection.release_reply_hold()
+    connection.offer(event(2))
+    assert sink.writes == [["e1"], ["e2"]] and connection.last_seq == 2
+
+
+async def test_a_gap_while_held_for_a_reply_is_filled_before_the_reply():
+    async def missed(after, before):
+        return [f"log {seq}" for seq in range(after + 1, before)]
+
+    connection, sink = connect(missed=missed)
+    connection.live_from(0)
+    connection.hold_for_reply()
+    connection.offer(event(1))
+    connection.offer(event(3))  # 2 was lost on the bus
+    connection.reply("ack")
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert sink.texts == ["e1", "log 2", "e3", "ack"]
+    assert connection.last_seq == 3
+
+
+async def test_a_socket_not_yet_live_keeps_its_own_hold():
+    connection, sink = connect()
+    connection.hold_for_reply()  # the snapshot is still being read: nothing changes
+    connection.offer(event(1))
+    connection.reply("ack")
+    connection.release_reply_hold()
+    assert sink.texts == []
+    connection.live_from(0)
+    assert sink.texts == ["e1", "ack"]
+
+
+async def test_a_client_too_slow_while_held_for_a_reply_is_cut_off():
+    connection, sink = connect(hold=2)
+    connection.live_from(0)
+    overflowed = []
+    connection.on_overflow = lambda: overflowed.append(True)
+    connection.hold_for_reply()
+    for seq in (1, 2, 3):
+        connection.offer(event(seq))
+    connection.reply("ack")
+    assert overflowed == [True] and sink.texts == []
 
 
 async def test_a_socket_that_joins_during_the_access_check_is_not_cut_off():
