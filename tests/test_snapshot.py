@@ -83,8 +83,21 @@ async def _snapshots(db, world, registry, who: str, cache: SharedCache, now: dat
     return new, old
 
 
+async def _settled(db, world, quiet_seconds: float) -> None:
+    """Wait until the session records nothing more for ``quiet_seconds``: the
+    vote counts are told up to ``counts_every_seconds`` after the votes."""
+    last_seq, quiet_since = None, asyncio.get_running_loop().time()
+    while asyncio.get_running_loop().time() - quiet_since < quiet_seconds:
+        async with db() as s:
+            seq = (await s.get(models.Session, world.session_id, populate_existing=True)).last_seq
+        if seq != last_seq:
+            last_seq, quiet_since = seq, asyncio.get_running_loop().time()
+        await asyncio.sleep(0.05)
+
+
 async def test_each_viewer_gets_exactly_the_snapshot_built_for_them_alone(db, world, server, connect):
     ids = await _busy_session(connect)
+    await _settled(db, world, 2 * server.app.state.tribune.settings.counts_every_seconds)
     registry = server.app.state.tribune.registry
     cache: SharedCache = SharedCache()
     now = datetime.now(UTC)
