@@ -43,6 +43,9 @@ MissedEvents = Callable[[int, int], Awaitable[list[str]]]
 # (seq, frame): seq None for replies and heartbeats; frame None for an event
 # this person may not see (it only moves their seq on).
 Held = tuple[int | None, bytes | None]
+# Frames held for a socket while its own command runs (``Connection.hold_for_reply``),
+# beyond which they go without waiting for the reply.
+REPLY_HOLD = 16
 
 
 class Observer(Protocol):
@@ -190,7 +193,12 @@ class Connection:
         if self.is_too_slow:
             return
         if self._held is not None:
-            if len(self._held) >= self._limit:
+            if self._replying and len(self._held) >= REPLY_HOLD:
+                # A command that waits long (a lock held elsewhere) in a busy
+                # session: what it held goes now, the client is not to blame.
+                self.release_reply_hold()
+                self._send(seq, frame)
+            elif len(self._held) >= self._limit:
                 self._overflow()
             else:
                 self._held.append((seq, frame))
