@@ -163,14 +163,22 @@ class TribuneServers:
 
 
 async def tribune_servers(
-    event_yaml: str, processes: int = 1, database: str | None = None, bus: str | None = None, **settings: str
+    event_yaml: str,
+    processes: int = 1,
+    database: str | None = None,
+    bus: str | None = None,
+    checkout: str | None = None,
+    **settings: str,
 ) -> TribuneServers:
     """Fresh ``tribune serve`` processes with ``event_yaml`` loaded, not started yet.
 
     ``database``: default a new SQLite file; a PostgreSQL URL is WIPED first.
+    ``checkout``: the root of another checkout of Tribune to run instead of this one.
     ``settings``: more TRIBUNE_* variables, by their lower-case name."""
     workdir = Path(tempfile.mkdtemp(prefix="tribune-bench-"))
     env = {**os.environ, "TRIBUNE_SECRET": "bench"}
+    if checkout:
+        env["PYTHONPATH"] = str(Path(checkout).resolve())
     env["TRIBUNE_DATABASE_URL"] = database or f"sqlite+aiosqlite:///{workdir}/bench.db"
     if bus:
         env["TRIBUNE_BUS_URL"] = bus

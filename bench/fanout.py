@@ -39,9 +39,11 @@ stop reading (socket open, never read) for ``--slow-seconds`` at 10 events
 per second: the others' p99 against the 10/s phase, the server's memory
 each second, and whether and when the server cut the slow ones (its side of
 the socket leaves ESTABLISHED, seen in /proc/net/tcp) with which close code.
-Then Tribune with one process against two through Redis, at
-``--scale-size`` listeners. The targets of issue 9 are printed at the end,
-each met or not met.
+With ``--baseline``, another checkout of Tribune (an earlier commit, say)
+runs as one more server in the same rounds, so a change is measured against
+it under the same noise. Then Tribune with one process against two through
+Redis, at ``--scale-size`` listeners. The targets of issue 9 are printed at
+the end, each met or not met.
 
 Install the peers once with ``.venv/bin/pip install -e '.[bench]'``, then:
 
@@ -49,6 +51,7 @@ Install the peers once with ``.venv/bin/pip install -e '.[bench]'``, then:
     .venv/bin/python bench/fanout.py --quick               # smoke run: 50 listeners, 3 s phases
     .venv/bin/python bench/fanout.py --sizes 1000 --servers tribune,websockets
     .venv/bin/python bench/fanout.py --only connect --servers tribune --sizes 500,2000 --rounds 3
+    git worktree add ../before HEAD~1 && .venv/bin/python bench/fanout.py --sizes 500 --rounds 3 --baseline ../before
     .venv/bin/python bench/fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
 
 These machines are shared and noisy: read the ratios, not single figures.
@@ -242,12 +245,15 @@ class PeerSender:
 
 
 class Tribune:
-    def __init__(self, processes: int, database: str | None, redis: str):
+    def __init__(self, processes: int, database: str | None, redis: str, checkout: str | None = None):
         self.kind = "tribune"
         self.processes = processes
         self.database = database
         self.redis = redis
+        self.checkout = checkout
         self.label = "tribune" if processes == 1 else f"tribune x{processes}"
+        if checkout:
+            self.label = "baseline"
         self.samples: list[str] = []
 
     async def start(self, listeners: int) -> None:
@@ -262,6 +268,7 @@ class Tribune:
             self.processes,
             self.database,
             bus,
+            self.checkout,
             commands_per_second="100000",
             command_burst="100000",
         )
@@ -547,7 +554,11 @@ async def connect_only(args, sizes: list[int], kinds: list[str], clients: Client
     for round_ in range(args.rounds):
         for size in sizes:
             for kind in kinds:
-                server = Tribune(args.processes, args.database, args.redis) if kind == "tribune" else Peer(kind)
+                server = (
+                    Tribune(args.processes, args.database, args.redis, args.baseline if kind == "baseline" else None)
+                    if kind in ("tribune", "baseline")
+                    else Peer(kind)
+                )
                 run = await measure_connect(server, size, clients)
                 runs.setdefault((server.label, size), []).append(run)
                 print(
@@ -600,6 +611,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--rounds", type=int, default=1, help="interleaved rounds, figures pooled (slow readers: first)"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="CHECKOUT",
+        help="the root of another checkout of Tribune (a git worktree of an earlier commit), run as one more "
+        "server, 'baseline', in the same rounds: a change measured against it under the same noise",
+    )
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 listeners, 3 s phases")
     parser.add_argument(
         "--only", choices=["connect"], help="connect: only the connect phase, --rounds times (medians printed)"
@@ -621,6 +638,9 @@ async def main() -> None:
     sizes = sorted({int(size) for size in args.sizes.split(",")})
     kinds = [kind for kind in SERVERS if kind in args.servers.split(",")]
     tribune = Tribune(args.processes, args.database, args.redis)
+    baseline = Tribune(args.processes, args.database, args.redis, args.baseline) if args.baseline else None
+    if baseline is not None:
+        kinds.insert(kinds.index("tribune") + 1 if "tribune" in kinds else 0, "baseline")
     print("$ " + shlex.join(["bench/fanout.py", *sys.argv[1:]]))
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(os.sched_getaffinity(0))} cores shared with other "
@@ -646,7 +666,7 @@ async def main() -> None:
         for round_ in range(args.rounds):
             for size in sizes:
                 for kind in kinds:
-                    server = tribune if kind == "tribune" else Peer(kind)
+                    server = {"tribune": tribune, "baseline": baseline}.get(kind) or Peer(kind)
                     slow = size == args.slow_size and round_ == 0
                     result = await measure(server, size, clients, args, tribune.samples or SAMPLE_EVENTS, slow)
                     rounds.setdefault((result.server, size), []).append(result)

@@ -159,7 +159,7 @@ def print_ratios(results: list[Result], sizes: list[int], tribune: str) -> None:
     print(f"{'size':>5} {'peer':12} {'deliv/s sat':>12} {'p99 10/s':>9} {'p99 sat':>9}")
     for size in sizes:
         t = by(results, tribune, size)
-        for peer in ("websockets", "socketio"):
+        for peer in ("baseline", "websockets", "socketio"):
             p = by(results, peer, size)
             if t and p:
                 print(
