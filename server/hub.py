@@ -2,10 +2,14 @@
 
 Each session with local sockets is a ``Room``. An event arrives encoded and
 framed once (``LoggedEvent.frame``); the room writes the same bytes to each
-socket that keeps up, in one synchronous pass: no task and no queue per
-socket. Rooms deliver every seq in order, once: when the at-most-once bus
-skipped some, or a heartbeat shows the log is ahead, the room reads the
-missing events from the log once for all its sockets.
+socket that keeps up: no task and no queue per socket. A room of more than
+``CHUNK`` sockets is written a chunk at a time, by one task per room, with
+the loop free between chunks: the next command is read and reaches the
+database (whose commit waits for the disk off the loop) while the room is
+still being written, instead of after it. Rooms deliver every seq in order,
+once: when the at-most-once bus skipped some, or a heartbeat shows the log
+is ahead, the room reads the missing events from the log once for all its
+sockets.
 
 Overflow policies:
 - a socket's write buffer: ``disconnect``. A client whose unread bytes pass
@@ -19,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -30,8 +35,9 @@ from server.event_log import LoggedEvent, dump, session_of_topic, session_topic,
 
 log = logging.getLogger(__name__)
 
-# Sockets written a heartbeat before other work may run.
-BEAT_CHUNK = 250
+# Sockets written an event or a heartbeat before other work may run (about
+# a millisecond of the loop).
+CHUNK = 128
 
 ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
 # Per session: its last seq, and its event's revision (bumped by every `tribune load`).
@@ -175,6 +181,17 @@ class Connection:
     def reply_frame(self, frame: bytes) -> None:
         self._send(None, frame)
 
+    def take_ahead(self, event: LoggedEvent) -> None:
+        """``offer``, before the room's turn for this socket comes (``Room.bring``):
+        an event it has or holds already is not taken twice."""
+        newest = self.last_seq
+        for seq, _ in reversed(self._held or ()):
+            if seq is not None:
+                newest = max(newest, seq)
+                break
+        if event.seq > newest:
+            self.offer(event)
+
     def live_from(self, seq: int) -> None:
         """The snapshot or replay up to ``seq`` was written: go live."""
         self.last_seq = seq
@@ -192,6 +209,8 @@ class Connection:
     def _send(self, seq: int | None, frame: bytes | None) -> None:
         if self.is_too_slow:
             return
+        if seq is not None and seq <= self.last_seq:
+            return  # already sent: by the snapshot, the replay, or ahead of the room
         if self._held is not None:
             if self._replying and len(self._held) >= REPLY_HOLD:
                 # A command that waits long (a lock held elsewhere) in a busy
@@ -204,8 +223,6 @@ class Connection:
                 self._held.append((seq, frame))
             return
         if seq is not None:
-            if seq <= self.last_seq:
-                return  # already sent, by the snapshot or the replay
             if seq > self.last_seq + 1:
                 # The room delivers every seq; this is a last resort.
                 self._held = [(seq, frame)]
@@ -257,6 +274,12 @@ class Room:
         self._read_log = read_log
         self._backlog: list[LoggedEvent] = []
         self._catch_up: asyncio.Task[None] | None = None
+        # Events and heartbeats accepted, in order, not yet written to every
+        # socket (the first is being written), and the task writing them.
+        self._outbox: deque[LoggedEvent | bytes] = deque()
+        self._writing: asyncio.Task[None] | None = None
+        # Told each time the first of the outbox is written to every socket.
+        self._written: list[asyncio.Future[None]] = []
 
     def arrive(self, event: LoggedEvent) -> None:
         if self._catch_up is not None:
@@ -276,16 +299,88 @@ class Room:
 
     def _deliver(self, event: LoggedEvent) -> None:
         self.seq = event.seq
-        seq, frame, recipients = event.seq, event.frame, event.recipients
-        if recipients.everyone:
-            for connection in tuple(self.connections):
-                connection.deliver(seq, frame)
-        else:
-            for connection in tuple(self.connections):
-                connection.deliver(seq, frame if recipients.includes(connection.actor) else None)
         for observer, types in tuple(self.observers.items()):
             if event.type in types:
                 observer.event(event)
+        self._send(event)
+
+    def beat(self, frame: bytes) -> None:
+        """A heartbeat, behind every event accepted so far: a socket never
+        hears of a seq before the event itself."""
+        self._send(frame)
+
+    def _send(self, item: LoggedEvent | bytes) -> None:
+        if self._writing is not None:
+            self._outbox.append(item)
+            return
+        connections = tuple(self.connections)
+        self._write(item, connections[:CHUNK])
+        if len(connections) > CHUNK:
+            self._outbox.append(item)
+            self._writing = asyncio.get_running_loop().create_task(self._write_rest(connections[CHUNK:]))
+
+    @staticmethod
+    def _write(item: LoggedEvent | bytes, connections: tuple[Connection, ...]) -> None:
+        if isinstance(item, bytes):
+            for connection in connections:
+                connection.reply_frame(item)
+            return
+        seq, frame, recipients = item.seq, item.frame, item.recipients
+        if recipients.everyone:
+            for connection in connections:
+                connection.deliver(seq, frame)
+        else:
+            for connection in connections:
+                connection.deliver(seq, frame if recipients.includes(connection.actor) else None)
+
+    async def _write_rest(self, rest: tuple[Connection, ...]) -> None:
+        """The rest of the room a chunk at a time, then what waited behind it."""
+        try:
+            while True:
+                item = self._outbox[0]
+                for start in range(0, len(rest), CHUNK):
+                    await asyncio.sleep(0)
+                    self._write(item, rest[start : start + CHUNK])
+                self._outbox.popleft()
+                self._tell_written()
+                if not self._outbox:
+                    return
+                rest = tuple(self.connections)
+        except Exception:
+            log.exception("could not write session %s's events to every socket", self.session_id)
+        finally:
+            # Cut half-way (the server is stopping, or a bug): a socket that
+            # missed an event fills the gap from the log, or resumes.
+            self._outbox.clear()
+            self._writing = None
+            self._tell_written()
+
+    def _tell_written(self) -> None:
+        waiting, self._written = self._written, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+
+    async def keep_up(self) -> None:
+        """Wait until nothing accepted waits behind the event being written:
+        a sender is answered once the event before its own is everyone's, so
+        no sender runs ahead of the room."""
+        while len(self._outbox) > 1:
+            future = asyncio.get_running_loop().create_future()
+            self._written.append(future)
+            await future
+
+    def bring(self, connection: Connection) -> None:
+        """Give this socket now what the room has not written to it yet: a
+        sender gets its own event with its reply, not at its turn in the room."""
+        for item in tuple(self._outbox):
+            if isinstance(item, LoggedEvent):
+                connection.take_ahead(item)
+
+    async def written(self) -> None:
+        """Wait until everything accepted so far is written to every socket (tests)."""
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
 
     @property
     def is_empty(self) -> bool:
@@ -406,14 +501,7 @@ class Hub:
             # What the room delivered, which the log may exceed only if reading
             # it failed (the next beat tries again). Every event up to this seq
             # is queued before the heartbeat, so a client may take it as its own.
-            frame = text_frame(dump({"type": "heartbeat", "seq": room.seq, "server_time": self._clock()}))
-            connections = tuple(room.connections)
-            for start in range(0, len(connections), BEAT_CHUNK):
-                for connection in connections[start : start + BEAT_CHUNK]:
-                    connection.reply_frame(frame)
-                # An event waits for a chunk, not for the whole room (2000 sockets: 30-40 ms).
-                # One delivered meanwhile is above this seq: a client keeps the higher.
-                await asyncio.sleep(0)
+            room.beat(text_frame(dump({"type": "heartbeat", "seq": room.seq, "server_time": self._clock()})))
             await self._judge_if_moved(room, revision)
 
     async def watch_access(self, interval: float) -> None:

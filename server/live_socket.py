@@ -32,7 +32,7 @@ from server import event_log, protocol
 from server.auth import actor_in
 from server.close_codes import CLOSE_REASONS, FLOODING, FORBIDDEN, NOT_FOUND, ROLES_CHANGED, SLOW_CLIENT, UNAUTHORIZED
 from server.event_log import dump, text_frame
-from server.hub import Connection
+from server.hub import Connection, Room
 from server.kernel import AccessLost, LinkRevoked, RolesChanged
 from server.media_wire import MEDIA_PATH, MediaWire
 from server.presence import is_tracked
@@ -93,6 +93,8 @@ class LiveSocket(ServedSocket):
     def __init__(self, tribune: Tribune, server_connections: set[Any], session_id: int, max_size: int):
         super().__init__(tribune, server_connections, session_id, max_size)
         self.connection: Connection | None = None
+        # The session's room in the hub, once joined.
+        self.room: Room | None = None
         # Whose socket it is, once opened; commands received before a hang-up
         # still run after the connection has left the hub.
         self.actor: Actor | None = None
@@ -178,6 +180,7 @@ class LiveSocket(ServedSocket):
                     await tribune.hub.leave(connection)
                     return
                 self.connection = connection
+                self.room = room
                 seq = session.last_seq
                 now = tribune.kernel.clock()
                 initial = None
@@ -294,6 +297,10 @@ class LiveSocket(ServedSocket):
                 try:
                     reply = await self._execute(self.actor, item)
                     if reply is not None:
+                        room = self.room
+                        if room is not None and connection is not None:
+                            await room.keep_up()
+                            room.bring(connection)
                         self._reply(reply)
                 finally:
                     if connection is not None:

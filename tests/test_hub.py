@@ -8,7 +8,7 @@ from rooms.roles import Role
 from server.auth import Standing
 from server.bus import MemoryBus
 from server.event_log import LoggedEvent, session_topic
-from server.hub import REPLY_HOLD, Connection, Hub
+from server.hub import CHUNK, REPLY_HOLD, Connection, Hub
 
 
 def actor(roles=(Role.PARTICIPANT,), participant_id=5, session_id=1):
@@ -230,6 +230,64 @@ async def test_a_senders_own_event_goes_with_its_reply_in_one_write_after_everyo
     assert to_other.writes == [["e1"], ["e2, the command's"], ["e3"], ["e4"]]
     assert to_sender.writes == [["e1"], ["e2, the command's", '{"type":"ack"}'], ["e4"]]
     assert sender.last_seq == other.last_seq == 4
+
+
+async def a_big_room(log=None):
+    """A room of more sockets than are written at once, all live from seq 0."""
+    bus, hub, log = await a_hub(log)
+    sockets = [connect(actor(participant_id=n)) for n in range(2 * CHUNK + 10)]
+    for connection, _ in sockets:
+        room = await hub.join(connection)
+        connection.live_from(0)
+    room.started_at(0)
+    return bus, hub, room, sockets
+
+
+async def test_a_big_room_is_written_a_chunk_at_a_time_in_order_heartbeats_behind_the_events():
+    log = Log()
+    log.add(event(1), event(2))
+    bus, hub, room, sockets = await a_big_room(log)
+    await publish(bus, event(1))
+    await publish(bus, event(2))
+    # One chunk at once; the rest with the loop free between chunks.
+    assert sorted(len(sink.texts) for _, sink in sockets) == [0] * (len(sockets) - CHUNK) + [1] * CHUNK
+    await hub.beat()  # queued behind both events: never a seq before its event
+    await room.written()
+    for connection, sink in sockets:
+        assert sink.texts[:2] == ["e1", "e2"] and '"type":"heartbeat","seq":2' in sink.texts[2]
+        assert len(sink.texts) == 3 and connection.last_seq == 2
+
+
+async def test_a_sender_in_a_big_room_is_answered_with_its_event_once_the_event_before_is_everyones():
+    bus, hub, room, sockets = await a_big_room()
+    await publish(bus, event(1))  # being written
+    sender, to_sender = next((connection, sink) for connection, sink in sockets if not sink.texts)
+    sender.hold_for_reply()  # its command runs
+    await publish(bus, event(2, text="e2, the sender's"))
+    answer = asyncio.ensure_future(room.keep_up())
+    await asyncio.sleep(0)
+    assert not answer.done()  # the sender does not run ahead of the room
+    await answer
+    assert all(sink.texts[:1] == ["e1"] for connection, sink in sockets if connection is not sender)
+    room.bring(sender)
+    sender.reply("ack")
+    assert to_sender.writes == [["e1", "e2, the sender's", "ack"]]
+    await room.written()
+    # Its turn in the room came after: nothing twice.
+    assert to_sender.texts == ["e1", "e2, the sender's", "ack"] and sender.last_seq == 2
+    assert all(sink.texts == ["e1", "e2, the sender's"] for connection, sink in sockets if connection is not sender)
+
+
+async def test_a_socket_that_joins_while_a_big_room_is_written_gets_what_its_snapshot_did_not_cover_once():
+    bus, hub, room, sockets = await a_big_room()
+    await publish(bus, event(1))
+    late, to_late = connect(actor(participant_id=999))
+    await hub.join(late)  # its snapshot, read now, covers e1
+    await publish(bus, event(2))
+    late.live_from(1)
+    await room.written()
+    assert to_late.texts == ["e2"] and late.last_seq == 2
+    assert all(sink.texts == ["e1", "e2"] for _, sink in sockets)
 
 
 async def test_a_command_that_ends_without_a_reply_sends_what_was_held():

@@ -7,6 +7,7 @@ import json
 import pytest
 import websockets
 
+from server import hub
 from server.settings import Settings
 from tests.conftest import SECRET, LiveServer, free_port
 
@@ -69,6 +70,36 @@ async def test_every_client_sees_the_same_order(connect):
     assert expected[0] == "International Campaign to Ban Landmines"  # the point of order
     tiers = [w["delegation"]["tier"] for w in events[-1]["replica"]["waiting"][1:]]
     assert tiers == ["state_party", "observer_state", "international_organisation", "civil_society"]
+
+
+async def test_a_room_written_a_chunk_at_a_time_gives_everyone_every_event_once_and_each_sender_its_own_first(
+    connect, monkeypatch
+):
+    # Every room of more than one socket is written a chunk at a time, as a plenary's is.
+    monkeypatch.setattr(hub, "CHUNK", 1)
+    names = ("chair", "france", "usa", "icbl", "icrc", "observer")
+    clients = {who: await connect(who) for who in names}
+    read: dict[str, list[dict]] = {who: [] for who in names}
+
+    async def read_until(who, done):
+        while not done(message := await clients[who].recv()):
+            if message["type"] != "heartbeat":
+                read[who].append(message)
+        read[who].append(message)
+        return message
+
+    async def ask(who):
+        asked = await clients[who].send("request_floor")
+        ack = await read_until(who, lambda message: message["type"] == "ack")
+        # Its own event came before its ack, not at its turn in the room.
+        assert ack["id"] == asked and ack["seq"] in [m["seq"] for m in read[who] if m["type"] == "floor_requested"]
+
+    await asyncio.gather(*(ask(who) for who in ("france", "usa", "icbl", "icrc")))
+    for who in names:
+        if not any(m.get("seq") == 4 and m["type"] != "ack" for m in read[who]):
+            await read_until(who, lambda message: message["type"] == "floor_requested" and message["seq"] == 4)
+        assert [m["seq"] for m in read[who] if m["type"] == "floor_requested"] == [1, 2, 3, 4], who
+    assert (await clients["chair"].command("ping"))["type"] == "pong"
 
 
 async def test_a_whole_list_is_run_and_every_speech_kept(connect, world):
