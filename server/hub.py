@@ -182,6 +182,17 @@ class Connection:
         if not self.is_too_slow and not self.wire.write(b"".join(frames)):
             self._overflow()
 
+    def deliver_run(self, first: int, last: int, frames: bytes, events: list[LoggedEvent]) -> None:
+        """``deliver`` of the events ``first`` to ``last``, whose frames this
+        person may see are ``frames``: in one write when they are next."""
+        if self._held is None and first == self.last_seq + 1 and not self.is_too_slow:
+            self.last_seq = last
+            if frames and not self.wire.write(frames):
+                self._overflow()
+        else:
+            for event in events:
+                self.offer(event)
+
     def reply_frame(self, frame: bytes) -> None:
         self._send(None, frame)
 
@@ -264,8 +275,29 @@ class Connection:
             self.on_overflow()
 
 
+class _Pending:
+    """An event or heartbeat accepted and not yet written to every socket:
+    it reaches every position of the room's order once the sweep comes back
+    round to where it stood when it was accepted (``done_at``)."""
+
+    __slots__ = ("item", "done_at")
+
+    def __init__(self, item: LoggedEvent | bytes, done_at: tuple[int, int]):
+        self.item = item
+        self.done_at = done_at
+
+
 class Room:
-    """The sockets of one session in this process, and the last seq they were given."""
+    """The sockets of one session in this process, and the last seq they were given.
+
+    Its sockets are written in one sweep that goes round them in a fixed
+    order, a chunk at a time: each socket is written, in one write, everything
+    accepted since the sweep last passed it. An event accepted while the
+    previous one is still being written does not wait for the whole room: the
+    sockets the sweep has not reached yet get both at once, the others get it
+    on the next round. Under load a socket's write carries several events, so
+    the server writes (and the client wakes) once for them, never later than
+    one at a time would."""
 
     def __init__(self, session_id: int, read_log: ReadLog):
         self.session_id = session_id
@@ -278,14 +310,29 @@ class Room:
         self._read_log = read_log
         self._backlog: list[LoggedEvent] = []
         self._catch_up: asyncio.Task[None] | None = None
-        # Events and heartbeats accepted, in order, not yet written to every
-        # socket (the first is being written), and the task writing them.
-        self._outbox: deque[LoggedEvent | bytes] = deque()
+        # The sweep's order (a socket that left is None until the next round
+        # begins, so positions hold), where it stands, and its rounds so far.
+        self._order: list[Connection | None] = []
+        self._position: dict[Connection, int] = {}
+        self._cursor = 0
+        self._round = 0
+        # Accepted, in order, not yet written to every socket, and the task writing them.
+        self._outbox: deque[_Pending] = deque()
         self._writing: asyncio.Task[None] | None = None
-        # Sockets the first of the outbox is still to be written to.
-        self._left = 0
         # Told each time a chunk is written.
         self._written: list[asyncio.Future[None]] = []
+
+    def add(self, connection: Connection) -> None:
+        if connection not in self._position:
+            self.connections.add(connection)
+            self._position[connection] = len(self._order)
+            self._order.append(connection)
+
+    def discard(self, connection: Connection) -> None:
+        self.connections.discard(connection)
+        position = self._position.pop(connection, None)
+        if position is not None:
+            self._order[position] = None
 
     def arrive(self, event: LoggedEvent) -> None:
         if self._catch_up is not None:
@@ -316,18 +363,50 @@ class Room:
         self._send(frame)
 
     def _send(self, item: LoggedEvent | bytes) -> None:
+        self._outbox.append(_Pending(item, (self._round + 1, self._cursor)))
         if self._writing is not None:
-            self._outbox.append(item)
-            return
-        connections = tuple(self.connections)
-        self._write(item, connections[:CHUNK])
-        if len(connections) > CHUNK:
-            self._outbox.append(item)
-            self._left = len(connections) - CHUNK
-            self._writing = asyncio.get_running_loop().create_task(self._write_rest(connections[CHUNK:]))
+            return  # the sweep takes it with what it writes next
+        self._step()  # the first chunk at once
+        if self._outbox:
+            self._writing = asyncio.get_running_loop().create_task(self._sweep())
+
+    def _step(self) -> None:
+        """Write the next chunk of the order everything accepted and not yet
+        written to it (all of the outbox: the sweep has not passed these
+        sockets since any of it was accepted)."""
+        start = self._cursor
+        end = min(start + CHUNK, len(self._order))
+        chunk = [connection for connection in self._order[start:end] if connection is not None]
+        if len(self._outbox) == 1:
+            self._write(self._outbox[0].item, chunk)
+        else:
+            self._write_all([pending.item for pending in self._outbox], chunk)
+        if end < len(self._order):
+            self._cursor = end
+        else:
+            self._next_round()
+        now = (self._round, self._cursor)
+        while self._outbox and self._outbox[0].done_at <= now:
+            self._outbox.popleft()
+        self._tell_written()
+
+    def _next_round(self) -> None:
+        """Back to the start of the order, without the sockets that left: what
+        is still to be written keeps its place among those that stay."""
+        if len(self._position) < len(self._order):
+            kept_before = [0] * (len(self._order) + 1)
+            for index, connection in enumerate(self._order):
+                kept_before[index + 1] = kept_before[index] + (connection is not None)
+            for pending in self._outbox:
+                pending.done_at = (pending.done_at[0], kept_before[pending.done_at[1]])
+            kept = [connection for connection in self._order if connection is not None]
+            self._order = list(kept)
+            self._position = {connection: index for index, connection in enumerate(kept)}
+        self._round += 1
+        self._cursor = 0
 
     @staticmethod
-    def _write(item: LoggedEvent | bytes, connections: tuple[Connection, ...]) -> None:
+    def _write(item: LoggedEvent | bytes, connections: list[Connection]) -> None:
         if isinstance(item, bytes):
             for connection in connections:
                 connection.reply_frame(item)
@@ -340,22 +419,37 @@ class Room:
             for connection in connections:
                 connection.deliver(seq, frame if recipients.includes(connection.actor) else None)
 
-    async def _write_rest(self, rest: tuple[Connection, ...]) -> None:
-        """The rest of the room a chunk at a time, then what waited behind it."""
+    @staticmethod
+    def _write_all(items: list[LoggedEvent | bytes], connections: list[Connection]) -> None:
+        """Several items to each socket: a run of events in one write (the
+        usual case under load), a heartbeat among them one by one."""
+        events = [item for item in items if isinstance(item, LoggedEvent)]
+        if len(events) < len(items):
+            for connection in connections:
+                for item in items:
+                    if isinstance(item, bytes):
+                        connection.reply_frame(item)
+                    else:
+                        connection.offer(item)
+            return
+        first, last = events[0].seq, events[-1].seq
+        if all(event.recipients.everyone for event in events):
+            frames = b"".join(event.frame for event in events)
+            for connection in connections:
+                connection.deliver_run(first, last, frames, events)
+        else:
+            for connection in connections:
+                actor = connection.actor
+                seen = b"".join(event.frame for event in events if event.recipients.includes(actor))
+                connection.deliver_run(first, last, seen, events)
+
+    async def _sweep(self) -> None:
+        """The rest of the room a chunk at a time, the loop free between
+        chunks, until everything accepted is everyone's."""
         try:
-            while True:
-                item = self._outbox[0]
-                for start in range(0, len(rest), CHUNK):
-                    await asyncio.sleep(0)
-                    self._write(item, rest[start : start + CHUNK])
-                    self._left = max(0, len(rest) - start - CHUNK)
-                    self._tell_written()
-                self._outbox.popleft()
-                self._tell_written()
-                if not self._outbox:
-                    return
-                rest = tuple(self.connections)
-                self._left = len(rest)
+            while self._outbox:
+                await asyncio.sleep(0)
+                self._step()
         except Exception:
             log.exception("could not write session %s's events to every socket", self.session_id)
         finally:
@@ -363,7 +457,6 @@ class Room:
             # missed an event fills the gap from the log, or resumes.
             self._outbox.clear()
             self._writing = None
-            self._left = 0
             self._tell_written()
 
     def _tell_written(self) -> None:
@@ -373,14 +466,23 @@ class Room:
                 if not future.done():
                     future.set_result(None)
 
+    def _left(self, pending: _Pending) -> int:
+        """Sockets ``pending`` is still to be written to, about (the last round's joiners aside)."""
+        done_round, done_cursor = pending.done_at
+        if self._round >= done_round:
+            return max(0, done_cursor - self._cursor)
+        return len(self._order) - self._cursor + done_cursor
+
     async def keep_up(self) -> None:
-        """Wait until nothing accepted waits behind the event being written,
-        and that event is at most ``LEAD`` sockets from done: a sender is
-        answered as its own event nears the end of the room, so its next
-        command overlaps the end of this one's writing without any sender
-        running ahead of the room (an event queued behind another waits for
-        the whole room: at 2000 sockets, 20 ms)."""
-        while len(self._outbox) > 1 or (self._outbox and self._left > LEAD):
+        """Wait until what was accepted last (the sender's own event) is at
+        most ``LEAD`` sockets from everyone's: a sender is answered as its
+        event nears the end of the room, so its next command overlaps the
+        end of this one's writing (and rides in the same writes) without any
+        sender running ahead of the room."""
+        if not self._outbox:
+            return
+        own = self._outbox[-1]
+        while self._outbox and own in self._outbox and self._left(own) > LEAD:
             future = asyncio.get_running_loop().create_future()
             self._written.append(future)
             await future
@@ -388,9 +490,9 @@ class Room:
     def bring(self, connection: Connection) -> None:
         """Give this socket now what the room has not written to it yet: a
         sender gets its own event with its reply, not at its turn in the room."""
-        for item in tuple(self._outbox):
-            if isinstance(item, LoggedEvent):
-                connection.take_ahead(item)
+        for pending in tuple(self._outbox):
+            if isinstance(pending.item, LoggedEvent):
+                connection.take_ahead(pending.item)
 
     async def written(self) -> None:
         """Wait until everything accepted so far is written to every socket (tests)."""
@@ -456,13 +558,13 @@ class Hub:
     async def join(self, connection: Connection) -> Room:
         """Register a socket before its snapshot is read, so nothing falls between."""
         room = await self._room(connection.actor.session_id)
-        room.connections.add(connection)
+        room.add(connection)
         return room
 
     async def leave(self, connection: Connection) -> None:
         room = self.rooms.get(connection.actor.session_id)
         if room is not None:
-            room.connections.discard(connection)
+            room.discard(connection)
             await self._left(room)
 
     async def observe(self, session_id: int, types: frozenset[str], observer: Observer) -> Room:
