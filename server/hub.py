@@ -3,10 +3,11 @@
 Each session with local sockets is a ``Room``. An event arrives encoded and
 framed once (``LoggedEvent.frame``); the room writes the same bytes to each
 socket that keeps up: no task and no queue per socket. A room of more than
-``CHUNK`` sockets is written a chunk at a time, by one task per room, with
-the loop free between chunks: the next command is read and reaches the
-database (whose commit waits for the disk off the loop) while the room is
-still being written, instead of after it. Rooms deliver every seq in order,
+``CHUNK`` sockets is written a chunk at a time, by one sweep per room that
+goes round its sockets, with the loop free between chunks: the next command
+is read and committed while the room is still being written, and its event
+goes to the sockets the sweep has not reached yet in the same write as the
+one before (``Room``). Rooms deliver every seq in order,
 once: when the at-most-once bus skipped some, or a heartbeat shows the log
 is ahead, the room reads the missing events from the log once for all its
 sockets.
@@ -35,13 +36,10 @@ from server.event_log import LoggedEvent, dump, session_of_topic, session_topic,
 
 log = logging.getLogger(__name__)
 
-# Sockets written an event or a heartbeat before other work may run (about
-# a millisecond of the loop).
-CHUNK = 128
-# Sockets of its event still to write when a sender is answered: about the
-# time its next command takes to come back and commit, so that it is ready
-# as the room is done, neither idle before it nor queued behind it.
-LEAD = 2 * CHUNK
+# Sockets written before other work may run (a fifth of a millisecond of the
+# loop): a command that arrives meanwhile is committed while the room is
+# still being written, so its event rides in the same writes.
+CHUNK = 32
 
 ReadLog = Callable[[int, int, int | None], Awaitable[list[LoggedEvent]]]
 # Per session: its last seq, and its event's revision (bumped by every `tribune load`).
@@ -466,23 +464,16 @@ class Room:
                 if not future.done():
                     future.set_result(None)
 
-    def _left(self, pending: _Pending) -> int:
-        """Sockets ``pending`` is still to be written to, about (the last round's joiners aside)."""
-        done_round, done_cursor = pending.done_at
-        if self._round >= done_round:
-            return max(0, done_cursor - self._cursor)
-        return len(self._order) - self._cursor + done_cursor
-
     async def keep_up(self) -> None:
-        """Wait until what was accepted last (the sender's own event) is at
-        most ``LEAD`` sockets from everyone's: a sender is answered as its
-        event nears the end of the room, so its next command overlaps the
-        end of this one's writing (and rides in the same writes) without any
-        sender running ahead of the room."""
+        """Wait until everything accepted before the sender's own event (the
+        last accepted) is everyone's: no sender runs ahead of the room. Its
+        next command then overlaps the writing of its own event, and that
+        command's event rides in the same writes to the sockets the sweep
+        has not reached yet."""
         if not self._outbox:
             return
         own = self._outbox[-1]
-        while self._outbox and own in self._outbox and self._left(own) > LEAD:
+        while own in self._outbox and self._outbox[0] is not own:
             future = asyncio.get_running_loop().create_future()
             self._written.append(future)
             await future

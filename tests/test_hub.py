@@ -8,7 +8,7 @@ from rooms.roles import Role
 from server.auth import Standing
 from server.bus import MemoryBus
 from server.event_log import LoggedEvent, session_topic
-from server.hub import CHUNK, LEAD, REPLY_HOLD, Connection, Hub
+from server.hub import CHUNK, REPLY_HOLD, Connection, Hub
 
 
 def actor(roles=(Role.PARTICIPANT,), participant_id=5, session_id=1):
@@ -235,7 +235,7 @@ async def test_a_senders_own_event_goes_with_its_reply_in_one_write_after_everyo
 async def a_big_room(log=None):
     """A room of more sockets than are written at once, all live from seq 0."""
     bus, hub, log = await a_hub(log)
-    sockets = [connect(actor(participant_id=n)) for n in range(LEAD + 2 * CHUNK + 10)]
+    sockets = [connect(actor(participant_id=n)) for n in range(4 * CHUNK + 10)]
     for connection, _ in sockets:
         room = await hub.join(connection)
         connection.live_from(0)
@@ -258,7 +258,27 @@ async def test_a_big_room_is_written_a_chunk_at_a_time_in_order_heartbeats_behin
         assert len(sink.texts) == 3 and connection.last_seq == 2
 
 
-async def test_a_sender_in_a_big_room_is_answered_with_its_event_once_the_event_before_is_everyones():
+async def test_an_event_accepted_while_a_big_room_is_written_goes_with_the_one_before_where_the_sweep_has_not_been():
+    bus, hub, room, sockets = await a_big_room()
+    await publish(bus, event(1))  # the first chunk at once
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # a second chunk
+    reached = [sink for _, sink in sockets if sink.texts]
+    assert len(reached) == 2 * CHUNK
+    await publish(bus, event(2))
+    await publish(bus, event(3, only(7)))  # for one socket: the others' seq moves on
+    await room.written()
+    for connection, sink in sockets:
+        expected = ["e1", "e2", "e3"] if connection.actor.participant_id == 7 else ["e1", "e2"]
+        assert sink.texts == expected and connection.last_seq == 3
+        if sink in reached:
+            assert len(sink.writes) == 2  # e1, then the others on the next round
+        else:
+            assert sink.writes == [expected]  # all three in one write
+    assert sum(len(sink.writes) for _, sink in sockets) == len(sockets) + 2 * CHUNK
+
+
+async def test_a_sender_in_a_big_room_is_answered_with_its_event_once_the_events_before_are_everyones():
     bus, hub, room, sockets = await a_big_room()
     await publish(bus, event(1))  # being written
     sender, to_sender = next((connection, sink) for connection, sink in sockets if not sink.texts)
@@ -268,15 +288,15 @@ async def test_a_sender_in_a_big_room_is_answered_with_its_event_once_the_event_
 
     async def answered():
         await room.keep_up()
-        return sum(sink.texts == ["e1"] for sink in others)  # as the sender is answered
+        return [sink.texts[:] for sink in others]  # as the sender is answered
 
     answer = asyncio.ensure_future(answered())
     await asyncio.sleep(0)
     assert not answer.done()  # the sender does not run ahead of the room
-    behind = await answer
-    assert all(sink.texts[:1] == ["e1"] for sink in others)
-    # Answered as its own event nears the end of the room: neither before nor after.
-    assert 0 < behind <= LEAD
+    seen = await answer
+    # Answered once e1 is everyone's, its own event still on its way to some.
+    assert all(texts[:1] == ["e1"] for texts in seen)
+    assert 0 < sum(texts == ["e1"] for texts in seen) < len(others)
     room.bring(sender)
     sender.reply("ack")
     assert to_sender.writes == [["e1", "e2, the sender's", "ack"]]
@@ -284,6 +304,29 @@ async def test_a_sender_in_a_big_room_is_answered_with_its_event_once_the_event_
     # Its turn in the room came after: nothing twice.
     assert to_sender.texts == ["e1", "e2, the sender's", "ack"] and sender.last_seq == 2
     assert all(sink.texts == ["e1", "e2, the sender's"] for connection, sink in sockets if connection is not sender)
+
+
+async def test_sockets_that_leave_and_join_while_a_big_room_is_written_leave_the_others_their_events_once():
+    log = Log()
+    bus, hub, room, sockets = await a_big_room(log)
+    await publish(bus, event(1))  # the first chunk at once
+    await publish(bus, event(2))  # from the second chunk on, with e1
+    # Sockets leave before and after where the sweep stands.
+    leaving = {sockets[n][0] for n in (0, 3, CHUNK + 1, 3 * CHUNK, len(sockets) - 1)}
+    for connection in leaving:
+        await hub.leave(connection)
+    late, to_late = connect(actor(participant_id=999))
+    await hub.join(late)
+    late.live_from(2)  # its snapshot covers both
+    await publish(bus, event(3))
+    await room.written()
+    await publish(bus, event(4))  # a round that starts without those who left
+    await room.written()
+    for connection, sink in sockets:
+        if connection not in leaving:
+            assert sink.texts == ["e1", "e2", "e3", "e4"] and connection.last_seq == 4
+    assert to_late.texts == ["e3", "e4"]
+    assert room.connections == {connection for connection, _ in sockets if connection not in leaving} | {late}
 
 
 async def test_a_socket_that_joins_while_a_big_room_is_written_gets_what_its_snapshot_did_not_cover_once():
