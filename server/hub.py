@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, KeysView
 from typing import Protocol
 
 from rooms.actor import Actor
@@ -299,7 +299,6 @@ class Room:
 
     def __init__(self, session_id: int, read_log: ReadLog):
         self.session_id = session_id
-        self.connections: set[Connection] = set()
         # What each observer follows, by event type.
         self.observers: dict[Observer, frozenset[str]] = {}
         self.seq: int | None = None
@@ -320,14 +319,17 @@ class Room:
         # Told each time a chunk is written.
         self._written: list[asyncio.Future[None]] = []
 
+    @property
+    def connections(self) -> KeysView[Connection]:
+        """The sockets in this room (in the sweep's order)."""
+        return self._position.keys()
+
     def add(self, connection: Connection) -> None:
         if connection not in self._position:
-            self.connections.add(connection)
             self._position[connection] = len(self._order)
             self._order.append(connection)
 
     def discard(self, connection: Connection) -> None:
-        self.connections.discard(connection)
         position = self._position.pop(connection, None)
         if position is not None:
             self._order[position] = None
