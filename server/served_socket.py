@@ -19,8 +19,9 @@ from websockets.datastructures import MultipleValuesError
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
-from websockets.protocol import State
+from websockets.protocol import Protocol, State
 from websockets.server import ServerProtocol
+from websockets.streams import StreamReader
 
 from server.auth import COOKIE
 from server.event_log import text_frame
@@ -158,11 +159,24 @@ class ServedSocket(asyncio.Protocol):
         self.ws.send_response(response)
         if response.status_code != 101:
             return self._refused()
+        self._forget_request()
         query = parse_qs(request.path.partition("?")[2])
         tokens = query.get("token")
         token = tokens[0] if tokens else cookie_parser(cookies).get(COOKIE)
         self._keep_alive()
         self.opened(query, token)
+
+    def _forget_request(self) -> None:
+        """websockets' handshake parser goes on to parse frames with the
+        request still held in its generator's frame, for as long as the
+        connection lasts (2.8 KiB a socket, the join token among it). While
+        it waits at the start of a frame with nothing read, a fresh frame
+        parser is the same parser without the request: start that instead."""
+        frames = getattr(self.ws.parser, "gi_yieldfrom", None)
+        waiting = getattr(frames, "gi_yieldfrom", None)
+        if getattr(waiting, "gi_code", None) is StreamReader.at_eof.__code__ and not self.ws.reader.buffer:
+            self.ws.parser = Protocol.parse(self.ws)
+            next(self.ws.parser)
 
     def _reject(self, status: int, text: str) -> None:
         self.ws.send_response(self.ws.reject(status, text))
