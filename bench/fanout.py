@@ -29,7 +29,13 @@ servers' CPU and memory are read from /proc.
 For each server and size: the time for the listeners to connect and get
 their first message (Tribune: the snapshot), server memory per idle
 connection, then two phases: 10 events per second (``--rate``), and
-saturation (each message sent as soon as the previous one is acked).
+heavy load (``--heavy`` deliveries per second, paced: what the machine
+sustains with room to spare), and saturation (each message sent as soon as
+the previous one is acked). At saturation the two cores are full, server and
+listeners together, and a server that takes the events faster than the
+listeners can read them leaves them queued in the listeners' sockets: the
+saturated p99 measures that queue as much as the server, the heavy phase's
+p99 the server under load.
 Printed: deliveries per second, publish-to-receive latency p50 and p99 (from
 the sender's clock when it sent to the listener's when it received; the
 same monotonic clock, one machine), bytes per event on the wire (what the
@@ -471,6 +477,9 @@ async def slow_phase(server, clients: Clients, sender, rate: float, seconds: flo
 # -- one server, one size ------------------------------------------------------------
 
 
+HEAVY_EVENTS = 100.0
+
+
 def split(items: list, parts: int) -> list[list]:
     return [items[i::parts] for i in range(parts)]
 
@@ -500,6 +509,10 @@ async def measure(server, size: int, clients: Clients, args, samples: list[str],
         await asyncio.sleep(2)
         idle_kib = (rss(server.pids) - memory_before) / max(1, count) / 1024
         paced = await run_phase(server, clients, sender, args.rate, args.seconds)
+        heavy = None
+        if args.heavy:
+            # At most HEAVY_EVENTS a second: in a small room the command, not the fan-out, sets the ceiling.
+            heavy = await run_phase(server, clients, sender, min(args.heavy / size, HEAVY_EVENTS), args.seconds)
         slow_result = None
         if slow:
             slow_result = await slow_phase(server, clients, sender, args.rate, args.slow_seconds)
@@ -518,6 +531,7 @@ async def measure(server, size: int, clients: Clients, args, samples: list[str],
             saturated,
             slow_result,
             [e for r in connected for e in r["failed_with"]][:1],
+            heavy,
         )
     finally:
         server.stop()
@@ -604,6 +618,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--rate", type=float, default=10.0, help="events per second of the paced phase")
+    parser.add_argument(
+        "--heavy",
+        type=float,
+        default=40_000,
+        help="deliveries per second of the heavy phase, paced (at most 100 events/s; 0: skip; default 40000, "
+        "well under the ceiling, so its p99 is the server's and not a queue of the machine's)",
+    )
     parser.add_argument("--seconds", type=float, help="length of each phase (default 10)")
     parser.add_argument("--slow-size", type=int, help="listeners when 1%% stop reading, 0: skip (default 1000)")
     parser.add_argument("--slow-seconds", type=float, help="how long they stop reading (default 60)")

@@ -59,6 +59,8 @@ def test_quick_run_prints_the_table_with_every_event_delivered(tmp_path):
         paced = table_row(output, "10/s", server)
         assert int(paced["deliveries"].replace(",", "")) > 0
         assert paced["missing"] == "0", f"{server} lost events at 10/s:\n{output}"
+        heavy = table_row(output, "heavy", server)
+        assert heavy["missing"] == "0", f"{server} lost events under heavy load:\n{output}"
         saturated = table_row(output, "sat", server)
         assert int(saturated["deliveries"].replace(",", "")) > 0
     assert re.search(r"^\s+50 tribune\s+50\s", output, re.MULTILINE), "not every listener connected"
