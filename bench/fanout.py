@@ -432,6 +432,7 @@ async def run_phase(server, clients: Clients, sender, rate: float | None, second
         client_cpu=max(r["cpu_s"] / r["elapsed_s"] for r in results),
         closed={code: sum(r["closed"].get(code, 0) for r in results) for r in results for code in r["closed"]},
         clients_cpu=sum(r["cpu_s"] / r["elapsed_s"] for r in results),
+        unread_bytes=max(r["unread_max"] for r in results),
     )
 
 
@@ -724,9 +725,10 @@ async def main() -> None:
     print(
         "(listen: listeners connected and reading; ev/s: events sent per second; srv cpu: the server's share of one\n"
         " core during the phase; cli cpu: the busiest client process's; cores: the server's and every client\n"
-        f" process's CPU together, of the {len(os.sched_getaffinity(0))} cores (near all of them, the listeners queue what they cannot\n"
-        " read yet: latency then measures that queue); undeliv: deliveries not received within 30 s of the last\n"
-        " send; closed: listeners closed during the phase, by code)"
+        f" process's CPU together, of the {len(os.sched_getaffinity(0))} cores; unread: events the server had written that waited unread\n"
+        " in a listener's socket, at worst (mean over the listeners, sampled every 0.2 s): with the cores full,\n"
+        " the listeners fall behind and latency measures that queue; undeliv: deliveries not received within 30 s\n"
+        " of the last send; closed: listeners closed during the phase, by code)"
     )
     print_ratios(results, sizes, tribune.label)
     print_connect(results)

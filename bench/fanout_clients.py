@@ -23,11 +23,13 @@ they were meant to measure.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import functools
 import json
 import socket
 import struct
 import sys
+import termios
 import time
 from array import array
 from dataclasses import dataclass, field
@@ -67,6 +69,21 @@ def event_key(kind: str, message: str) -> int | None:
     if kind == "tribune" and decoded.get("type") in NOT_EVENTS:
         return None
     return decoded.get("seq")
+
+
+def unread_bytes(ws) -> int:
+    """Bytes in this socket's receive queue that the listener has not read yet."""
+    sock = ws.transport.get_extra_info("socket")
+    if sock is None:
+        return 0
+    try:
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0\0\0\0"))[0]
+    except OSError:
+        return 0
+
+
+# How often the listeners' unread bytes are sampled during a phase.
+UNREAD_EVERY_S = 0.2
 
 
 def bytes_received(ws) -> int:
@@ -139,6 +156,10 @@ class Pool:
     counted_at_start: int = 0
     closed_before: set[int] = field(default_factory=set)
     stalled: list[Listener] = field(default_factory=list)
+    # The most bytes that waited unread in a listener's socket, on average
+    # over the listeners, at one sample of the phase, and the sampling task.
+    unread_max: float = 0.0
+    sampling: asyncio.Task | None = None
 
     async def connect(self, kind: str, urls: list[str], slow: list[int], concurrency: int = 64) -> dict:
         """Connect one listener per URL, each waiting for its first message;
@@ -223,11 +244,24 @@ class Pool:
         self.counted_at_start = len(self._counted())
         self.closed_before = {id(listener) for listener in self.listeners if not listener.is_open}
         self.is_recording = True
+        self.unread_max = 0.0
+        self.sampling = asyncio.create_task(self._sample_unread())
         closed: dict[str, int] = {}
         for listener in self.listeners:
             if not listener.is_open:
                 closed[str(listener.close_code)] = closed.get(str(listener.close_code), 0) + 1
         return {"listeners": self.counted_at_start, "closed": closed}
+
+    async def _sample_unread(self) -> None:
+        """What the server wrote and the listeners have not read yet: when
+        they cannot keep up, it waits in their sockets, and latency grows
+        with it whatever the server does."""
+        while True:
+            await asyncio.sleep(UNREAD_EVERY_S)
+            counted = self._counted()
+            if counted:
+                mean = sum(unread_bytes(listener.ws) for listener in counted) / len(counted)
+                self.unread_max = max(self.unread_max, mean)
 
     async def wait_for(self, key: int, timeout: float) -> dict:
         """Until every counted listener has had the event ``key`` (or the time is up)."""
@@ -242,6 +276,9 @@ class Pool:
     async def collect(self, sent: list[tuple[int, float]]) -> dict:
         """The phase's latencies (ms) against the time each key was sent."""
         self.is_recording = False
+        if self.sampling is not None:
+            self.sampling.cancel()
+            self.sampling = None
         cpu = own_cpu_seconds() - self.cpu_at_start
         elapsed = time.monotonic() - self.started_at
         sent_at = dict(sent)
@@ -265,6 +302,7 @@ class Pool:
             "cpu_s": cpu,
             "elapsed_s": elapsed,
             "closed": closed,
+            "unread_max": self.unread_max,
         }
 
     async def stall(self) -> dict:

@@ -25,6 +25,9 @@ class Phase:
     client_cpu: float  # the busiest client process, share of one core
     closed: dict[str, int]
     clients_cpu: float = 0.0  # every client process together, in cores
+    # The most bytes waiting unread in a listener's socket (mean over the
+    # listeners of a client process, the worst sample and process).
+    unread_bytes: float = 0.0
 
     @property
     def deliveries_per_s(self) -> float:
@@ -52,6 +55,11 @@ class Phase:
         machine's count, the listeners queue what the server writes faster
         than they can read, and latency measures that queue."""
         return (self.server_cpu_s / self.seconds if self.seconds else 0.0) + self.clients_cpu
+
+    @property
+    def unread_events(self) -> float:
+        """``unread_bytes`` in events."""
+        return self.unread_bytes / self.event_bytes if self.event_bytes == self.event_bytes else float("nan")
 
     @property
     def missing(self) -> int:
@@ -118,6 +126,7 @@ def pooled(rounds: list[Result]) -> Result:
             client_cpu=max(p.client_cpu for p in phases),
             closed=closed,
             clients_cpu=statistics.mean(p.clients_cpu for p in phases),
+            unread_bytes=max(p.unread_bytes for p in phases),
         )
 
     first = rounds[0]
@@ -143,7 +152,7 @@ def fmt(value: float, digits: int = 1) -> str:
 def print_results(results: list[Result], rate: float) -> None:
     print(
         f"{'size':>5} {'load':>6} {'server':12} {'listen':>6} {'ev/s':>6} {'deliv/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'wire B/ev':>9} "
-        f"{'event B':>7} {'srv cpu':>7} {'µs/deliv':>8} {'cli cpu':>7} {'cores':>5} {'undeliv':>7}  closed"
+        f"{'event B':>7} {'srv cpu':>7} {'µs/deliv':>8} {'cli cpu':>7} {'cores':>5} {'unread':>6} {'undeliv':>7}  closed"
     )
     for load in (f"{rate:g}/s", "heavy", "sat"):
         for r in results:
@@ -156,7 +165,7 @@ def print_results(results: list[Result], rate: float) -> None:
                 f"{fmt(phase.deliveries_per_s, 0):>9} {fmt(phase.p50, 2):>8} {fmt(phase.p99, 2):>8} "
                 f"{fmt(phase.wire_per_event, 0):>9} {fmt(phase.event_bytes, 0):>7} "
                 f"{phase.server_cpu_s / phase.seconds:7.0%} {fmt(phase.us_per_delivery, 1):>8} "
-                f"{phase.client_cpu:7.0%} {phase.cores:5.2f} {phase.missing:7}  {closed}"
+                f"{phase.client_cpu:7.0%} {phase.cores:5.2f} {fmt(phase.unread_events):>6} {phase.missing:7}  {closed}"
             )
 
 
