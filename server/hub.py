@@ -205,9 +205,23 @@ class Connection:
         if event.seq > newest:
             self.offer(event)
 
-    def live_from(self, seq: int) -> None:
-        """The snapshot or replay up to ``seq`` was written: go live."""
+    def live_from(self, seq: int, room_seq: int | None = None) -> None:
+        """The snapshot or replay up to ``seq`` was written: go live.
+
+        It was read before the socket joined the room (reading who it is
+        fixes the database's snapshot), so the room, at ``room_seq``, may
+        have written events after ``seq`` to everyone before this socket was
+        among them. Those are read from the log before anything held goes:
+        a heartbeat held meanwhile tells a seq the page takes as its own."""
         self.last_seq = seq
+        held = self._held or []
+        following = next((held_seq for held_seq, _ in held if held_seq is not None), None)
+        if following is None and room_seq is not None:
+            following = room_seq + 1
+        if following is not None and following > seq + 1 and not self.is_too_slow:
+            self._held = held
+            asyncio.get_running_loop().create_task(self._fill(following))
+            return
         self._release()
 
     def roster_changed(self) -> None:

@@ -204,7 +204,7 @@ class LiveSocket(ServedSocket):
             if self.transport is not None and not self.is_closed:
                 # Written whatever the bound: a big snapshot is not a slow client.
                 self.transport.write(b"".join(text_frame(text) for text in initial))
-            connection.live_from(seq)
+            connection.live_from(seq, room.seq)
         except Exception:
             log.exception("could not open a live socket")
             self.close(1011, "server error")

@@ -341,6 +341,50 @@ async def test_a_socket_that_joins_while_a_big_room_is_written_gets_what_its_sna
     assert all(sink.texts == ["e1", "e2"] for _, sink in sockets)
 
 
+async def test_a_socket_that_joins_after_events_its_snapshot_missed_gets_them_from_the_log_before_any_heartbeat():
+    # Its snapshot is read at seq 0; events 1 and 2 are committed and written
+    # to the room before it joins. A heartbeat must not tell it seq 2 before
+    # it has had both (a page takes the heartbeat's seq as its own).
+    log = Log()
+    bus, hub, _ = await a_hub(log)
+    early, _ = connect(actor(participant_id=6))
+    room = await hub.join(early)
+    room.started_at(0)
+    early.live_from(0)
+    for e in (event(1), event(2, only(6)), event(3)):
+        log.add(e)
+        await publish(bus, e)
+    await room.written()
+
+    async def missed(after, before):
+        return [
+            e.payload
+            for seq, e in sorted(log.events.items())
+            if after < seq < before and e.recipients.includes(late.actor)
+        ]
+
+    late, to_late = connect(missed=missed)
+    await hub.join(late)
+    late.live_from(0, room.seq)
+    await hub.beat()  # while the log is read for it
+    await room.written()
+    await asyncio.sleep(0)
+    assert to_late.texts[:2] == ["e1", "e3"] and '"type":"heartbeat","seq":3' in to_late.texts[2]
+    assert late.last_seq == 3
+    await publish(bus, event(4))
+    assert to_late.texts[3:] == ["e4"]
+
+    # One whose snapshot is one event behind the room gets that event once.
+    log.add(event(5))
+    await publish(bus, event(5))
+    again, to_again = connect(actor(participant_id=7), missed=missed)
+    await hub.join(again)
+    again.live_from(4, room.seq)
+    await room.written()
+    await asyncio.sleep(0)
+    assert to_again.texts == ["e5"] and again.last_seq == 5
+
+
 async def test_a_command_that_ends_without_a_reply_sends_what_was_held():
     connection, sink = connect()
     connection.live_from(0)

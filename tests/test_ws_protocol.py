@@ -7,7 +7,7 @@ import json
 import pytest
 import websockets
 
-from server import hub
+from server import hub, live_socket
 from server.settings import Settings
 from tests.conftest import SECRET, LiveServer, free_port
 
@@ -451,3 +451,37 @@ async def test_join_cookie_authenticates_the_socket(server, world):
     headers = {"Cookie": f"tribune_token={world.tokens['peru']}"}
     async with websockets.connect(url, additional_headers=headers) as socket:
         assert json.loads(await socket.recv())["me"]["name"] == "Delegate of Peru"
+
+
+async def test_a_socket_gets_the_events_written_between_reading_who_it_is_and_joining_the_room(
+    connect, world, monkeypatch
+):
+    # Reading who a socket is fixes the database's snapshot, and it joins the
+    # room only after: a command committed and written to everyone in between
+    # was in neither its snapshot nor what the room wrote to it, and the next
+    # heartbeat told it a seq it had not had (seen once in CI, under load).
+    chair = await connect("chair")
+    was_read, go_on = asyncio.Event(), asyncio.Event()
+    read = live_socket.read_for_connect
+
+    async def read_then_wait(db, session_id, token):
+        found = await read(db, session_id, token)
+        if token == world.tokens["france"]:
+            was_read.set()
+            await go_on.wait()
+        return found
+
+    monkeypatch.setattr(live_socket, "read_for_connect", read_then_wait)
+    opening = asyncio.create_task(connect("france"))
+    await was_read.wait()
+    closed = await chair.command("close_list")
+    go_on.set()
+    france = await opening
+    assert france.first["seq"] == closed["seq"] - 1  # the snapshot from before it
+    assert france.first["replica"]["is_closed"] is False
+    event = await france.next_event()
+    assert (event["type"], event["seq"]) == ("list_closed", closed["seq"])
+    assert event["replica"]["is_closed"] is True
+    # And nothing twice: the next event follows.
+    await chair.command("reopen_list")
+    assert (await france.next_event())["seq"] == closed["seq"] + 1
