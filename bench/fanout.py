@@ -28,7 +28,7 @@ servers' CPU and memory are read from /proc.
 
 For each server and size: the time for the listeners to connect and get
 their first message (Tribune: the snapshot), server memory per idle
-connection, then two phases: 10 events per second (``--rate``), and
+connection, then three phases: 10 events per second (``--rate``),
 heavy load (``--heavy`` deliveries per second, paced: what the machine
 sustains with room to spare), and saturation (each message sent as soon as
 the previous one is acked). At saturation the two cores are full, server and
@@ -624,7 +624,7 @@ def parse_args() -> argparse.Namespace:
         "--heavy",
         type=float,
         default=40_000,
-        help="deliveries per second of the heavy phase, paced (at most 100 events/s; 0: skip; default 40000, "
+        help=f"deliveries per second of the heavy phase, paced (at most {HEAVY_EVENTS:g} events/s; 0: skip; default 40000, "
         "well under the ceiling, so its p99 is the server's and not a queue of the machine's)",
     )
     parser.add_argument("--seconds", type=float, help="length of each phase (default 10)")

@@ -58,8 +58,8 @@ class Phase:
 
     @property
     def unread_events(self) -> float:
-        """``unread_bytes`` in events."""
-        return self.unread_bytes / self.event_bytes if self.event_bytes == self.event_bytes else float("nan")
+        """``unread_bytes`` in events (nan when no event's size was seen)."""
+        return self.unread_bytes / self.event_bytes
 
     @property
     def missing(self) -> int:
