@@ -33,6 +33,7 @@ from server.auth import Standing, close_code
 from server.bus import Bus
 from server.close_codes import UNAUTHORIZED
 from server.event_log import LoggedEvent, dump, session_of_topic, session_topic, text_frame
+from server.read_mark import ReadMark
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,16 @@ class Connection:
     def reply_frame(self, frame: bytes) -> None:
         self._send(None, frame)
 
+    def sound(self, frame: bytes, seq: int) -> bool:
+        """Write the room's ping (``ReadMark``) if this socket is live and
+        has had ``seq``: whether it was."""
+        if self._held is not None or self.is_too_slow or self.last_seq < seq:
+            return False
+        if not self.wire.write(frame):
+            self._overflow()
+            return False
+        return True
+
     def take_ahead(self, event: LoggedEvent) -> None:
         """``offer``, before the room's turn for this socket comes (``Room.bring``):
         an event it has or holds already is not taken twice."""
@@ -332,6 +343,8 @@ class Room:
         self._writing: asyncio.Task[None] | None = None
         # Told each time a chunk is written.
         self._written: list[asyncio.Future[None]] = []
+        # How far most of its sockets have read.
+        self.read_mark = ReadMark(lambda: self._order)
 
     @property
     def connections(self) -> KeysView[Connection]:
@@ -347,6 +360,7 @@ class Room:
         position = self._position.pop(connection, None)
         if position is not None:
             self._order[position] = None
+        self.read_mark.left(connection)
 
     def arrive(self, event: LoggedEvent) -> None:
         if self._catch_up is not None:
@@ -361,6 +375,8 @@ class Room:
         """The first socket's snapshot or replay was at ``seq``, its roles read at ``revision``."""
         if self.seq is None:
             self.seq = seq
+        if self.read_mark.mark is None:
+            self.read_mark.mark = seq  # its snapshot: what it has
         if self.revision is None:
             self.revision = revision
 
@@ -400,8 +416,13 @@ class Room:
         else:
             self._next_round()
         now = (self._round, self._cursor)
+        done: int | None = None
         while self._outbox and self._outbox[0].done_at <= now:
-            self._outbox.popleft()
+            item = self._outbox.popleft().item
+            if isinstance(item, LoggedEvent):
+                done = item.seq
+        if done is not None:
+            self.read_mark.written(done)
         self._tell_written()
 
     def _next_round(self) -> None:
@@ -485,14 +506,16 @@ class Room:
         last accepted) is everyone's: no sender runs ahead of the room. Its
         next command then overlaps the writing of its own event, and that
         command's event rides in the same writes to the sockets the sweep
-        has not reached yet."""
-        if not self._outbox:
-            return
-        own = self._outbox[-1]
-        while own in self._outbox and self._outbox[0] is not own:
-            future = asyncio.get_running_loop().create_future()
-            self._written.append(future)
-            await future
+        has not reached yet. Nor ahead of what the room reads: while most
+        of it is ``READ_LAG`` events behind, the sender waits (``ReadMark``)."""
+        if self._outbox:
+            own = self._outbox[-1]
+            while own in self._outbox and self._outbox[0] is not own:
+                future = asyncio.get_running_loop().create_future()
+                self._written.append(future)
+                await future
+        if self.seq is not None:
+            await self.read_mark.keep_within(self.seq)
 
     def bring(self, connection: Connection) -> None:
         """Give this socket now what the room has not written to it yet: a

@@ -131,6 +131,11 @@ class LiveSocket(ServedSocket):
         transport.write(frame)
         return transport.get_write_buffer_size() <= self.send_buffer_bytes
 
+    def ponged(self, data: bytes) -> None:
+        """The client read up to a room's ping (server/read_mark.py)."""
+        if self.room is not None and self.connection is not None:
+            self.room.read_mark.heard(self.connection, data)
+
     def _gone(self) -> None:
         stay, self.stay_key = self.stay_key, None
         if stay is not None and self.tribune.stays is not None:

@@ -67,6 +67,9 @@ class ServedSocket(asyncio.Protocol):
         """Stop delivering to this socket (it is closing or gone)."""
         raise NotImplementedError
 
+    def ponged(self, data: bytes) -> None:
+        """A pong that is not the keepalive's: the answer to a ping of the subclass's."""
+
     # --- the transport -------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -194,6 +197,8 @@ class ServedSocket(asyncio.Protocol):
         if frame.opcode is Opcode.PONG:
             if self.awaiting_pong is not None and frame.data == self.awaiting_pong:
                 self.awaiting_pong = None
+            else:
+                self.ponged(bytes(frame.data))
             return
         if frame.opcode is Opcode.CLOSE:
             self.leave()  # websockets answers the close; the client resumes if it comes back

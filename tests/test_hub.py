@@ -9,6 +9,7 @@ from server.auth import Standing
 from server.bus import MemoryBus
 from server.event_log import LoggedEvent, session_topic
 from server.hub import CHUNK, REPLY_HOLD, Connection, Hub
+from server.read_mark import READ_LAG, SAMPLE, ping_frame, seq_of
 
 
 def actor(roles=(Role.PARTICIPANT,), participant_id=5, session_id=1):
@@ -48,33 +49,44 @@ async def a_hub(log=None):
     return bus, hub, log
 
 
-def payloads(data: bytes) -> list[str]:
-    """The texts of a server's unmasked text frames, written one after another."""
-    texts = []
+def frames(data: bytes) -> list[tuple[int, bytes]]:
+    """A server's unmasked frames, written one after another: (first byte, payload)."""
+    found = []
     while data:
-        assert data[0] == 0x81
+        assert data[0] in (0x81, 0x89)  # text, or the room's ping
         length = data[1] & 0x7F
         start = {126: 4, 127: 10}.get(length, 2)
         if length >= 126:
             length = int.from_bytes(data[2:start], "big")
-        texts.append(data[start : start + length].decode())
+        found.append((data[0], data[start : start + length]))
         data = data[start + length :]
-    return texts
+    return found
+
+
+def payloads(data: bytes) -> list[str]:
+    """The texts of a server's text frames."""
+    return [payload.decode() for opcode, payload in frames(data) if opcode == 0x81]
 
 
 class Sink:
     """A socket's transport as the connection sees it: what was written, and
-    how many bytes the client may leave unread."""
+    how many bytes the client may leave unread. The room's pings
+    (server/read_mark.py) are kept apart: the seqs they carry."""
 
     def __init__(self, bound=1 << 20):
         self.texts: list[str] = []
         self.writes: list[list[str]] = []
+        self.pings: list[int | None] = []
         self.unread = 0
         self.bound = bound
 
     def write(self, frame: bytes) -> bool:
-        self.writes.append(payloads(frame))
-        self.texts.extend(self.writes[-1])
+        written = frames(frame)
+        pings = [seq_of(payload) for opcode, payload in written if opcode == 0x89]
+        self.pings.extend(pings)
+        if len(pings) < len(written):
+            self.writes.append(payloads(frame))
+            self.texts.extend(self.writes[-1])
         self.unread += len(frame)
         return self.unread <= self.bound
 
@@ -137,7 +149,9 @@ async def test_a_client_that_stops_reading_is_cut_off_by_its_unread_bytes_not_wa
     fast.live_from(0)
     for seq in range(1, 21):
         await publish(bus, event(seq, text="x" * 30))
-    assert slow.is_too_slow and cut == [True] and len(to_slow.texts) == 4
+    # Cut by the write that took its unread bytes (the room's pings among them) past the bound.
+    assert slow.is_too_slow and cut == [True] and 0 < len(to_slow.texts) < 20
+    assert to_slow.unread > 100 >= to_slow.unread - len(event(1, text="x" * 30).frame)
     assert len(to_fast.texts) == 20 and not fast.is_too_slow
 
 
@@ -541,3 +555,42 @@ async def test_an_observer_hears_the_roster_change_and_keeps_the_room_until_it_l
 def test_an_event_keeps_its_type_across_the_bus():
     sent = LoggedEvent(3, 7, moderators_and(4, 5), '{"type":"mic_changed"}', "mic_changed")
     assert LoggedEvent.decode(sent.encode()) == sent
+
+
+async def test_a_sender_waits_while_most_of_a_big_room_has_not_read_its_events_and_goes_once_it_has():
+    bus, hub, room, sockets = await a_big_room()
+    sender, _ = sockets[0]
+    await publish(bus, event(1))
+    await room.written()
+    # Once an event is everyone's, a sample of the live sockets is asked, in a ping after it.
+    asked = [(connection, sink) for connection, sink in sockets if sink.pings]
+    assert len(asked) == SAMPLE and all(sink.pings == [1] and sink.texts == ["e1"] for _, sink in asked)
+    for seq in range(2, READ_LAG + 3):
+        await publish(bus, event(seq))
+    await room.written()
+    sender.hold_for_reply()  # its own command runs: it is not asked
+    answer = asyncio.ensure_future(room.keep_up())
+    await asyncio.sleep(0.05)
+    assert not answer.done()  # the room has not said it read e1 yet
+    for connection, _ in asked:
+        room.read_mark.heard(connection, ping_frame(1)[2:])
+    await asyncio.sleep(0)
+    assert not answer.done()  # read e1, but the sender's event is more than READ_LAG past it
+    # The room went on meanwhile: the next sockets are asked at once, at the last seq written.
+    later = [connection for connection, sink in sockets if sink.pings == [READ_LAG + 2]]
+    assert len(later) == SAMPLE and sender not in later
+    for connection in later:
+        room.read_mark.heard(connection, ping_frame(READ_LAG + 2)[2:])
+    await asyncio.wait_for(answer, 1)
+
+
+async def test_only_live_sockets_that_have_the_event_are_asked():
+    (live, to_live), (opening, to_opening), (sending, to_sending) = connect(), connect(), connect()
+    live.live_from(3)
+    sending.live_from(3)
+    sending.hold_for_reply()
+    frame = ping_frame(3)
+    assert live.sound(frame, 3) and to_live.pings == [3]
+    assert not live.sound(frame, 4)  # not written to it yet
+    assert not opening.sound(frame, 3) and not sending.sound(frame, 3)
+    assert to_opening.pings == to_sending.pings == []

@@ -7,7 +7,8 @@ import json
 import pytest
 import websockets
 
-from server import hub, live_socket
+from server import hub, live_socket, read_mark
+from server.read_mark import PROBE_EVERY, READ_LAG
 from server.settings import Settings
 from tests.conftest import SECRET, LiveServer, free_port
 
@@ -485,3 +486,38 @@ async def test_a_socket_gets_the_events_written_between_reading_who_it_is_and_jo
     # And nothing twice: the next event follows.
     await chair.command("reopen_list")
     assert (await france.next_event())["seq"] == closed["seq"] + 1
+
+
+async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing_is_lost(connect, monkeypatch):
+    # A server faster than its listeners read would fill their sockets, and
+    # every event would wait behind hundreds: the room asks how far they
+    # have read (a ping each few events; the websockets library answers it
+    # once it has read what came before, as browsers do).
+    monkeypatch.setattr(read_mark, "HOLD_SECONDS", 30)
+    chair = await connect("chair")
+    listeners = [await connect(who) for who in ("france", "usa", "icbl", "icrc", "observer")]
+    # They stop reading: their library's queue fills (16 messages), then it
+    # stops taking from the socket, pings included.
+    acked, blocked = 0, None
+    for number in range(200):
+        command_id = await chair.send("reopen_list" if number % 2 else "close_list")
+        try:
+            reply = await chair.reply_to(command_id, timeout=1)
+        except TimeoutError:
+            blocked = command_id
+            break
+        assert reply["type"] == "ack"
+        acked = reply["seq"]
+    assert blocked is not None, "the sender ran 200 events ahead of a room that does not read"
+    assert acked <= 16 + READ_LAG + 2 * PROBE_EVERY
+    # They read again: the sender goes on, and everyone has every event once, in order.
+    seqs = await asyncio.gather(*(read_to(listener, acked + 1) for listener in listeners))
+    assert all(seq == list(range(1, acked + 2)) for seq in seqs)
+    assert (await chair.reply_to(blocked))["seq"] == acked + 1
+
+
+async def read_to(client, last: int) -> list[int]:
+    seqs: list[int] = []
+    while not seqs or seqs[-1] < last:
+        seqs.append((await client.next_event())["seq"])
+    return seqs

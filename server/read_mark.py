@@ -1,0 +1,179 @@
+"""How far most of a room has read: the mark a sender keeps behind.
+
+TCP tells a server late that its clients are behind. On loopback a client's
+receive buffer takes some 200 events before anything backs up on the
+server's side (more on the internet), and all that time the server sees a
+socket that keeps up. A server faster than its listeners can read then
+fills their buffers, and every event waits behind hundreds (bench/fanout.py's
+``unread`` column: 276 events and a p99 of 2.1 s at 500 listeners).
+
+So the room asks. Every ``PROBE_EVERY`` events, once the last of them is
+written to every socket, a WebSocket ping carrying its seq goes to a sample
+of the room's live sockets, taken in turn. A client answers a ping once it
+has read what came before it from its socket: browsers answer in their
+network stack, as the websockets library does, the page has nothing to do.
+Once all but an eighth of the sample has answered, the room's *mark* is
+that seq. A sender's command waits (``Room.keep_up``) while its event is
+more than ``READ_LAG`` events past the mark, or more than a few with a
+sounding unanswered for ``READ_LAG_SECONDS`` (a big room reads fewer events
+a second: a count alone would let it fall behind by seconds), for at most
+``HOLD_SECONDS``:
+a minority that stops reading is the slow-client policy's (4408), never
+the room's pace. A meeting's usual pace (a few events a second) never
+comes near the lag; a burst does, and is then paced by what the room reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+# Events between two soundings of the room, and the sockets asked each time.
+PROBE_EVERY = 4
+SAMPLE = 32
+# The share of the sample that may not answer (stopped reading, or a stale page).
+SPARE = 1 / 8
+# How far a sender's own event may be ahead of what most of the room has
+# read: in events, and in time (a sounding unanswered this long).
+READ_LAG = 16
+READ_LAG_SECONDS = 0.1
+# The longest a command waits for the room.
+HOLD_SECONDS = 1.0
+# A sounding left unanswered this long is given up for a fresh sample.
+PROBE_SECONDS = 2.0
+
+PREFIX = b"read"
+
+
+def ping_frame(seq: int) -> bytes:
+    """A server's ping (unmasked) carrying ``seq``: the same bytes for every socket."""
+    payload = PREFIX + seq.to_bytes(8, "big")
+    return bytes((0x89, len(payload))) + payload
+
+
+def seq_of(payload: bytes) -> int | None:
+    """The seq a pong answers for, when it answers a sounding."""
+    if len(payload) != len(PREFIX) + 8 or not payload.startswith(PREFIX):
+        return None
+    return int.from_bytes(payload[len(PREFIX) :], "big")
+
+
+class Sounded(Protocol):
+    def sound(self, frame: bytes, seq: int) -> bool:
+        """Write the room's ping if the socket is live and has ``seq``; whether it was."""
+        ...
+
+
+class ReadMark:
+    def __init__(self, order: Callable[[], Sequence[Sounded | None]]) -> None:
+        # The room's sockets, in its sweep's order.
+        self._order = order
+        # The last seq written to every socket.
+        self._written: int | None = None
+        # The last seq most of the sample confirmed read (None: none yet).
+        self.mark: int | None = None
+        # The sounding under way: its seq, who has yet to answer, how many may not.
+        self._asked_seq: int | None = None
+        self._asked: set[Sounded] = set()
+        self._spare = 0
+        self._asked_at = 0.0
+        self._sounded_seq: int | None = None
+        # Where the next sample starts in the room's order.
+        self._next = 0
+        self._moved: list[asyncio.Future[None]] = []
+
+    def written(self, seq: int) -> None:
+        """Everything up to ``seq`` is written to every socket: sound a sample when it is time."""
+        self._written = seq
+        if self._asked_seq is not None:
+            if time.monotonic() - self._asked_at < PROBE_SECONDS:
+                return
+            self._asked_seq = None  # an unlucky sample: ask others
+        if self._sounded_seq is None or seq - self._sounded_seq >= PROBE_EVERY:
+            self._sound(seq)
+
+    def _sound(self, seq: int) -> None:
+        self._sounded_seq = seq
+        order = self._order()
+        frame = ping_frame(seq)
+        asked: set[Sounded] = set()
+        size = len(order)
+        start = self._next if self._next < size else 0
+        index = start
+        for _ in range(size):
+            connection = order[index]
+            index = index + 1 if index + 1 < size else 0
+            if connection is not None and connection.sound(frame, seq):
+                asked.add(connection)
+                if len(asked) == SAMPLE:
+                    break
+        self._next = index
+        if not asked:
+            self._moved_to(seq)  # nobody live to wait for
+            return
+        self._asked_seq, self._asked, self._asked_at = seq, asked, time.monotonic()
+        self._spare = math.floor(len(asked) * SPARE)
+
+    def heard(self, connection: Sounded, payload: bytes) -> None:
+        """A socket's pong."""
+        if self._asked_seq is None or seq_of(payload) != self._asked_seq:
+            return
+        self._asked.discard(connection)
+        self._settle()
+
+    def left(self, connection: Sounded) -> None:
+        """A socket left the room: it holds nobody up."""
+        if connection in self._asked:
+            self._asked.discard(connection)
+            self._settle()
+
+    def _settle(self) -> None:
+        if self._asked_seq is not None and len(self._asked) <= self._spare:
+            seq, self._asked_seq = self._asked_seq, None
+            self._asked = set()
+            self._moved_to(seq)
+            if self._written is not None and self._written - seq >= PROBE_EVERY:
+                self._sound(self._written)  # the room went on meanwhile
+
+    def _moved_to(self, seq: int) -> None:
+        if self.mark is None or seq > self.mark:
+            self.mark = seq
+        waiting, self._moved = self._moved, []
+        for future in waiting:
+            if not future.done():
+                future.set_result(None)
+
+    def is_behind(self, seq: int) -> bool:
+        if self.mark is None:
+            return False
+        lag = seq - self.mark
+        if lag > READ_LAG:
+            return True
+        # Slow answers alone are a long way to the clients (a delegate on
+        # another continent), not a room behind: only with events piling up.
+        return (
+            lag > 2 * PROBE_EVERY
+            and self._asked_seq is not None
+            and time.monotonic() - self._asked_at > READ_LAG_SECONDS
+        )
+
+    async def keep_within(self, seq: int) -> None:
+        """Wait until most of the room has read to within ``READ_LAG`` of
+        ``seq``, or ``HOLD_SECONDS`` have passed."""
+        if not self.is_behind(seq):
+            return
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HOLD_SECONDS
+        while self.is_behind(seq):
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return
+            future = loop.create_future()
+            self._moved.append(future)
+            try:
+                await asyncio.wait_for(future, remaining)
+            except TimeoutError:
+                return
