@@ -9,7 +9,8 @@ fills their buffers, and every event waits behind hundreds (bench/fanout.py's
 
 So the room asks. Every ``PROBE_EVERY`` events, once the last of them is
 written to every socket, a WebSocket ping carrying its seq goes to a sample
-of the room's live sockets, taken in turn. A client answers a ping once it
+of the room's live sockets, taken in turn (up to ``SOUNDINGS`` of these
+soundings under way at once). A client answers a ping once it
 has read what came before it from its socket: browsers answer in their
 network stack, as the websockets library does, the page has nothing to do.
 Once all but an eighth of the sample has answered, the room's *mark* is
@@ -31,9 +32,11 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
-# Events between two soundings of the room, and the sockets asked each time.
+# Events between two soundings of the room, the sockets asked each time,
+# and the most under way at once.
 PROBE_EVERY = 4
 SAMPLE = 32
+SOUNDINGS = 8
 # The share of the sample that may not answer (stopped reading, or a stale page).
 SPARE = 1 / 8
 # How far a sender's own event may be ahead of what most of the room has
@@ -67,19 +70,29 @@ class Sounded(Protocol):
         ...
 
 
+class _Sounding:
+    """One sounding under way: who has yet to answer, how many may not, since when."""
+
+    __slots__ = ("waiting", "spare", "at")
+
+    def __init__(self, waiting: set[Sounded], at: float):
+        self.waiting = waiting
+        self.spare = math.floor(len(waiting) * SPARE)
+        self.at = at
+
+
 class ReadMark:
     def __init__(self, order: Callable[[], Sequence[Sounded | None]]) -> None:
         # The room's sockets, in its sweep's order.
         self._order = order
         # The last seq written to every socket.
         self._written: int | None = None
-        # The last seq most of the sample confirmed read (None: none yet).
+        # The last seq most of a sample confirmed read (None: none yet).
         self.mark: int | None = None
-        # The sounding under way: its seq, who has yet to answer, how many may not.
-        self._asked_seq: int | None = None
-        self._asked: set[Sounded] = set()
-        self._spare = 0
-        self._asked_at = 0.0
+        # The soundings under way, by seq, oldest first: several at once, so
+        # the mark moves on while the room reads, instead of a sender waiting
+        # a round trip for each.
+        self._soundings: dict[int, _Sounding] = {}
         self._sounded_seq: int | None = None
         # Where the next sample starts in the room's order.
         self._next = 0
@@ -88,21 +101,26 @@ class ReadMark:
     def written(self, seq: int) -> None:
         """Everything up to ``seq`` is written to every socket: sound a sample when it is time."""
         self._written = seq
-        if self._asked_seq is not None:
-            if time.monotonic() - self._asked_at < PROBE_SECONDS:
-                return
-            self._asked_seq = None  # an unlucky sample: ask others
-        if self._sounded_seq is None or seq - self._sounded_seq >= PROBE_EVERY:
-            self._sound(seq)
+        if self._soundings:
+            given_up = time.monotonic() - PROBE_SECONDS
+            for sounded, sounding in tuple(self._soundings.items()):
+                if sounding.at > given_up:
+                    break
+                del self._soundings[sounded]  # an unlucky sample: others are asked
+        self._sound_if_due()
 
-    def _sound(self, seq: int) -> None:
+    def _sound_if_due(self) -> None:
+        seq = self._written
+        if seq is None or len(self._soundings) >= SOUNDINGS:
+            return
+        if self._sounded_seq is not None and seq - self._sounded_seq < PROBE_EVERY:
+            return
         self._sounded_seq = seq
         order = self._order()
         frame = ping_frame(seq)
         asked: set[Sounded] = set()
         size = len(order)
-        start = self._next if self._next < size else 0
-        index = start
+        index = self._next if self._next < size else 0
         for _ in range(size):
             connection = order[index]
             index = index + 1 if index + 1 < size else 0
@@ -111,32 +129,36 @@ class ReadMark:
                 if len(asked) == SAMPLE:
                     break
         self._next = index
-        if not asked:
-            self._moved_to(seq)  # nobody live to wait for
-            return
-        self._asked_seq, self._asked, self._asked_at = seq, asked, time.monotonic()
-        self._spare = math.floor(len(asked) * SPARE)
+        if asked:
+            self._soundings[seq] = _Sounding(asked, time.monotonic())
+        else:
+            self._answered(seq)  # nobody live to wait for
 
     def heard(self, connection: Sounded, payload: bytes) -> None:
         """A socket's pong."""
-        if self._asked_seq is None or seq_of(payload) != self._asked_seq:
-            return
-        self._asked.discard(connection)
-        self._settle()
+        seq = seq_of(payload)
+        if seq is not None:
+            self._off(connection, seq)
 
     def left(self, connection: Sounded) -> None:
         """A socket left the room: it holds nobody up."""
-        if connection in self._asked:
-            self._asked.discard(connection)
-            self._settle()
+        for seq in tuple(self._soundings):
+            self._off(connection, seq)
 
-    def _settle(self) -> None:
-        if self._asked_seq is not None and len(self._asked) <= self._spare:
-            seq, self._asked_seq = self._asked_seq, None
-            self._asked = set()
-            self._moved_to(seq)
-            if self._written is not None and self._written - seq >= PROBE_EVERY:
-                self._sound(self._written)  # the room went on meanwhile
+    def _off(self, connection: Sounded, seq: int) -> None:
+        sounding = self._soundings.get(seq)
+        if sounding is not None and connection in sounding.waiting:
+            sounding.waiting.discard(connection)
+            if len(sounding.waiting) <= sounding.spare:
+                self._answered(seq)
+
+    def _answered(self, seq: int) -> None:
+        for sounded in tuple(self._soundings):
+            if sounded > seq:
+                break
+            del self._soundings[sounded]  # older ones are read too, by most
+        self._moved_to(seq)
+        self._sound_if_due()  # the room went on meanwhile
 
     def _moved_to(self, seq: int) -> None:
         if self.mark is None or seq > self.mark:
@@ -154,11 +176,8 @@ class ReadMark:
             return True
         # Slow answers alone are a long way to the clients (a delegate on
         # another continent), not a room behind: only with events piling up.
-        return (
-            lag > 2 * PROBE_EVERY
-            and self._asked_seq is not None
-            and time.monotonic() - self._asked_at > READ_LAG_SECONDS
-        )
+        oldest = next(iter(self._soundings.values()), None)
+        return lag > 2 * PROBE_EVERY and oldest is not None and time.monotonic() - oldest.at > READ_LAG_SECONDS
 
     async def keep_within(self, seq: int) -> None:
         """Wait until most of the room has read to within ``READ_LAG`` of

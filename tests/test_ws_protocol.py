@@ -488,12 +488,16 @@ async def test_a_socket_gets_the_events_written_between_reading_who_it_is_and_jo
     assert (await france.next_event())["seq"] == closed["seq"] + 1
 
 
-async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing_is_lost(connect, monkeypatch):
+async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing_is_lost(
+    server, connect, monkeypatch
+):
     # A server faster than its listeners read would fill their sockets, and
     # every event would wait behind hundreds: the room asks how far they
     # have read (a ping each few events; the websockets library answers it
     # once it has read what came before, as browsers do).
     monkeypatch.setattr(read_mark, "HOLD_SECONDS", 30)
+    floods = server.app.state.tribune.floods
+    floods.rate, floods.burst = 1000.0, 1000  # a burst of commands, not a flood
     chair = await connect("chair")
     listeners = [await connect(who) for who in ("france", "usa", "icbl", "icrc", "observer")]
     # They stop reading: their library's queue fills (16 messages), then it
