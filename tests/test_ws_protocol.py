@@ -488,9 +488,7 @@ async def test_a_socket_gets_the_events_written_between_reading_who_it_is_and_jo
     assert (await france.next_event())["seq"] == closed["seq"] + 1
 
 
-async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing_is_lost(
-    server, connect, monkeypatch
-):
+async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing_is_lost(server, connect, monkeypatch):
     # A server faster than its listeners read would fill their sockets, and
     # every event would wait behind hundreds: the room asks how far they
     # have read (a ping each few events; the websockets library answers it
