@@ -177,7 +177,7 @@ class ReadMark:
         # Slow answers alone are a long way to the clients (a delegate on
         # another continent), not a room behind: only with events piling up.
         oldest = next(iter(self._soundings.values()), None)
-        return lag > 2 * PROBE_EVERY and oldest is not None and time.monotonic() - oldest.at > READ_LAG_SECONDS
+        return lag > PROBE_EVERY and oldest is not None and time.monotonic() - oldest.at > READ_LAG_SECONDS
 
     async def keep_within(self, seq: int) -> None:
         """Wait until most of the room has read to within ``READ_LAG`` of

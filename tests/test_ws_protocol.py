@@ -8,7 +8,7 @@ import pytest
 import websockets
 
 from server import hub, live_socket, read_mark
-from server.read_mark import PROBE_EVERY, READ_LAG
+from server.read_mark import READ_LAG
 from server.settings import Settings
 from tests.conftest import SECRET, LiveServer, free_port
 
@@ -511,7 +511,8 @@ async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing
         assert reply["type"] == "ack"
         acked = reply["seq"]
     assert blocked is not None, "the sender ran 200 events ahead of a room that does not read"
-    assert acked <= 16 + READ_LAG + 2 * PROBE_EVERY
+    # Their library answered the pings it read before it stopped (what one read took: tens of events).
+    assert READ_LAG < acked < 100
     # They read again: the sender goes on, and everyone has every event once, in order.
     seqs = await asyncio.gather(*(read_to(listener, acked + 1) for listener in listeners))
     assert all(seq == list(range(1, acked + 2)) for seq in seqs)
