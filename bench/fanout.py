@@ -35,7 +35,8 @@ the previous one is acked). At saturation the two cores are full, server and
 listeners together, and a server that takes the events faster than the
 listeners can read them leaves them queued in the listeners' sockets: the
 saturated p99 measures that queue as much as the server, the heavy phase's
-p99 the server under load.
+p99 the server under load. Tribune keeps that queue short: its sender's ack
+waits while most of the room has not read its last events (server/read_mark.py).
 Printed: deliveries per second, publish-to-receive latency p50 and p99 (from
 the sender's clock when it sent to the listener's when it received; the
 same monotonic clock, one machine), bytes per event on the wire (what the

@@ -10,18 +10,19 @@ fills their buffers, and every event waits behind hundreds (bench/fanout.py's
 So the room asks. Every ``PROBE_EVERY`` events, once the last of them is
 written to every socket, a WebSocket ping carrying its seq goes to a sample
 of the room's live sockets, taken in turn (up to ``SOUNDINGS`` of these
-soundings under way at once). A client answers a ping once it
-has read what came before it from its socket: browsers answer in their
-network stack, as the websockets library does, the page has nothing to do.
-Once all but an eighth of the sample has answered, the room's *mark* is
-that seq. A sender's command waits (``Room.keep_up``) while its event is
-more than ``READ_LAG`` events past the mark, or more than a few with a
-sounding unanswered for ``READ_LAG_SECONDS`` (a big room reads fewer events
-a second: a count alone would let it fall behind by seconds), for at most
-``HOLD_SECONDS``:
-a minority that stops reading is the slow-client policy's (4408), never
-the room's pace. A meeting's usual pace (a few events a second) never
-comes near the lag; a burst does, and is then paced by what the room reads.
+soundings under way at once). A client answers a ping once it has read what
+came before it from its socket: browsers answer in their network stack, as
+the websockets library does; the page has nothing to do. Once all but an
+eighth of the sample has answered, the room's *mark* is that seq.
+
+A sender's command waits (``Room.keep_up``), for at most ``HOLD_SECONDS``,
+while its event is more than ``READ_LAG`` events past the mark, or more
+than ``PROBE_EVERY`` with a sounding unanswered for ``READ_LAG_SECONDS`` (a
+big room reads fewer events a second: a count alone would let it fall
+behind by seconds). A minority that stops reading is the slow-client
+policy's (4408), never the room's pace. A meeting's usual pace (a few
+events a second) never comes near the lag; a burst does, and is then paced
+by what the room reads.
 """
 
 from __future__ import annotations
@@ -169,6 +170,7 @@ class ReadMark:
                 future.set_result(None)
 
     def is_behind(self, seq: int) -> bool:
+        """Whether a sender whose event is ``seq`` is too far ahead of the room."""
         if self.mark is None:
             return False
         lag = seq - self.mark
@@ -180,8 +182,8 @@ class ReadMark:
         return lag > PROBE_EVERY and oldest is not None and time.monotonic() - oldest.at > READ_LAG_SECONDS
 
     async def keep_within(self, seq: int) -> None:
-        """Wait until most of the room has read to within ``READ_LAG`` of
-        ``seq``, or ``HOLD_SECONDS`` have passed."""
+        """Wait until the room is no longer behind ``seq`` (``is_behind``),
+        or ``HOLD_SECONDS`` have passed."""
         if not self.is_behind(seq):
             return
         loop = asyncio.get_running_loop()

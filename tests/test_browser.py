@@ -3,6 +3,7 @@ delegate declares the language they speak in and the console follows."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from server import models
 from server.cli import _prepare_demo
 from server.db import create_engine, migrate, sessionmaker
+from server.read_mark import PROBE_EVERY
 from server.settings import Settings
 from tests.conftest import SECRET, LiveServer, free_port, require_service
 
@@ -446,3 +448,37 @@ async def test_the_demo_links_meet_on_one_session_in_browsers(database_url):
         finally:
             await browser.close()
             await live.stop()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_page_answers_the_rooms_pings_as_it_reads(server, world, connect):
+    """The room asks how far its sockets have read with WebSocket pings
+    (server/read_mark.py): the browser answers them itself, so a chair's
+    burst is paced by what the pages read, with nothing for the page to do."""
+    if not CHROMIUM.exists():
+        require_service("Chromium", f"{CHROMIUM} is missing (apt-get install chromium)")
+    from playwright.async_api import async_playwright, expect
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = await (await browser.new_context(base_url=server.url)).new_page()
+            await page.goto(f"/join/{world.tokens['france']}")
+            await expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+            chair = await connect("chair")
+            room = server.app.state.tribune.hub.rooms[world.session_id]
+            started = room.read_mark.mark
+            # The chair's own socket is not asked while its command runs: each
+            # sounding is the page's alone, and only its answer moves the mark.
+            for number in range(4 * PROBE_EVERY + 1):  # ending closed
+                reply = await chair.command("reopen_list" if number % 2 else "close_list")
+                assert reply["type"] == "ack"
+            for _ in range(100):
+                if room.read_mark.mark is not None and room.read_mark.mark > reply["seq"] - PROBE_EVERY:
+                    break
+                await asyncio.sleep(0.05)
+            assert started is not None and room.read_mark.mark > reply["seq"] - PROBE_EVERY
+            # And the page drew every event on the way.
+            await expect(page.locator("#closed-banner")).to_be_visible()
+        finally:
+            await browser.close()
