@@ -67,6 +67,8 @@ async def test_reject_edit_and_merge_in_a_dialog_while_the_list_moves(server, wo
                 await browser.new_context(base_url=server.url, viewport={"width": 360, "height": 740})
             ).new_page()
             await delegate.goto(f"/join/{world.tokens['peru']}")
+            # The form shows once the snapshot says questions are open: measured before, it has no box.
+            await expect(delegate.locator("#question-anonymous")).to_be_visible()
             box = await delegate.locator("#question-anonymous").bounding_box()
             label = await delegate.locator("label", has=delegate.locator("#question-anonymous")).bounding_box()
             assert box["width"] < 40 and box["x"] - label["x"] < 30
