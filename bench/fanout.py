@@ -48,7 +48,8 @@ each second, and whether and when the server cut the slow ones (its side of
 the socket leaves ESTABLISHED, seen in /proc/net/tcp) with which close code.
 With ``--baseline``, another checkout of Tribune (an earlier commit, say)
 runs as one more server in the same rounds, so a change is measured against
-it under the same noise. Then Tribune with one process against two through
+it under the same noise (give it more than once to set several side by side,
+each named after its directory: the code before and a variant). Then Tribune with one process against two through
 Redis, at ``--scale-size`` listeners. The targets of issue 9 are printed at
 the end, each met or not met.
 
@@ -59,6 +60,7 @@ Install the peers once with ``.venv/bin/pip install -e '.[bench]'``, then:
     .venv/bin/python bench/fanout.py --sizes 1000 --servers tribune,websockets
     .venv/bin/python bench/fanout.py --only connect --servers tribune --sizes 500,2000 --rounds 3
     git worktree add ../before HEAD~1 && .venv/bin/python bench/fanout.py --sizes 500 --rounds 3 --baseline ../before
+    .venv/bin/python bench/fanout.py --servers tribune --baseline ../before --baseline ../variant --slow-size 0 --scale-size 0
     .venv/bin/python bench/fanout.py --database postgresql+asyncpg://postgres@127.0.0.1:5432/tribune_bench
 
 These machines are shared and noisy: read the ratios, not single figures.
@@ -252,7 +254,9 @@ class PeerSender:
 
 
 class Tribune:
-    def __init__(self, processes: int, database: str | None, redis: str, checkout: str | None = None):
+    def __init__(
+        self, processes: int, database: str | None, redis: str, checkout: str | None = None, label: str = "baseline"
+    ):
         self.kind = "tribune"
         self.processes = processes
         self.database = database
@@ -260,7 +264,7 @@ class Tribune:
         self.checkout = checkout
         self.label = "tribune" if processes == 1 else f"tribune x{processes}"
         if checkout:
-            self.label = "baseline"
+            self.label = label
         self.samples: list[str] = []
 
     async def start(self, listeners: int) -> None:
@@ -565,16 +569,16 @@ async def measure_connect(server, size: int, clients: Clients) -> dict:
         server.stop()
 
 
-async def connect_only(args, sizes: list[int], kinds: list[str], clients: Clients) -> None:
+async def connect_only(
+    args, sizes: list[int], kinds: list[str], baselines: dict[str, Tribune], clients: Clients
+) -> None:
     """``--only connect``: the connect phase alone, ``--rounds`` times; medians printed."""
     runs: dict[tuple[str, int], list[dict]] = {}
     for round_ in range(args.rounds):
         for size in sizes:
             for kind in kinds:
-                server = (
-                    Tribune(args.processes, args.database, args.redis, args.baseline if kind == "baseline" else None)
-                    if kind in ("tribune", "baseline")
-                    else Peer(kind)
+                server = baselines.get(kind) or (
+                    Tribune(args.processes, args.database, args.redis) if kind == "tribune" else Peer(kind)
                 )
                 run = await measure_connect(server, size, clients)
                 runs.setdefault((server.label, size), []).append(run)
@@ -638,8 +642,10 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         "--baseline",
         metavar="CHECKOUT",
+        action="append",
         help="the root of another checkout of Tribune (a git worktree of an earlier commit), run as one more "
-        "server, 'baseline', in the same rounds: a change measured against it under the same noise",
+        "server, 'baseline', in the same rounds: a change measured against it under the same noise; given "
+        "more than once, each is one more server, named after its directory",
     )
     parser.add_argument("--quick", action="store_true", help="smoke run: 50 listeners, 3 s phases")
     parser.add_argument(
@@ -657,14 +663,26 @@ def parse_args() -> argparse.Namespace:
     return args
 
 
+def baseline_servers(args) -> dict[str, Tribune]:
+    """The ``--baseline`` checkouts by label: 'baseline' when there is one, else each directory's name."""
+    checkouts = args.baseline or []
+    labels = ["baseline"] if len(checkouts) == 1 else [Path(c).resolve().name[:12] for c in checkouts]
+    if len(set(labels)) < len(labels) or set(labels) & set(SERVERS):
+        sys.exit(f"--baseline: give each checkout a directory name of its own, not a server's: {labels}")
+    return {
+        label: Tribune(args.processes, args.database, args.redis, checkout, label)
+        for label, checkout in zip(labels, checkouts, strict=True)
+    }
+
+
 async def main() -> None:
     args = parse_args()
     sizes = sorted({int(size) for size in args.sizes.split(",")})
     kinds = [kind for kind in SERVERS if kind in args.servers.split(",")]
     tribune = Tribune(args.processes, args.database, args.redis)
-    baseline = Tribune(args.processes, args.database, args.redis, args.baseline) if args.baseline else None
-    if baseline is not None:
-        kinds.insert(kinds.index("tribune") + 1 if "tribune" in kinds else 0, "baseline")
+    baselines = baseline_servers(args)
+    at = kinds.index("tribune") + 1 if "tribune" in kinds else 0
+    kinds[at:at] = list(baselines)
     print("$ " + shlex.join(["bench/fanout.py", *sys.argv[1:]]))
     print(
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC, {len(os.sched_getaffinity(0))} cores shared with other "
@@ -678,7 +696,7 @@ async def main() -> None:
     cpu_at_start, started = own_cpu_seconds(), time.monotonic()
     if args.only == "connect":
         try:
-            await connect_only(args, sizes, kinds, clients)
+            await connect_only(args, sizes, kinds, baselines, clients)
         finally:
             await clients.stop()
         print(f"(run took {time.monotonic() - started:.0f} s)")
@@ -690,7 +708,7 @@ async def main() -> None:
         for round_ in range(args.rounds):
             for size in sizes:
                 for kind in kinds:
-                    server = {"tribune": tribune, "baseline": baseline}.get(kind) or Peer(kind)
+                    server = {"tribune": tribune, **baselines}.get(kind) or Peer(kind)
                     slow = size == args.slow_size and round_ == 0
                     result = await measure(server, size, clients, args, tribune.samples or SAMPLE_EVENTS, slow)
                     rounds.setdefault((result.server, size), []).append(result)

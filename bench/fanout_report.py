@@ -182,7 +182,9 @@ def print_ratios(results: list[Result], sizes: list[int], tribune: str) -> None:
     print(f"{'size':>5} {'peer':12} {'deliv/s sat':>12} {'p99 10/s':>9} {'p99 heavy':>9} {'p99 sat':>9}")
     for size in sizes:
         t = by(results, tribune, size)
-        for peer in ("baseline", "websockets", "socketio"):
+        # Baselines first (as the rounds ran), then the peers.
+        peers = [r.server for r in results if r.size == size and r.server not in (tribune, "websockets", "socketio")]
+        for peer in [*peers, "websockets", "socketio"]:
             p = by(results, peer, size)
             if t and p:
                 heavy = ratio(t.heavy.p99, p.heavy.p99) if t.heavy and p.heavy else "-"
