@@ -49,8 +49,9 @@ the socket leaves ESTABLISHED, seen in /proc/net/tcp) with which close code.
 With ``--baseline``, another checkout of Tribune (an earlier commit, say)
 runs as one more server in the same rounds, so a change is measured against
 it under the same noise (give it more than once to set several side by side,
-each named after its directory: the code before and a variant). Then Tribune with one process against two through
-Redis, at ``--scale-size`` listeners. The targets of issue 9 are printed at
+each named after its directory: the code before and a variant). Then
+Tribune with one process against two through Redis, at ``--scale-size``
+listeners. The targets of issue 9 are printed at
 the end, each met or not met.
 
 Install the peers once with ``.venv/bin/pip install -e '.[bench]'``, then:

@@ -42,10 +42,10 @@ SOUNDINGS = 8
 SPARE = 1 / 8
 # How far a sender's own event may be ahead of what most of the room has
 # read: in events, and in time (a sounding unanswered this long). The count
-# holds a small room, which reads many events a second: at 16, a sender at
-# 500 listeners was held often enough to cost a tenth of its deliveries
-# (x0.80-0.87 of websockets'); at 32 it loses none of them to the hold and its
-# saturated p99 stays below websockets'. A big room is held by the time.
+# holds a small room, which reads many events a second: at 500 listeners, 16
+# held the sender enough to put its deliveries at the floor (x0.80-0.87 of
+# websockets'); 32 gives it a little room (x0.87-0.94) and keeps its saturated
+# p99 below websockets'. A big room is held by the time.
 READ_LAG = 32
 READ_LAG_SECONDS = 0.1
 # The longest a command waits for the room.
