@@ -32,6 +32,9 @@ class BusUnavailable(Exception):
 
 
 class Bus:
+    # Whether other processes may be on it (what only they need is not sent otherwise).
+    shared = False
+
     def __init__(self) -> None:
         self._receiver: Receiver = lambda topic, data: None
         self.topics: set[str] = set()
@@ -83,6 +86,7 @@ class RedisBus(Bus):
     skipped."""
 
     PREFIX = b"tribune:"
+    shared = True
 
     def __init__(self, url: str) -> None:
         super().__init__()

@@ -24,16 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable, KeysView
 from typing import Protocol
 
 from rooms.actor import Actor
 from server.auth import Standing, close_code
-from server.bus import Bus
+from server.bus import Bus, BusUnavailable
 from server.close_codes import UNAUTHORIZED
 from server.event_log import LoggedEvent, dump, session_of_topic, session_topic, text_frame
-from server.read_mark import ReadMark
+from server.read_mark import TELL_SECONDS, ReadMark
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,10 @@ MissedEvents = Callable[[int, int], Awaitable[list[str]]]
 # (seq, frame): seq None for replies and heartbeats; frame None for an event
 # this person may not see (it only moves their seq on).
 Held = tuple[int | None, bytes | None]
+# What a room's mark on the bus begins with (events begin with a digit):
+# ``m <process> <mark> <ms its oldest sounding waited>``, ``-`` for none;
+# ``m <process> -`` when that process's room is gone.
+MARK = b"m"
 # Frames held for a socket while its own command runs (``Connection.hold_for_reply``),
 # beyond which they go without waiting for the reply.
 REPLY_HOLD = 16
@@ -582,6 +587,10 @@ class Hub:
         # A socket of this person was ended: their link was revoked, or their
         # access or roles changed (to these, if they are still in the event).
         self.on_access_lost: Callable[[Actor, Standing | None], None] = lambda actor, now: None
+        # Who this process is to the others, and its rooms whose mark they are yet to hear.
+        self.process = os.urandom(6).hex()
+        self._untold: dict[Room, None] = {}
+        self._telling: asyncio.TimerHandle | None = None
         bus.set_receiver(self.receive)
         bus.on_reconnect = self.beat_soon
 
@@ -613,19 +622,66 @@ class Hub:
         room = self.rooms.get(session_id)
         if room is None:
             room = self.rooms[session_id] = Room(session_id, self._read_log)
+            if self.bus.shared:
+                room.read_mark.changed = lambda: self._untold_mark(room)
             await self.bus.subscribe(session_topic(session_id))
         return room
 
     async def _left(self, room: Room) -> None:
         if room.is_empty and self.rooms.get(room.session_id) is room:
             del self.rooms[room.session_id]
+            if self.bus.shared:
+                self._untold.pop(room, None)
+                await self._publish_mark(room.session_id, f"{self.process} -")
             await self.bus.unsubscribe(session_topic(room.session_id))
 
     def receive(self, topic: str, data: bytes) -> None:
         session_id = session_of_topic(topic)
         room = self.rooms.get(session_id) if session_id is not None else None
-        if room is not None:
+        if room is None:
+            return
+        if data[:1] == MARK:
+            self._heard_mark(room, data)
+        else:
             room.arrive(LoggedEvent.decode(data))
+
+    def _untold_mark(self, room: Room) -> None:
+        """A room's mark moved: the other processes hear of it soon, once for a burst."""
+        self._untold[room] = None
+        if self._telling is None:
+            self._telling = asyncio.get_running_loop().call_later(TELL_SECONDS, self._tell_marks)
+
+    def _tell_marks(self) -> None:
+        self._telling = None
+        rooms, self._untold = list(self._untold), {}
+        asyncio.get_running_loop().create_task(self._publish_marks(rooms))
+
+    async def _publish_marks(self, rooms: list[Room]) -> None:
+        for room in rooms:
+            mark, waited = room.read_mark.stands()
+            if mark is not None and self.rooms.get(room.session_id) is room:
+                waited_ms = "-" if waited is None else str(round(waited * 1000))
+                await self._publish_mark(room.session_id, f"{self.process} {mark} {waited_ms}")
+
+    async def _publish_mark(self, session_id: int, text: str) -> None:
+        try:
+            await self.bus.publish(session_topic(session_id), MARK + b" " + text.encode())
+        except BusUnavailable:
+            pass  # the others go by their own rooms meanwhile, and forget this one's
+
+    def _heard_mark(self, room: Room, data: bytes) -> None:
+        process, _, rest = data[len(MARK) + 1 :].decode("ascii", "replace").partition(" ")
+        if process == self.process:
+            return  # our own, back from the bus
+        mark, _, waited_ms = rest.partition(" ")
+        try:
+            if mark == "-":
+                room.read_mark.heard_from(process, None, None)
+            else:
+                waited = None if waited_ms == "-" else int(waited_ms) / 1000
+                room.read_mark.heard_from(process, int(mark), waited)
+        except ValueError:
+            log.warning("a read mark on the bus for session %s could not be read: %r", room.session_id, data[:64])
 
     def count(self, session_id: int) -> int:
         room = self.rooms.get(session_id)

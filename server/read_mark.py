@@ -23,6 +23,13 @@ behind by seconds). A minority that stops reading is the slow-client
 policy's (4408), never the room's pace. A meeting's usual pace (a few
 events a second) never comes near the lag; a burst does, and is then paced
 by what the room reads.
+
+With several server processes, each has its own room of the session, fed
+through the bus, and sounds its own sockets. What a room's mark is (and
+since when its oldest sounding waits) is told to the others on the bus
+(``Hub``), at most every ``TELL_SECONDS``: a sender is held by whichever
+process's room is furthest behind, not only by its own. A process not
+heard from for ``PROBE_SECONDS`` is forgotten (it left, or died).
 """
 
 from __future__ import annotations
@@ -52,6 +59,9 @@ READ_LAG_SECONDS = 0.1
 HOLD_SECONDS = 1.0
 # A sounding left unanswered this long is given up for a fresh sample.
 PROBE_SECONDS = 2.0
+
+# The most often a room tells the other processes where it stands.
+TELL_SECONDS = 0.01
 
 PREFIX = b"read"
 
@@ -86,10 +96,37 @@ class _Sounding:
         self.at = at
 
 
+class _Other:
+    """Another process's room of the same session, as it last told."""
+
+    __slots__ = ("mark", "since", "heard")
+
+    def __init__(self, mark: int, since: float | None, heard: float):
+        self.mark = mark
+        # When its oldest unanswered sounding began, on this process's clock.
+        self.since = since
+        self.heard = heard
+
+
+def _is_behind(seq: int, mark: int, since: float | None, now: float) -> bool:
+    lag = seq - mark
+    if lag > READ_LAG:
+        return True
+    # Slow answers alone are a long way to the clients (a delegate on
+    # another continent), not a room behind: only with events piling up.
+    return lag > PROBE_EVERY and since is not None and now - since > READ_LAG_SECONDS
+
+
 class ReadMark:
     def __init__(self, order: Callable[[], Sequence[Sounded | None]]) -> None:
         # The room's sockets, in its sweep's order.
         self._order = order
+        # Called when where the room stands changed (``stands``), for the
+        # other processes; the hub sets it when there may be others.
+        self.changed: Callable[[], None] | None = None
+        self._told: tuple[int | None, float | None] = (None, None)
+        # The other processes' rooms of this session, by process.
+        self._others: dict[str, _Other] = {}
         # The last seq written to every socket.
         self._written: int | None = None
         # The last seq most of a sample confirmed read (None: none yet).
@@ -113,6 +150,7 @@ class ReadMark:
                     break
                 del self._soundings[sounded]  # an unlucky sample: others are asked
         self._sound_if_due()
+        self._tell_if_changed()
 
     def _sound_if_due(self) -> None:
         seq = self._written
@@ -144,11 +182,36 @@ class ReadMark:
         seq = seq_of(payload)
         if seq is not None:
             self._off(connection, seq)
+            self._tell_if_changed()
 
     def left(self, connection: Sounded) -> None:
         """A socket left the room: it holds nobody up."""
         for seq in tuple(self._soundings):
             self._off(connection, seq)
+        self._tell_if_changed()
+
+    def stands(self) -> tuple[int | None, float | None]:
+        """The mark, and how long the oldest sounding under way has waited (None: none is)."""
+        oldest = next(iter(self._soundings.values()), None)
+        return self.mark, None if oldest is None else time.monotonic() - oldest.at
+
+    def _tell_if_changed(self) -> None:
+        if self.changed is None:
+            return
+        oldest = next(iter(self._soundings.values()), None)
+        now = (self.mark, None if oldest is None else oldest.at)
+        if now != self._told:
+            self._told = now
+            self.changed()
+
+    def heard_from(self, process: str, mark: int | None, waited: float | None) -> None:
+        """Where another process's room stands (``stands``); a mark of None: it left."""
+        if mark is None:
+            self._others.pop(process, None)
+        else:
+            now = time.monotonic()
+            self._others[process] = _Other(mark, None if waited is None else now - waited, now)
+        self._wake()
 
     def _off(self, connection: Sounded, seq: int) -> None:
         sounding = self._soundings.get(seq)
@@ -168,6 +231,9 @@ class ReadMark:
     def _moved_to(self, seq: int) -> None:
         if self.mark is None or seq > self.mark:
             self.mark = seq
+        self._wake()
+
+    def _wake(self) -> None:
         waiting, self._moved = self._moved, []
         for future in waiting:
             if not future.done():
@@ -175,15 +241,20 @@ class ReadMark:
 
     def is_behind(self, seq: int) -> bool:
         """Whether a sender whose event is ``seq`` is too far ahead of the room."""
-        if self.mark is None:
+        now = time.monotonic()
+        if self.mark is not None:
+            oldest = next(iter(self._soundings.values()), None)
+            if _is_behind(seq, self.mark, None if oldest is None else oldest.at, now):
+                return True
+        if not self._others:
             return False
-        lag = seq - self.mark
-        if lag > READ_LAG:
-            return True
-        # Slow answers alone are a long way to the clients (a delegate on
-        # another continent), not a room behind: only with events piling up.
-        oldest = next(iter(self._soundings.values()), None)
-        return lag > PROBE_EVERY and oldest is not None and time.monotonic() - oldest.at > READ_LAG_SECONDS
+        forgotten = now - PROBE_SECONDS
+        for process, other in tuple(self._others.items()):
+            if other.heard < forgotten:
+                del self._others[process]
+            elif _is_behind(seq, other.mark, other.since, now):
+                return True
+        return False
 
     async def keep_within(self, seq: int) -> None:
         """Wait until the room is no longer behind ``seq`` (``is_behind``),

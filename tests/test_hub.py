@@ -2,14 +2,17 @@
 
 import asyncio
 
+import pytest
+
 from rooms.actor import Actor
 from rooms.recipients import EVERYONE, MODERATORS, Recipients, moderators_and, only
 from rooms.roles import Role
 from server.auth import Standing
-from server.bus import MemoryBus
+from server.bus import MemoryBus, create_bus
 from server.event_log import LoggedEvent, session_topic
 from server.hub import CHUNK, REPLY_HOLD, Connection, Hub
 from server.read_mark import READ_LAG, SAMPLE, ping_frame, seq_of
+from tests.conftest import eventually
 
 
 def actor(roles=(Role.PARTICIPANT,), participant_id=5, session_id=1):
@@ -594,3 +597,51 @@ async def test_only_live_sockets_that_have_the_event_are_asked():
     assert not live.sound(frame, 4)  # not written to it yet
     assert not opening.sound(frame, 3) and not sending.sound(frame, 3)
     assert to_opening.pings == to_sending.pings == []
+
+
+def answer_every_ping(room, connection, sink):
+    for seq in sink.pings:
+        room.read_mark.heard(connection, ping_frame(seq)[2:])
+
+
+@pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
+async def test_a_room_holds_a_sender_of_another_process_until_it_has_read_and_not_once_it_is_gone(bus_url):
+    log = Log()
+    buses = [create_bus(bus_url), create_bus(bus_url)]
+    for bus in buses:
+        await bus.start()
+    here, there = (Hub(bus, log.read, log.heads, lambda: "now") for bus in buses)
+    try:
+        (sender, to_sender), (listener, to_listener) = connect(), connect(actor(participant_id=6))
+        ours, theirs = await here.join(sender), await there.join(listener)
+        for room, connection in ((ours, sender), (theirs, listener)):
+            room.started_at(0)
+            connection.live_from(0)
+        last = READ_LAG + 2
+        for seq in range(1, last + 1):
+            log.add(event(seq))
+            await publish(buses[0], event(seq))
+        await eventually(lambda: listener.last_seq == last)
+        answer_every_ping(ours, sender, to_sender)  # the sender's own room has read
+        await ours.written()
+        # The listener there has not: its room tells ours, and a sender here waits.
+        await eventually(lambda: ours.read_mark.is_behind(last))
+        held = asyncio.ensure_future(ours.keep_up())
+        await asyncio.sleep(0.05)
+        assert not held.done()
+        while theirs.read_mark.mark != last:
+            answer_every_ping(theirs, listener, to_listener)
+            await asyncio.sleep(0.01)
+        await asyncio.wait_for(held, 2)
+        # Behind again, then that room empties: it holds nobody.
+        for seq in range(last + 1, 2 * last + 1):
+            log.add(event(seq))
+            await publish(buses[0], event(seq))
+        answer_every_ping(ours, sender, to_sender)
+        await eventually(lambda: ours.read_mark.is_behind(2 * last))
+        await there.leave(listener)
+        # At once, not once it has been silent too long (read_mark.PROBE_SECONDS).
+        await eventually(lambda: not ours.read_mark.is_behind(2 * last), timeout=1)
+    finally:
+        for bus in buses:
+            await bus.stop()

@@ -174,3 +174,57 @@ def test_a_room_whose_answers_are_slow_holds_a_sender_only_once_events_pile_up(m
     assert mark.is_behind(2 + PROBE_EVERY) and 2 + PROBE_EVERY < 1 + READ_LAG
     answer(mark, room, 1 + PROBE_EVERY)
     assert not mark.is_behind(2 + PROBE_EVERY)
+
+
+def test_where_the_room_stands_is_told_when_the_mark_moves_or_a_sounding_begins_not_for_every_answer():
+    room = [Socket() for _ in range(SAMPLE)]
+    mark = ReadMark(lambda: room)
+    told = []
+    mark.changed = lambda: told.append(mark.stands())
+    mark.written(1)  # a sounding begins
+    assert len(told) == 1 and told[0][0] is None and told[0][1] >= 0
+    answer(mark, room[:3], 1)  # answers that move nothing
+    assert len(told) == 1
+    answer(mark, room, 1)
+    assert told[-1] == (1, None) and len(told) == 2  # read, and nothing under way
+
+
+async def test_a_sender_waits_while_another_process_room_is_behind_and_goes_once_it_has_read():
+    room = [Socket() for _ in range(8)]
+    mark = ReadMark(lambda: room)
+    sent = 15 + READ_LAG
+    mark.written(sent)
+    answer(mark, room, sent)  # this process's room has read everything
+    mark.heard_from("other", 5, None)
+    assert mark.is_behind(6 + READ_LAG) and not mark.is_behind(5 + READ_LAG)
+    waiting = asyncio.ensure_future(mark.keep_within(sent))
+    await asyncio.sleep(0.05)
+    assert not waiting.done()
+    mark.heard_from("other", 10, None)  # read more, still too far
+    await asyncio.sleep(0.01)
+    assert not waiting.done()
+    mark.heard_from("other", 15, None)
+    await asyncio.wait_for(waiting, 1)
+
+
+def test_another_process_room_whose_answers_are_slow_holds_only_once_events_pile_up():
+    mark = ReadMark(list)
+    mark.written(10)  # nobody here
+    mark.heard_from("other", 10, read_mark.READ_LAG_SECONDS + 0.05)  # its sounding has waited that long
+    assert not mark.is_behind(10 + PROBE_EVERY)
+    assert mark.is_behind(11 + PROBE_EVERY)
+    mark.heard_from("other", 10, 0.0)
+    assert not mark.is_behind(11 + PROBE_EVERY)
+
+
+def test_another_process_that_left_or_went_silent_holds_nobody(monkeypatch):
+    mark = ReadMark(list)
+    mark.written(100)
+    mark.heard_from("gone", 1, None)
+    mark.heard_from("silent", 1, None)
+    assert mark.is_behind(100)
+    mark.heard_from("gone", None, None)  # its room emptied
+    assert mark.is_behind(100)
+    now = read_mark.time.monotonic()
+    monkeypatch.setattr(read_mark.time, "monotonic", lambda: now + read_mark.PROBE_SECONDS + 0.1)
+    assert not mark.is_behind(100)  # died, or lost its link: not heard from

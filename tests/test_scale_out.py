@@ -6,18 +6,21 @@ import json
 import pytest
 import websockets
 
+from server import read_mark
 from server.db import create_engine, migrate, sessionmaker
 from server.settings import Settings
 from tests.conftest import (
     POSTGRES_URL,
     REDIS_URL,
     SECRET,
+    Client,
     LiveServer,
     build_world,
     free_port,
     reset_postgres,
 )
 from tests.replica import FloorReplica
+from tests.test_ws_protocol import LISTENERS, held_until_they_read
 
 
 @pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
@@ -61,5 +64,39 @@ async def test_two_servers_run_one_session(bus_url):
         for socket in sockets:
             await socket.close()
     finally:
+        for server in servers:
+            await server.stop()
+
+
+@pytest.mark.parametrize("bus_url", ["redis"], indirect=True)
+async def test_a_sender_is_held_by_the_listeners_of_the_other_process_too(bus_url, database_url, world, monkeypatch):
+    # Each process sounds its own sockets; the chair's process hears from the
+    # other how far its room has read. Before, the chair's room (the chair
+    # alone, who reads) let it run 200 events ahead of the listeners there.
+    monkeypatch.setattr(read_mark, "HOLD_SECONDS", 30)
+    # A burst of commands, not a flood (the allowance is shared across processes).
+    burst = {"commands_per_second": 1000.0, "command_burst": 1000}
+    servers = [
+        LiveServer(Settings(database_url=database_url, bus_url=bus_url, secret=SECRET, port=free_port(), **burst))
+        for _ in range(2)
+    ]
+    for server in servers:
+        await server.start()
+    opened: list[Client] = []
+
+    async def connect(server: LiveServer, who: str) -> Client:
+        url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
+        client = Client(await websockets.connect(url, max_size=2**22))
+        client.first = await client.recv()
+        opened.append(client)
+        return client
+
+    try:
+        chair = await connect(servers[0], "chair")
+        listeners = [await connect(servers[1], who) for who in LISTENERS]
+        await held_until_they_read(chair, listeners)
+    finally:
+        for client in opened:
+            await client.close()
         for server in servers:
             await server.stop()

@@ -497,9 +497,17 @@ async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing
     floods = server.app.state.tribune.floods
     floods.rate, floods.burst = 1000.0, 1000  # a burst of commands, not a flood
     chair = await connect("chair")
-    listeners = [await connect(who) for who in ("france", "usa", "icbl", "icrc", "observer")]
-    # They stop reading: their library's queue fills (16 messages), then it
-    # stops taking from the socket, pings included.
+    listeners = [await connect(who) for who in LISTENERS]
+    await held_until_they_read(chair, listeners)
+
+
+LISTENERS = ("france", "usa", "icbl", "icrc", "observer")
+
+
+async def held_until_they_read(chair, listeners) -> None:
+    """The chair sends while ``listeners`` have stopped reading (their library's
+    queue fills, 16 messages, then it stops taking from the socket, pings
+    included): it is held, and goes on once they read."""
     acked, blocked = 0, None
     for number in range(200):
         command_id = await chair.send("reopen_list" if number % 2 else "close_list")
@@ -508,7 +516,7 @@ async def test_a_sender_waits_while_the_room_has_not_read_its_events_and_nothing
         except TimeoutError:
             blocked = command_id
             break
-        assert reply["type"] == "ack"
+        assert reply["type"] == "ack", reply
         acked = reply["seq"]
     assert blocked is not None, "the sender ran 200 events ahead of a room that does not read"
     # Their library answered the pings it read before it stopped (what one read took: tens of events).
