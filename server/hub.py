@@ -10,7 +10,9 @@ goes to the sockets the sweep has not reached yet in the same write as the
 one before (``Room``). Rooms deliver every seq in order,
 once: when the at-most-once bus skipped some, or a heartbeat shows the log
 is ahead, the room reads the missing events from the log once for all its
-sockets.
+sockets. A room's read mark (server.read_mark) goes to the other processes
+on the same topic as the events, so a sender here waits for the sockets
+there too.
 
 Overflow policies:
 - a socket's write buffer: ``disconnect``. A client whose unread bytes pass
