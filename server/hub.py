@@ -593,6 +593,7 @@ class Hub:
         self.process = os.urandom(6).hex()
         self._untold: dict[Room, None] = {}
         self._telling: asyncio.TimerHandle | None = None
+        self._publishing: asyncio.Task[None] | None = None
         bus.set_receiver(self.receive)
         bus.on_reconnect = self.beat_soon
 
@@ -654,9 +655,14 @@ class Hub:
             self._telling = asyncio.get_running_loop().call_later(TELL_SECONDS, self._tell_marks)
 
     def _tell_marks(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._publishing is not None and not self._publishing.done():
+            # The bus is slow (Redis failing over): one publication at a time, the latest marks.
+            self._telling = loop.call_later(TELL_SECONDS, self._tell_marks)
+            return
         self._telling = None
         rooms, self._untold = list(self._untold), {}
-        asyncio.get_running_loop().create_task(self._publish_marks(rooms))
+        self._publishing = loop.create_task(self._publish_marks(rooms))
 
     async def _publish_marks(self, rooms: list[Room]) -> None:
         for room in rooms:
