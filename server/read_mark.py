@@ -190,16 +190,20 @@ class ReadMark:
             self._off(connection, seq)
         self._tell_if_changed()
 
+    def _oldest_at(self) -> float | None:
+        """When the oldest sounding under way began (None: none is)."""
+        oldest = next(iter(self._soundings.values()), None)
+        return None if oldest is None else oldest.at
+
     def stands(self) -> tuple[int | None, float | None]:
         """The mark, and how long the oldest sounding under way has waited (None: none is)."""
-        oldest = next(iter(self._soundings.values()), None)
-        return self.mark, None if oldest is None else time.monotonic() - oldest.at
+        since = self._oldest_at()
+        return self.mark, None if since is None else time.monotonic() - since
 
     def _tell_if_changed(self) -> None:
         if self.changed is None:
             return
-        oldest = next(iter(self._soundings.values()), None)
-        now = (self.mark, None if oldest is None else oldest.at)
+        now = (self.mark, self._oldest_at())
         if now != self._told:
             self._told = now
             self.changed()
@@ -242,10 +246,8 @@ class ReadMark:
     def is_behind(self, seq: int) -> bool:
         """Whether a sender whose event is ``seq`` is too far ahead of the room."""
         now = time.monotonic()
-        if self.mark is not None:
-            oldest = next(iter(self._soundings.values()), None)
-            if _is_behind(seq, self.mark, None if oldest is None else oldest.at, now):
-                return True
+        if self.mark is not None and _is_behind(seq, self.mark, self._oldest_at(), now):
+            return True
         if not self._others:
             return False
         forgotten = now - PROBE_SECONDS

@@ -404,19 +404,26 @@ class Client:
         await self.socket.close()
 
 
+async def open_client(
+    server, world, who: str, *, last_seq: int | None = None, session_id: int | None = None, read_first=True
+) -> Client:
+    """That participant's socket on ``server``, its snapshot read."""
+    url = f"{server.ws_url}/ws/sessions/{session_id or world.session_id}?token={world.tokens[who]}"
+    if last_seq is not None:
+        url += f"&last_seq={last_seq}"
+    client = Client(await websockets.connect(url, max_size=2**22))
+    if read_first:
+        client.first = await client.recv()
+    return client
+
+
 @pytest.fixture
 async def connect(server, world):
     """connect("france") opens that participant's socket and reads the snapshot."""
     opened: list[Client] = []
 
     async def _connect(who: str, *, last_seq: int | None = None, session_id: int | None = None, read_first=True):
-        url = f"{server.ws_url}/ws/sessions/{session_id or world.session_id}?token={world.tokens[who]}"
-        if last_seq is not None:
-            url += f"&last_seq={last_seq}"
-        socket = await websockets.connect(url, max_size=2**22)
-        client = Client(socket)
-        if read_first:
-            client.first = await client.recv()
+        client = await open_client(server, world, who, last_seq=last_seq, session_id=session_id, read_first=read_first)
         opened.append(client)
         return client
 

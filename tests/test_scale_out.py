@@ -17,6 +17,7 @@ from tests.conftest import (
     LiveServer,
     build_world,
     free_port,
+    open_client,
     reset_postgres,
 )
 from tests.replica import FloorReplica
@@ -83,18 +84,11 @@ async def test_a_sender_is_held_by_the_listeners_of_the_other_process_too(bus_ur
     for server in servers:
         await server.start()
     opened: list[Client] = []
-
-    async def connect(server: LiveServer, who: str) -> Client:
-        url = f"{server.ws_url}/ws/sessions/{world.session_id}?token={world.tokens[who]}"
-        client = Client(await websockets.connect(url, max_size=2**22))
-        client.first = await client.recv()
-        opened.append(client)
-        return client
-
     try:
-        chair = await connect(servers[0], "chair")
-        listeners = [await connect(servers[1], who) for who in LISTENERS]
-        await held_until_they_read(chair, listeners)
+        opened.append(chair := await open_client(servers[0], world, "chair"))
+        for who in LISTENERS:
+            opened.append(await open_client(servers[1], world, who))
+        await held_until_they_read(chair, opened[1:])
     finally:
         for client in opened:
             await client.close()
